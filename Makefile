@@ -1,0 +1,74 @@
+# Thin entry points over the Python tools in tools/. Every target creates what it needs.
+#   make demo                 run the whole pipeline locally (embedded AWS emulator, no account needed)
+#   make test                 every test session (nox)
+#   make deploy ENV=<suffix>  package, render variables, policy gate, plan, apply (asks first)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+ENV    ?= dev
+PROFILE ?=
+FILE   ?=
+ONCE   ?=
+AUTO_APPROVE ?=
+SESSIONS ?=
+
+PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
+
+.PHONY: help venv test demo package tfvars policy plan deploy apply destroy output rules simulate backtest bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (the Lambda runtime); set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed ## create the project virtualenv
+
+test: venv ## run every test session (SESSIONS="unit tools" for a subset)
+	$(VENV)/bin/nox $(if $(SESSIONS),--sessions $(SESSIONS),)
+
+demo: venv ## deploy into the embedded emulator and run traffic through the pipeline (ONCE=1 to exit after the summary)
+	$(PY) -m tools.demo $(if $(ONCE),--once,)
+
+package: venv ## build the deterministic Lambda zips into build/dist
+	$(PY) -m tools.package
+
+tfvars: venv ## render build/$(ENV)/terraform.tfvars.json
+	$(PY) -m tools.tfvars --env $(ENV) $(PROFILE_ARG)
+
+policy: venv ## checkov gate over modules/ and terraform/ (own virtualenv, offline)
+	$(PY) -m tools.policy
+
+plan: package tfvars ## terraform plan for ENV, written to build/$(ENV)/plan.tfplan and plan.json
+	$(PY) -m tools.tf plan --env $(ENV)
+
+deploy: package tfvars policy ## plan and apply ENV (asks for confirmation unless AUTO_APPROVE=1)
+	$(PY) -m tools.tf deploy --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,)
+
+destroy: venv ## destroy ENV (asks for confirmation unless AUTO_APPROVE=1)
+	$(PY) -m tools.tf destroy --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,)
+
+output: venv ## print the Terraform outputs of ENV
+	$(PY) -m tools.tf output --env $(ENV)
+
+rules: venv ## upload a rules document to ENV's SSM parameter without a redeploy (FILE=path.json)
+	$(PY) -m tools.rules --env $(ENV) --file $(FILE)
+
+simulate: venv ## write simulated labeled traffic (see python -m tools.simulate --help)
+	$(PY) -m tools.simulate --help
+
+backtest: venv ## backtest the default rules on the labeled training data
+	$(PY) -m tools.backtest ../shared/data/sparkov_train_150cards.csv.gz --report build/backtest/report.md
+
+bench: venv ## import times and engine throughput
+	$(PY) -m tools.bench
+
+clean: ## remove build outputs and virtualenvs
+	rm -rf build .nox $(VENV) .venv-policy

@@ -1,0 +1,47 @@
+"""Test sessions. `make test` runs them all inside the project virtualenv that make created.
+
+Sessions run with ``venv_backend="none"``: make owns the environment (one install from pyproject.toml),
+nox only names and orders the suites. The policy gate builds its own virtualenv (checkov's pins clash
+with ours), see tools/policy.py.
+"""
+
+import nox
+
+nox.options.sessions = ["unit", "tools", "terraform", "policy", "quality", "e2e"]
+nox.options.error_on_external_run = False
+
+
+@nox.session(venv_backend="none")
+def unit(session: nox.Session) -> None:
+    """Fraud engine, validation and the four handlers against moto."""
+    session.run("python", "-m", "pytest", "tests/unit", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def tools(session: nox.Session) -> None:
+    """Packaging, tfvars rendering and the other Python tools."""
+    session.run("python", "-m", "pytest", "tests/tools", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def terraform(session: nox.Session) -> None:
+    """terraform fmt, validate, and plan assertions over the profiles and switches."""
+    session.run("python", "-m", "pytest", "tests/terraform", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def policy(session: nox.Session) -> None:
+    """The checkov gate (fails on any failed check)."""
+    session.run("python", "-m", "tools.policy", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def quality(session: nox.Session) -> None:
+    """Simulator and backtest: detection quality of the default rules."""
+    session.run("python", "-m", "pytest", "tests/quality", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def e2e(session: nox.Session) -> None:
+    """The deployed pipeline end to end in the local emulator."""
+    session.run("python", "-m", "pytest", "tests/e2e", *session.posargs)

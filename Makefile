@@ -32,7 +32,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed ## create the project virtualenv
 
 test: venv ## run every test session (SESSIONS="unit tools" for a subset)
-	$(VENV)/bin/nox $(if $(SESSIONS),--sessions $(SESSIONS),)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nox $(if $(SESSIONS),--sessions $(SESSIONS),)
 
 demo: venv ## deploy into the embedded emulator and run traffic through the pipeline (ONCE=1 to exit after the summary)
 	$(PY) -m tools.demo $(if $(ONCE),--once,)

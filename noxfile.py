@@ -5,43 +5,49 @@ nox only names and orders the suites. The policy gate builds its own virtualenv 
 with ours), see tools/policy.py.
 """
 
+import sys
+
 import nox
 
 nox.options.sessions = ["unit", "tools", "terraform", "policy", "quality", "e2e"]
 nox.options.error_on_external_run = False
 
+# The interpreter nox itself runs in: the project virtualenv, whether nox is called through make,
+# an activated venv or .venv/bin/nox directly.
+PYTHON = sys.executable
+
 
 @nox.session(venv_backend="none")
 def unit(session: nox.Session) -> None:
     """Fraud engine, validation and the four handlers against moto."""
-    session.run("python", "-m", "pytest", "tests/unit", *session.posargs)
+    session.run(PYTHON, "-m", "pytest", "tests/unit", *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def tools(session: nox.Session) -> None:
     """Packaging, tfvars rendering and the other Python tools."""
-    session.run("python", "-m", "pytest", "tests/tools", *session.posargs)
+    session.run(PYTHON, "-m", "pytest", "tests/tools", *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def terraform(session: nox.Session) -> None:
-    """terraform fmt, validate, and plan assertions over the profiles and switches."""
-    session.run("python", "-m", "pytest", "tests/terraform", *session.posargs)
+    """terraform fmt, validate, plan assertions over the profiles and switches, input validation."""
+    session.run(PYTHON, "-m", "pytest", "tests/terraform", "tests/modules", *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def policy(session: nox.Session) -> None:
     """The checkov gate (fails on any failed check)."""
-    session.run("python", "-m", "tools.policy", *session.posargs)
+    session.run(PYTHON, "-m", "tools.policy", *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def quality(session: nox.Session) -> None:
     """Simulator and backtest: detection quality of the default rules."""
-    session.run("python", "-m", "pytest", "tests/quality", *session.posargs)
+    session.run(PYTHON, "-m", "pytest", "tests/quality", *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def e2e(session: nox.Session) -> None:
     """The deployed pipeline end to end in the local emulator."""
-    session.run("python", "-m", "pytest", "tests/e2e", *session.posargs)
+    session.run(PYTHON, "-m", "pytest", "tests/e2e", *session.posargs)

@@ -1,0 +1,198 @@
+"""The Terraform driver's own logic: plan summaries, preconditions and their messages, the backend."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from tools import tf
+from tools._cli import ToolError
+from tools.package import FUNCTIONS
+
+
+def change(type_: str, *actions: str, mode: str = "managed") -> dict:
+    return {"address": f"{type_}.x", "mode": mode, "type": type_, "change": {"actions": list(actions)}}
+
+
+def test_the_plan_summary_counts_adds_changes_and_destroys_per_type():
+    plan = {
+        "resource_changes": [
+            change("aws_sqs_queue", "create"),
+            change("aws_sqs_queue", "create"),
+            change("aws_lambda_function", "update"),
+            change("aws_iam_role", "delete", "create"),  # a replacement: one add and one destroy
+            change("aws_kms_key", "no-op"),
+            change("aws_iam_policy_document", "read", mode="data"),
+        ]
+    }
+    totals, by_type = tf.summarize(plan)
+    assert totals == {"add": 3, "change": 1, "destroy": 1}
+    assert by_type["add"] == {"aws_sqs_queue": 2, "aws_iam_role": 1}
+    summary = tf.format_summary("pr-42", plan)
+    assert summary.splitlines()[0] == "pr-42: 3 to add, 1 to change, 1 to destroy"
+    assert "  add        2  aws_sqs_queue" in summary
+
+
+def test_an_empty_plan_says_no_changes():
+    assert tf.format_summary("dev", {"resource_changes": [change("aws_kms_key", "no-op")]}) == "dev: no changes"
+
+
+@pytest.fixture
+def fake_terraform(tmp_path: Path) -> dict[str, str]:
+    """A PATH with a `terraform` that is never run: the checks below happen before Terraform does."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    binary = bin_dir / "terraform"
+    binary.write_text("#!/bin/sh\necho 'unexpected terraform call' >&2\nexit 1\n")
+    binary.chmod(binary.stat().st_mode | stat.S_IEXEC)
+    return {"PATH": str(bin_dir)}
+
+
+@pytest.fixture
+def no_credentials(tmp_path: Path) -> dict[str, str]:
+    return {
+        "AWS_CONFIG_FILE": str(tmp_path / "missing-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "missing-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL": "",
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+        "AWS_PROFILE": "",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
+        "AWS_WEB_IDENTITY_TOKEN_FILE": "",
+    }
+
+
+def test_without_terraform_the_cli_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert tf.main(["plan", "--env", "pr-42"]) == 1
+    error = capsys.readouterr().err
+    assert "install Terraform" in error and "Traceback" not in error
+
+
+def test_without_credentials_a_plan_says_what_to_set(tmp_path, monkeypatch, fake_terraform, no_credentials):
+    for name, value in no_credentials.items():
+        if value:
+            monkeypatch.setenv(name, value)
+        else:
+            monkeypatch.delenv(name, raising=False)
+    stack = tf.Stack("pr-42", env=fake_terraform, build_dir=tmp_path / "build")
+    stack.dir.mkdir(parents=True)
+    artifacts = tmp_path / "dist"
+    artifacts.mkdir()
+    for key in FUNCTIONS:
+        (artifacts / f"{key}.zip").write_bytes(b"zip")
+    stack.var_file.write_text(json.dumps({"suffix": "pr-42", "artifacts_dir": str(artifacts)}))
+    with pytest.raises(ToolError, match="AWS_PROFILE .* AWS_ACCESS_KEY_ID .* AWS_ENDPOINT_URL"):
+        stack.plan()
+
+
+def test_an_endpoint_or_static_keys_count_as_credentials(no_credentials):
+    assert tf.has_credentials({**no_credentials, "AWS_ENDPOINT_URL": "http://127.0.0.1:5000"})
+    assert tf.has_credentials({**no_credentials, "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"})
+
+
+def test_a_plan_without_rendered_variables_says_which_command_renders_them(tmp_path, fake_terraform):
+    stack = tf.Stack("pr-42", env=fake_terraform, build_dir=tmp_path)
+    with pytest.raises(ToolError, match=r"make tfvars ENV=pr-42"):
+        stack.plan()
+
+
+def test_a_plan_without_zips_says_to_package(tmp_path, fake_terraform):
+    stack = tf.Stack("pr-42", env=fake_terraform, build_dir=tmp_path / "build")
+    stack.dir.mkdir(parents=True)
+    stack.var_file.write_text(json.dumps({"suffix": "pr-42", "artifacts_dir": str(tmp_path / "empty")}))
+    with pytest.raises(ToolError, match=r"detect-fraud.zip.*`make package`"):
+        stack.plan()
+
+
+def test_an_invalid_suffix_is_rejected_before_anything_runs(fake_terraform):
+    with pytest.raises(ToolError, match="invalid environment suffix"):
+        tf.Stack("PR_42", env=fake_terraform)
+
+
+def test_each_suffix_keeps_its_state_plan_and_provider_cache_under_build(tmp_path, fake_terraform):
+    stack = tf.Stack("pr-42", env=fake_terraform, build_dir=tmp_path)
+    assert stack.env["TF_DATA_DIR"] == str(tmp_path / "pr-42" / ".terraform")
+    assert stack.backend_config() == [f"-backend-config=path={tmp_path / 'pr-42' / 'terraform.tfstate'}"]
+    assert (stack.plan_file, stack.plan_json) == (tmp_path / "pr-42" / "plan.tfplan", tmp_path / "pr-42" / "plan.json")
+
+
+def test_a_state_bucket_switches_to_s3_with_a_key_per_suffix_and_back(tmp_path, fake_terraform):
+    tfdir = tmp_path / "terraform"
+    tfdir.mkdir()
+    s3 = tf.Stack("pr-42", env={**fake_terraform, "TF_STATE_BUCKET": "tf-state"}, build_dir=tmp_path, tfdir=tfdir)
+    flags = s3.backend_config()
+    assert "-backend-config=bucket=tf-state" in flags
+    assert "-backend-config=key=fraud-pipeline/pr-42.tfstate" in flags
+    assert 'backend "s3"' in (tfdir / tf.BACKEND_OVERRIDE).read_text()
+
+    local = tf.Stack("pr-42", env={**fake_terraform, "TF_STATE_BUCKET": ""}, build_dir=tmp_path, tfdir=tfdir)
+    local.backend_config()
+    assert not (tfdir / tf.BACKEND_OVERRIDE).exists()
+
+
+def test_a_hand_written_backend_override_is_never_overwritten(tmp_path, fake_terraform):
+    tfdir = tmp_path / "terraform"
+    tfdir.mkdir()
+    (tfdir / tf.BACKEND_OVERRIDE).write_text('terraform {\n  backend "gcs" {}\n}\n')
+    stack = tf.Stack("pr-42", env={**fake_terraform, "TF_STATE_BUCKET": "b"}, build_dir=tmp_path, tfdir=tfdir)
+    with pytest.raises(ToolError, match="not written by tools/tf.py"):
+        stack.backend_config()
+
+
+TINY_ROOT = """
+terraform {
+  backend "local" {}
+  required_providers {
+    aws = { source = "hashicorp/aws", version = ">= 5.100" }
+  }
+}
+variable "suffix" { type = string }
+variable "artifacts_dir" { type = string }
+provider "aws" { region = "us-east-1" }
+resource "aws_ssm_parameter" "marker" {
+  name  = "/tools-test/${var.suffix}"
+  type  = "String"
+  value = "deployed"
+}
+output "parameter_name" { value = aws_ssm_parameter.marker.name }
+output "secret" {
+  value     = "s3cr3t"
+  sensitive = true
+}
+"""
+
+
+@pytest.mark.terraform
+@pytest.mark.slow
+def test_a_stack_inits_plans_applies_outputs_and_destroys_with_everything_under_its_build_dir(
+    terraform_bin, tmp_path
+):
+    from tools.localaws import LocalAWS
+
+    tfdir = tmp_path / "terraform"
+    tfdir.mkdir()
+    (tfdir / "main.tf").write_text(TINY_ROOT)
+    artifacts = tmp_path / "dist"
+    artifacts.mkdir()
+    for key in FUNCTIONS:
+        (artifacts / f"{key}.zip").write_bytes(b"zip")
+    with LocalAWS() as aws:
+        stack = tf.Stack("tools-t1", env=aws.env(), build_dir=tmp_path / "build", tfdir=tfdir)
+        stack.dir.mkdir(parents=True)
+        stack.var_file.write_text(json.dumps({"suffix": "tools-t1", "artifacts_dir": str(artifacts)}))
+        stack.init()
+        plan = stack.plan()
+        assert tf.summarize(plan)[0] == {"add": 1}
+        assert json.loads(stack.plan_json.read_text())["resource_changes"][0]["type"] == "aws_ssm_parameter"
+        stack.apply()
+        assert stack.state_file.is_file() and not (tfdir / "terraform.tfstate").exists()
+        assert stack.outputs() == {"parameter_name": "/tools-test/tools-t1", "secret": "s3cr3t"}
+        assert tf.format_summary("tools-t1", stack.plan()) == "tools-t1: no changes"
+        stack.destroy()
+        assert stack.outputs() == {}

@@ -1,0 +1,140 @@
+"""Variables files: the profile each suffix gets, what each profile sets, overrides, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tools import tfvars
+from tools._cli import DIST
+from tools.package import FUNCTIONS
+
+
+def rendered(suffix: str, *args: str, tmp_path: Path) -> dict:
+    output = tmp_path / suffix / "terraform.tfvars.json"
+    assert tfvars.main(["--env", suffix, *args, "--output", str(output)]) == 0
+    return json.loads(output.read_text())
+
+
+@pytest.mark.parametrize(
+    ("suffix", "profile"),
+    [("dev", "dev"), ("pr-42", "dev"), ("feature-x1", "dev"), ("staging", "staging"), ("prod", "prod"), ("local", "local")],
+)
+def test_the_profile_is_the_one_named_like_the_suffix_else_dev(suffix, profile, tmp_path):
+    assert rendered(suffix, tmp_path=tmp_path)["tags"]["Profile"] == profile
+
+
+def test_an_explicit_profile_wins_over_the_name(tmp_path):
+    variables = rendered("pr-42", "--profile", "prod", tmp_path=tmp_path)
+    assert variables["suffix"] == "pr-42"
+    assert variables["tags"]["Profile"] == "prod"
+
+
+def test_every_document_names_its_suffix_and_the_absolute_artifacts_dir(tmp_path):
+    for profile in tfvars.available_profiles():
+        variables = rendered("pr-7", "--profile", profile, tmp_path=tmp_path)
+        assert variables["suffix"] == "pr-7"
+        assert variables["artifacts_dir"] == str(DIST) and Path(variables["artifacts_dir"]).is_absolute()
+
+
+def test_prod_reserves_100_per_function_runs_in_a_vpc_and_keeps_logs_7_days(tmp_path):
+    variables = rendered("prod", tmp_path=tmp_path)
+    assert {key: f["reserved_concurrency"] for key, f in variables["functions"].items()} == dict.fromkeys(FUNCTIONS, 100)
+    assert variables["enable_vpc"] is True
+    assert variables["log_retention_days"] == 7
+    assert variables["manage_api_gateway_account"] is False
+
+
+def test_dev_is_small_and_cheap(tmp_path):
+    dev, prod = rendered("dev", tmp_path=tmp_path), rendered("prod", tmp_path=tmp_path)
+    assert all("reserved_concurrency" not in f for f in dev["functions"].values())
+    assert dev["enable_vpc"] is False
+    assert dev["log_retention_days"] == 7
+    assert dev["api_quota_limit"] < prod["api_quota_limit"]
+    assert all(dev["functions"][key]["memory_mb"] <= prod["functions"][key]["memory_mb"] for key in FUNCTIONS)
+
+
+def test_local_has_no_powertools_layer_and_no_vpc(tmp_path):
+    variables = rendered("local", tmp_path=tmp_path)
+    assert "powertools_layer_arn" in variables and variables["powertools_layer_arn"] is None
+    assert variables["enable_vpc"] is False
+
+
+def test_profiles_configure_exactly_the_four_functions():
+    for profile in tfvars.available_profiles():
+        assert set(tfvars.load_profile(profile)["variables"]["functions"]) == set(FUNCTIONS), profile
+
+
+@pytest.mark.parametrize("suffix", ["Prod", "-dev", "dev-", "a", "x" * 25, "pr_42", "pr.42"])
+def test_an_invalid_suffix_is_rejected_with_the_rule(suffix, tmp_path, capsys):
+    assert tfvars.main([f"--env={suffix}", "--output", str(tmp_path / "out.json")]) == 1
+    error = capsys.readouterr().err
+    assert repr(suffix) in error and "lowercase letters, digits or hyphens" in error
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_flags_override_the_profile(tmp_path):
+    variables = rendered(
+        "prod",
+        "--no-vpc",
+        "--stream-consumer",
+        "direct",
+        "--alert-email",
+        "fraud-team@example.com",
+        "--manage-api-gateway-account",
+        tmp_path=tmp_path,
+    )
+    assert variables["enable_vpc"] is False
+    assert variables["stream_consumer"] == "direct"
+    assert variables["alert_email"] == "fraud-team@example.com"
+    assert variables["manage_api_gateway_account"] is True
+    assert rendered("dev", "--enable-vpc", tmp_path=tmp_path)["enable_vpc"] is True
+
+
+def test_set_takes_json_values_bare_strings_and_dotted_paths_into_maps(tmp_path):
+    variables = rendered(
+        "prod",
+        "--set",
+        "api_quota_limit=5000",
+        "--set",
+        "region=eu-west-1",
+        "--set",
+        "functions.detect-fraud.memory_mb=2048",
+        "--set",
+        'tags={"Team": "fraud"}',
+        "--set",
+        "powertools_layer_arn=null",
+        tmp_path=tmp_path,
+    )
+    assert variables["api_quota_limit"] == 5000
+    assert variables["region"] == "eu-west-1"
+    assert variables["functions"]["detect-fraud"] == {"memory_mb": 2048, "reserved_concurrency": 100}
+    assert variables["tags"] == {"Team": "fraud"}
+    assert variables["powertools_layer_arn"] is None
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("no_such_variable=1", "unknown variable 'no_such_variable'"),
+        ("api_quota_limit", "write key=value"),
+        ("suffix=other", "not an override"),
+        ("stream_consumer=kinesis", "stream_consumer must be one of eventbridge, direct"),
+    ],
+)
+def test_bad_overrides_are_rejected_with_a_message(assignment, message, tmp_path, capsys):
+    assert tfvars.main(["--env", "dev", "--set", assignment, "--output", str(tmp_path / "x.json")]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_an_unknown_profile_lists_the_available_ones(tmp_path, capsys):
+    assert tfvars.main(["--env", "dev", "--profile", "qa", "--output", str(tmp_path / "x.json")]) == 1
+    assert "dev, local, prod, staging" in capsys.readouterr().err
+
+
+def test_prints_the_path_it_wrote(tmp_path, capsys):
+    output = tmp_path / "vars.json"
+    assert tfvars.main(["--env", "pr-42", "--output", str(output)]) == 0
+    assert capsys.readouterr().out.strip() == str(output)

@@ -1,0 +1,46 @@
+"""What every tool shares: the repository layout, user errors without tracebacks, progress lines."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build"
+DIST = BUILD / "dist"
+TERRAFORM_DIR = ROOT / "terraform"
+
+# The same rule as the `suffix` variable in terraform/variables.tf.
+SUFFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,22}[a-z0-9]$")
+
+
+class ToolError(Exception):
+    """A problem the user can fix (missing file, bad flag, missing binary): printed without a traceback."""
+
+
+def validate_suffix(suffix: str) -> str:
+    if not SUFFIX_PATTERN.match(suffix):
+        raise ToolError(
+            f"invalid environment suffix {suffix!r}: use 2 to 24 lowercase letters, digits or hyphens, "
+            "starting and ending with a letter or digit (e.g. dev, prod, pr-42)"
+        )
+    return suffix
+
+
+def progress(message: str) -> None:
+    """One line of progress on stderr, so stdout stays parseable."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
+    """Run a tool's ``main`` and turn user errors into a message and exit status 1."""
+    try:
+        return main(argv)
+    except ToolError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

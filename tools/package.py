@@ -1,0 +1,141 @@
+"""Build the four Lambda deployment zips, byte for byte reproducibly.
+
+Each ``build/dist/<key>.zip`` holds the function's handler module at the root and the shared ``fraud/``
+package (docs/contracts.md). Entries are sorted and carry a fixed timestamp (1980-01-01), fixed
+permissions (0644) and fixed compression, so identical sources give identical bytes and Terraform's
+``filebase64sha256`` changes only when a source really changed (entries are stored uncompressed, so
+the bytes do not depend on the machine's zlib either). A zip is rewritten only when its bytes
+differ from the file on disk, so its mtime also tracks real changes.
+
+    python -m tools.package [--src lambdas] [--out build/dist]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import io
+import os
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools._cli import DIST, ROOT, ToolError, run
+
+# Function key (Terraform map key and zip name) -> handler module, as in docs/contracts.md.
+FUNCTIONS = {
+    "process-transaction": "process_transaction",
+    "detect-fraud": "detect_fraud",
+    "notify-team": "notify_team",
+    "analyze-patterns": "analyze_patterns",
+}
+PACKAGE = "fraud"
+# Files the handlers load at runtime; a zip without them would deploy and then fail on first invoke.
+REQUIRED_PACKAGE_FILES = ("__init__.py", "transaction.schema.json", "rules.default.json")
+
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
+FILE_MODE = 0o100644  # regular file, rw-r--r--
+# Stored, not deflated: deflate output depends on the zlib build (zlib, zlib-ng, Apple's), so a laptop
+# and CI could disagree on the bytes and redeploy unchanged code. The zips stay around 100 KB.
+COMPRESSION = zipfile.ZIP_STORED
+SKIPPED_DIRS = {"__pycache__"}
+SKIPPED_SUFFIXES = {".pyc", ".pyo"}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    key: str
+    path: Path
+    size: int
+    sha256: str
+    changed: bool
+
+    @property
+    def base64_sha256(self) -> str:
+        """The hash as Terraform's ``filebase64sha256`` (and Lambda's ``source_code_hash``) shows it."""
+        return base64.b64encode(bytes.fromhex(self.sha256)).decode()
+
+
+def package_files(src: Path) -> list[tuple[str, Path]]:
+    """``(archive name, path)`` of every file of the shared package, sorted by archive name."""
+    package_dir = src / PACKAGE
+    if not package_dir.is_dir():
+        raise ToolError(f"the shared package {package_dir} is missing: every function zip needs it")
+    missing = [name for name in REQUIRED_PACKAGE_FILES if not (package_dir / name).is_file()]
+    if missing:
+        raise ToolError(f"{package_dir} is missing {', '.join(missing)}")
+    files = []
+    for dirpath, dirnames, filenames in os.walk(package_dir):
+        dirnames[:] = [d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith(".")]
+        for name in filenames:
+            path = Path(dirpath) / name
+            if name.startswith(".") or path.suffix in SKIPPED_SUFFIXES:
+                continue
+            files.append((path.relative_to(src).as_posix(), path))
+    return sorted(files)
+
+
+def zip_bytes(entries: Sequence[tuple[str, Path]]) -> bytes:
+    """A zip of ``entries`` whose bytes depend only on the names and contents given."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, path in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
+            info.create_system = 3  # Unix, so external_attr carries the permissions on every OS
+            info.external_attr = FILE_MODE << 16
+            info.compress_type = COMPRESSION
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def write_if_changed(path: Path, content: bytes) -> bool:
+    """Write ``content`` atomically unless ``path`` already holds exactly it; True when written."""
+    if path.is_file() and path.read_bytes() == content:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(content)
+    os.replace(partial, path)
+    return True
+
+
+def build(src: Path, out: Path) -> list[Artifact]:
+    """Build every function's zip from the sources in ``src`` into ``out``."""
+    missing = [f"{module}.py" for module in FUNCTIONS.values() if not (src / f"{module}.py").is_file()]
+    if missing:
+        raise ToolError(f"handler module(s) missing in {src}: {', '.join(missing)}")
+    shared = package_files(src)
+    artifacts = []
+    for key, module in FUNCTIONS.items():
+        handler = (f"{module}.py", src / f"{module}.py")
+        content = zip_bytes([handler, *shared])
+        path = out / f"{key}.zip"
+        changed = write_if_changed(path, content)
+        artifacts.append(Artifact(key, path, len(content), hashlib.sha256(content).hexdigest(), changed))
+    return artifacts
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.package", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--src", type=Path, default=ROOT / "lambdas", help="handler modules and fraud/ (default: lambdas)")
+    parser.add_argument("--out", type=Path, default=DIST, help="where the zips go (default: build/dist)")
+    args = parser.parse_args(argv)
+    artifacts = build(args.src.resolve(), args.out.resolve())
+    for artifact in artifacts:
+        state = "written" if artifact.changed else "unchanged"
+        print(
+            f"{artifact.key + '.zip':<26} {artifact.size:>8} bytes  {state:<9}  "
+            f"sha256 {artifact.sha256}  base64 {artifact.base64_sha256}"
+        )
+    print(f"{len(artifacts)} zips in {args.out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(_main, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,29 @@
+output "availability_zones" {
+  description = "The two zones the private subnets are in."
+  value       = local.zones
+}
+
+output "dynamodb_prefix_list_id" {
+  description = "Prefix list of the DynamoDB gateway endpoint (the functions' security group allows HTTPS to it)."
+  value       = aws_vpc_endpoint.dynamodb.prefix_list_id
+}
+
+output "interface_endpoint_ids" {
+  description = "Id of each interface endpoint, by service short name."
+  value       = { for k, e in aws_vpc_endpoint.interface : k => e.id }
+}
+
+output "private_subnet_ids" {
+  description = "Ids of the two private subnets, for the functions' vpc_config."
+  value       = [for s in aws_subnet.private : s.id]
+}
+
+output "security_group_id" {
+  description = "Security group for the functions: egress HTTPS to the endpoints and DynamoDB only."
+  value       = aws_security_group.functions.id
+}
+
+output "vpc_id" {
+  description = "Id of the VPC."
+  value       = aws_vpc.this.id
+}

@@ -1,0 +1,24 @@
+output "account_id" {
+  description = "AWS account id the key lives in."
+  value       = local.account_id
+}
+
+output "alias_name" {
+  description = "Alias of the key, alias/<project>-<suffix>."
+  value       = aws_kms_alias.this.name
+}
+
+output "key_arn" {
+  description = "ARN of the customer-managed key; pass it to every module that encrypts data."
+  value       = aws_kms_key.this.arn
+}
+
+output "key_id" {
+  description = "Id of the customer-managed key."
+  value       = aws_kms_key.this.key_id
+}
+
+output "partition" {
+  description = "AWS partition (aws, aws-cn, aws-us-gov), for building ARNs."
+  value       = local.partition
+}

@@ -1,0 +1,95 @@
+output "alert_subscription_queue_url" {
+  description = "URL of fraud-alert-events-<suffix>, the SQS subscription of the notifications topic (raw message delivery: each body is the structured alert JSON)."
+  value       = module.messaging.alert_subscription_queue_url
+}
+
+output "alerts_dlq_url" {
+  description = "URL of fraud-alerts-dlq-<suffix>."
+  value       = module.messaging.alerts_dlq_url
+}
+
+output "alerts_queue_url" {
+  description = "URL of fraud-alerts-<suffix>."
+  value       = module.messaging.alerts_queue_url
+}
+
+output "api_id" {
+  description = "Id of the REST API."
+  value       = module.api.api_id
+}
+
+output "api_key_id" {
+  description = "Id of the API key bound to the usage plan."
+  value       = module.api.api_key_id
+}
+
+output "api_key_value" {
+  description = "Value of the API key; send it as the x-api-key header."
+  value       = module.api.api_key_value
+  sensitive   = true
+}
+
+output "api_stage_name" {
+  description = "Name of the API stage (the suffix)."
+  value       = module.api.stage_name
+}
+
+output "api_url" {
+  description = "URL clients POST transactions to (<stage URL>/transactions)."
+  value       = module.api.transactions_url
+}
+
+output "event_bus_name" {
+  description = "Name of the custom event bus fraud-events-<suffix> (used when stream_consumer is eventbridge)."
+  value       = module.messaging.event_bus_name
+}
+
+output "function_names" {
+  description = "Deployed function name by function key."
+  value       = { for k, f in module.functions : k => f.function_name }
+}
+
+output "kms_key_arn" {
+  description = "ARN of the environment's customer-managed KMS key."
+  value       = module.security.key_arn
+}
+
+output "region" {
+  description = "AWS region of the environment."
+  value       = var.region
+}
+
+output "rules_parameter_name" {
+  description = "Name of the rules parameter, /<project>/<suffix>/rules-<suffix>."
+  value       = module.data.rules_parameter_name
+}
+
+output "state_table_name" {
+  description = "Name of the state table fraud-state-<suffix>."
+  value       = module.data.state_table_name
+}
+
+output "stream_consumer" {
+  description = "How detect-fraud consumes the table stream: eventbridge or direct."
+  value       = var.stream_consumer
+}
+
+output "suffix" {
+  description = "Environment suffix."
+  value       = var.suffix
+}
+
+output "table_name" {
+  description = "Name of the transactions table transactions-<suffix>."
+  value       = module.data.table_name
+}
+
+output "table_stream_arn" {
+  description = "ARN of the transactions table stream."
+  value       = module.data.table_stream_arn
+}
+
+output "topic_arn" {
+  description = "ARN of the notifications topic fraud-notifications-<suffix>."
+  value       = module.messaging.topic_arn
+}

@@ -1,0 +1,196 @@
+"""Alert messages: the structured alert on the alerts queue, and its email/SNS renderings.
+
+Layout: docs/contracts.md ("Messages"). Card ids, device ids and IP addresses are masked in every
+alert (only their last 4 characters are kept); amounts are strings with 2 decimals; nothing in an
+alert is a Decimal, so ``json.dumps`` works on it as is. Alert ids are deterministic, so a
+transaction scored twice produces the same alert id and duplicates can be suppressed downstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from fraud.engine import Assessment
+from fraud.patterns import Finding
+
+MASKED_FIELDS = frozenset({"card_id", "device_id", "ip_address"})
+"""Transaction fields that are masked in every alert."""
+
+MASKED_ENTITIES = frozenset({"CARD_TESTING", "SHARED_DEVICE", "SHARED_IP"})
+"""Finding types whose entity is a card, device or IP identifier."""
+
+MASKED_DETAIL_KEYS = frozenset({"card_id", "card_ids", "cards", "device_id", "device_ids", "ip_address",
+                                "ip_addresses"})
+
+SUBJECT_MAX = 100
+_STARS = "********"
+
+
+def mask(value: str | None, keep: int = 4) -> str | None:
+    """``"tok_4111111111111111"`` -> ``"********1111"``: a fixed run of stars and the last ``keep``
+    characters, and never more than half of a short value (its length is not revealed either)."""
+    if value is None:
+        return None
+    value = str(value)
+    shown = min(keep, len(value) // 2)
+    return _STARS + (value[-shown:] if shown > 0 else "")
+
+
+def finding_key(finding: Finding) -> str:
+    """Stable id of a finding across runs (``pattern-<type>-<sha1(entity)[:12]>``), for suppression."""
+    digest = hashlib.sha1(finding.entity.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
+    return f"pattern-{finding.type}-{digest}"
+
+
+def _amount(value: Any) -> str:
+    return f"{Decimal(str(value)).quantize(Decimal('0.01'))}"
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy: Decimals become int or float, containers are copied."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_plain(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    return value
+
+
+def _masked_transaction(txn: dict) -> dict:
+    out: dict[str, Any] = {}
+    for key, value in txn.items():
+        if key in MASKED_FIELDS:
+            out[key] = mask(value)
+        elif key == "amount":
+            out[key] = _amount(value)
+        else:
+            out[key] = _plain(value)
+    return out
+
+
+def _masked_details(details: dict) -> dict:
+    out: dict[str, Any] = {}
+    for key, value in details.items():
+        if key in MASKED_DETAIL_KEYS:
+            out[key] = [mask(v) for v in value] if isinstance(value, (list, tuple, set, frozenset)) else mask(value)
+        else:
+            out[key] = _plain(value)
+    return out
+
+
+def transaction_alert(txn: dict, assessment: Assessment, *, environment: str, now_ms: int) -> dict:
+    """The alert for one suspicious transaction (``kind = "transaction"``)."""
+    return {
+        "alert_id": f"txn-{txn['transaction_id']}",
+        "kind": "transaction",
+        "created_at": int(now_ms),
+        "environment": environment,
+        **assessment.to_dict(),
+        "transaction": _masked_transaction(txn),
+    }
+
+
+def pattern_alert(finding: Finding, *, window_end_ms: int, environment: str, now_ms: int) -> dict:
+    """The alert for one pattern finding (``kind = "pattern"``).
+
+    ``alert_id`` is ``finding_key(finding)`` plus the window end, so a retried run repeats the same
+    id while the suppression of a persisting finding works on ``finding_key`` (``suppression_key``).
+    """
+    key = finding_key(finding)
+    entity = mask(finding.entity) if finding.type in MASKED_ENTITIES else finding.entity
+    return {
+        "alert_id": f"{key}-{int(window_end_ms)}",
+        "suppression_key": key,
+        "kind": "pattern",
+        "created_at": int(now_ms),
+        "environment": environment,
+        "score": int(finding.score),
+        "decision": "alert",
+        "reasons": [{"code": finding.type, "score": int(finding.score), "explanation": finding.explanation}],
+        "finding": {
+            "type": finding.type,
+            "entity": entity,
+            "window_end": int(window_end_ms),
+            "details": _masked_details(finding.details),
+        },
+    }
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def email_subject(alert: dict) -> str:
+    """One line of at most 100 characters, e.g. ``[dev] ALERT 87/100: 912.40 USD at m_123 (user u_42)``."""
+    head = f"[{alert['environment']}] {alert['decision'].upper()} {alert['score']}/100"
+    if alert["kind"] == "transaction":
+        txn = alert["transaction"]
+        text = f"{head}: {txn['amount']} {txn.get('currency', '')} at {txn.get('merchant_id')} (user {txn.get('user_id')})"
+    else:
+        finding = alert["finding"]
+        text = f"{head}: {finding['type']} {finding['entity']}"
+    return _truncate(" ".join(text.split()), SUBJECT_MAX)  # no newlines: SNS rejects them in a subject
+
+
+def _when(ms: Any) -> str:
+    return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def email_body(alert: dict) -> str:
+    """Readable text: what happened, the score, each reason, masked identifiers, what to do next."""
+    lines = []
+    if alert["kind"] == "transaction":
+        txn = alert["transaction"]
+        lines += [
+            f"Suspicious transaction: {alert['decision'].upper()}, score {alert['score']}/100",
+            "",
+            f"Transaction  {txn.get('transaction_id')}",
+            f"User         {txn.get('user_id')}",
+            f"Amount       {txn.get('amount')} {txn.get('currency', '')}",
+            f"Merchant     {txn.get('merchant_id')} ({txn.get('merchant_category')})",
+        ]
+        if "timestamp" in txn:
+            lines.append(f"Time         {_when(txn['timestamp'])}")
+        for key, label in (("card_id", "Card"), ("device_id", "Device"), ("ip_address", "IP address"),
+                           ("country", "Country"), ("channel", "Channel")):
+            if txn.get(key) is not None:
+                lines.append(f"{label:<12} {txn[key]}")
+        next_steps = [
+            "Review the transaction and the user's recent activity.",
+            "If it is fraud: block the card token and contact the customer.",
+            "If it is legitimate: no action; the alert id is " + alert["alert_id"] + ".",
+        ]
+    else:
+        finding = alert["finding"]
+        lines += [
+            f"Pattern found: {finding['type']}, score {alert['score']}/100",
+            "",
+            f"Entity       {finding['entity']}",
+            f"Window end   {_when(finding['window_end'])}",
+        ]
+        for key, value in finding["details"].items():
+            lines.append(f"{key:<12} {value}")
+        next_steps = [
+            "Look at the transactions of this entity in the window.",
+            "Block the entity if the activity is not legitimate.",
+            "This finding is not re-sent while it persists (suppression window).",
+        ]
+    lines += ["", "Reasons:"]
+    lines += [f"  - {r['code']} (+{r['score']}): {r['explanation']}" for r in alert["reasons"]] or ["  (none)"]
+    lines += ["", "Next steps:"] + [f"  {i}. {step}" for i, step in enumerate(next_steps, 1)]
+    lines += ["", f"Alert {alert['alert_id']} ({alert['environment']}), created {_when(alert['created_at'])}.",
+              "Identifiers are masked; see the fraud console for the full record."]
+    return "\n".join(lines) + "\n"
+
+
+def sns_message(alert: dict) -> str:
+    """The ``Message`` for ``sns.publish(MessageStructure="json")``: the structured alert for
+    ``default`` and ``sqs`` subscribers, readable text for ``email``."""
+    structured = json.dumps(alert, sort_keys=True, separators=(",", ":"))
+    return json.dumps({"default": structured, "sqs": structured, "email": email_body(alert)})

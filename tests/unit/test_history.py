@@ -1,0 +1,175 @@
+"""User history: bounded by time and count, and incremental aggregates equal to a batch rebuild."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fraud.config import load_config
+from fraud.history import InMemoryHistoryStore, Item, UserHistory, history_from_items
+
+HOUR = 3_600_000
+T0 = 1_700_000_000_000
+
+
+def txn(i: int, ts: int, amount: float = 10.0, **extra) -> dict:
+    return {"transaction_id": f"t{i}", "user_id": "u1", "timestamp": ts, "amount": amount,
+            "merchant_category": "grocery_pos", **extra}
+
+
+def snapshot(history: UserHistory, spans=((HOUR, None), (24 * HOUR, None), (HOUR, 5.0))) -> dict:
+    """Every aggregate the rules read, in comparable form."""
+    n, mean, var = history.log_stats(overall=True)
+    return {
+        "ids": [item.transaction_id for item in history.items],
+        "count": history.count,
+        "amount_cents": history.amount_cents,
+        "log": (n, round(mean, 9), round(var, 9)),
+        "categories": {c: (s[0], round(s[1], 9), round(s[2], 9)) for c, s in history.categories.items()},
+        "hours": list(history.hour_counts),
+        "countries": dict(history.countries),
+        "devices": dict(history.devices),
+        "merchants": dict(history.merchants),
+        "country_count": history.country_count,
+        "device_count": history.device_count,
+        "last_located": history.last_located.transaction_id if history.last_located else None,
+        "windows": [(history.window(s, m).count, history.window(s, m).cents) for s, m in spans],
+    }
+
+
+def test_window_evicts_old_items():
+    history = UserHistory(window_ms=10 * HOUR, max_items=100)
+    for i in range(5):
+        history.add(txn(i, T0 + i * HOUR))
+    history.advance(T0 + 12 * HOUR)  # keeps ts >= T0 + 2h
+    assert [item.transaction_id for item in history.items] == ["t2", "t3", "t4"]
+    assert history.amount_total == 30.0
+
+
+def test_max_items_keeps_the_newest():
+    history = UserHistory(window_ms=100 * HOUR, max_items=3)
+    for i in range(5):
+        history.add(txn(i, T0 + i))
+    assert [item.transaction_id for item in history.items] == ["t2", "t3", "t4"]
+    assert history.categories["grocery_pos"][0] == 3
+
+
+def test_sliding_windows_follow_now():
+    history = UserHistory(window_ms=48 * HOUR, max_items=100)
+    history.advance(T0)
+    hour = history.window(HOUR)  # created before the items: maintained incrementally
+    for i, minutes in enumerate([0, 30, 50, 70]):
+        history.add(txn(i, T0 + minutes * 60_000, amount=2.5 if i % 2 else 100.0))
+    history.advance(T0 + 100 * 60_000)  # the last hour starts at 40 min
+    assert (hour.count, hour.total) == (2, 102.5)
+    small = history.window(HOUR, 5.0)  # created late: built from the stored items
+    assert (small.count, small.total) == (1, 2.5)
+    assert history.window(2 * HOUR).count == 4
+
+
+def test_windows_follow_max_items_evictions():
+    history = UserHistory(window_ms=48 * HOUR, max_items=2)
+    day = history.window(24 * HOUR)
+    for i in range(4):
+        history.add(txn(i, T0 + i * 60_000))
+    assert (day.count, day.total) == (2, 20.0)
+    small = history.window(24 * HOUR, 5.0)
+    history.add(txn(4, T0 + 5 * 60_000, amount=1.0))
+    history.add(txn(5, T0 + 6 * 60_000, amount=1.0))
+    history.add(txn(6, T0 + 7 * 60_000))
+    assert (small.count, small.total) == (1, 1.0)  # t4 was evicted by max_items
+    assert (day.count, day.total) == (2, 11.0)
+
+
+def test_decimal_amounts_and_local_hour():
+    item = Item({"timestamp": Decimal(T0), "amount": Decimal("912.40"), "local_hour": Decimal(23),
+                 "location": {"lat": Decimal("1.5"), "lon": Decimal("-2")}})
+    assert item.amount == 912.4 and item.cents == 91240 and item.hour == 23 and item.lat == 1.5
+    assert Item({"timestamp": T0, "amount": 1}).hour == (T0 // HOUR) % 24
+
+
+def test_out_of_order_add_is_placed_in_time_order():
+    history = UserHistory(window_ms=100 * HOUR, max_items=10)
+    history.add(txn(1, T0 + 2 * HOUR, country="US"))
+    history.add(txn(2, T0 + 1 * HOUR, country="FR"))
+    assert [item.transaction_id for item in history.items] == ["t2", "t1"]
+    assert history.countries == {"US": 1, "FR": 1}
+
+
+def test_history_from_items_skips_the_scored_transaction_and_out_of_window_items():
+    items = [txn(1, T0 - 50 * HOUR), txn(2, T0 - HOUR), txn(3, T0)]
+    history = history_from_items(items, 10 * HOUR, 500, T0, exclude_id="t3")
+    assert [item.transaction_id for item in history.items] == ["t2"]
+
+
+def test_in_memory_store_gives_the_history_before_the_transaction():
+    config = load_config()
+    store = InMemoryHistoryStore(config)
+    first, second = txn(1, T0), txn(2, T0 + HOUR)
+    assert store.history_for(first).count == 0
+    store.record(first)
+    history = store.history_for(second)
+    assert history.count == 1 and history.now_ms == second["timestamp"]
+    store.record(Item({**second, "user_id": "u2"}))
+    assert store.history_for(txn(3, T0 + 2 * HOUR, user_id="u2")).count == 1
+
+
+# -- incremental == batch ---------------------------------------------------------------------------
+
+events = st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=6 * HOUR),  # gap to the previous one (ties have no order)
+        st.decimals(min_value=Decimal("0.01"), max_value=Decimal("5000"), places=2),
+        st.sampled_from(["grocery_pos", "shopping_net", "travel", None]),
+        st.sampled_from([None, "US", "FR"]),
+        st.sampled_from([None, "d1", "d2", "d3"]),
+        st.booleans(),  # located
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(events, st.integers(min_value=1, max_value=40), st.integers(min_value=1, max_value=30))
+def test_incremental_history_equals_batch_history(rows, max_items, window_hours):
+    window_ms = window_hours * HOUR
+    stored: list[dict] = []
+    live = UserHistory(window_ms, max_items)
+    live.window(HOUR), live.window(24 * HOUR), live.window(HOUR, 5.0)  # maintained from the start
+    ts = T0
+    for i, (gap, amount, category, country, device, located) in enumerate(rows):
+        ts += gap
+        current = txn(i, ts, amount=amount, merchant_category=category, merchant_id=f"m{i % 3}")
+        if country:
+            current["country"] = country
+        if device:
+            current["device_id"] = device
+        if located:
+            current["location"] = {"lat": Decimal(i % 90), "lon": Decimal(-i % 180)}
+        live.advance(ts)
+        # The DynamoDB path: the user index, newest first, Limit=max_items, over the window.
+        batch = history_from_items(reversed(stored), window_ms, max_items, ts, exclude_id=current["transaction_id"])
+        assert snapshot(live) == snapshot(batch)
+        live.add(current)
+        stored.append(current)
+
+
+def test_aggregates_do_not_drift_over_a_long_replay():
+    history = UserHistory(window_ms=HOUR, max_items=50)
+    for i in range(20_000):
+        history.advance(T0 + i * 60_000)
+        history.add(txn(i, T0 + i * 60_000, amount=0.01 + (i % 997) * 1.37))
+    fresh = history_from_items([txn(i, T0 + i * 60_000, amount=0.01 + (i % 997) * 1.37)
+                                for i in range(20_000 - 60, 20_000)], HOUR, 50, history.now_ms)
+    assert history.amount_cents == fresh.amount_cents
+    assert math.isclose(history.log_sum, fresh.log_sum, rel_tol=1e-9)
+    assert math.isclose(history.log_sq_sum, fresh.log_sq_sum, rel_tol=1e-9)
+
+
+def test_invalid_bounds_are_rejected():
+    with pytest.raises(ValueError):
+        UserHistory(window_ms=0, max_items=10)

@@ -1,0 +1,196 @@
+"""Score each new transaction against the user's recent history; queue an alert when suspicious.
+
+Two delivery shapes, one code path per record:
+
+* an EventBridge event (``source = fraud.transactions``) whose ``detail`` is one DynamoDB stream
+  record (the Pipe route): a failure raises, so Lambda's async retries and then the on-failure
+  destination take over;
+* a DynamoDB stream batch (``Records``, the direct event source mapping): a failing record is reported
+  in ``batchItemFailures`` and the others go through.
+
+Only an INSERT of a ``kind = "transaction"`` item is scored; anything else is logged and counted as
+skipped. The alert is sent through an idempotent function keyed on its ``alert_id``, so a transaction
+scored twice (a retry, a replay) alerts at most once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fraud.alerts import transaction_alert
+from fraud.config import ConfigError, EngineConfig, load_config
+from fraud.engine import Engine
+from fraud.history import history_from_items
+from fraud.storage import TransactionStore, deserialize_item, json_default
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, logger=logger)
+
+EVENT_SOURCE = "fraud.transactions"
+# How long a sent alert id is remembered. Longer than every redelivery path: stream retention (24 h),
+# EventBridge and Lambda async retries (up to 24 h with the on-failure destination).
+ALERT_DEDUP_SECONDS = 3 * 24 * 3600
+IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="alert_id", raise_on_no_idempotency_key=True, expires_after_seconds=ALERT_DEDUP_SECONDS
+)
+# Storage-only attributes of a transaction item that are not part of the transaction.
+STORAGE_ATTRIBUTES = ("kind", "body_hash", "received_at", "time_bucket")
+
+
+@dataclass(frozen=True)
+class Resources:
+    store: TransactionStore
+    sqs: Any
+    environment: str
+    rules_parameter_name: str | None
+    rules_cache_seconds: int
+    send_alert_once: Any
+
+
+@functools.cache
+def resources() -> Resources:
+    """Clients and settings, created on first use from the function's environment."""
+    sqs = boto3.client("sqs")
+    queue_url = os.environ["ALERTS_QUEUE_URL"]
+
+    def send_alert(*, alert: dict[str, Any]) -> str:
+        """Runs once per alert id (the idempotency record remembers it was sent)."""
+        response = sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(alert, default=json_default))
+        metrics.add_metric(name="Alerts", unit=MetricUnit.Count, value=1)
+        logger.info("Alert sent", extra={"alert_id": alert["alert_id"], "message_id": response["MessageId"]})
+        return response["MessageId"]
+
+    persistence = DynamoDBPersistenceLayer(table_name=os.environ["STATE_TABLE_NAME"])
+    return Resources(
+        store=TransactionStore(
+            boto3.client("dynamodb"),
+            os.environ["TABLE_NAME"],
+            user_index_name=os.environ.get("USER_INDEX_NAME", "user_id-timestamp-index"),
+        ),
+        sqs=sqs,
+        environment=os.environ.get("ENVIRONMENT", ""),
+        rules_parameter_name=os.environ.get("RULES_PARAMETER_NAME") or None,
+        rules_cache_seconds=int(os.environ.get("RULES_CACHE_SECONDS", "300")),
+        send_alert_once=idempotent_function(
+            send_alert,
+            data_keyword_argument="alert",
+            persistence_store=persistence,
+            config=IDEMPOTENCY,
+            key_prefix="detect-fraud#alert",
+        ),
+    )
+
+
+def load_engine(res: Resources) -> Engine:
+    """The engine for the current rules document (Parameter Store, cached ``RULES_CACHE_SECONDS``).
+
+    An invalid document raises ConfigError: the invocation fails, so nothing is scored with rules
+    nobody wrote, the records are retried and the error-rate alarm fires.
+    """
+    document = None
+    if res.rules_parameter_name:
+        document = parameters.get_parameter(res.rules_parameter_name, max_age=res.rules_cache_seconds, transform="json")
+    try:
+        return _engine_for(json.dumps(document, sort_keys=True))
+    except ConfigError as error:
+        logger.error("Invalid rules document", extra={"parameter": res.rules_parameter_name, "reason": str(error)})
+        raise
+
+
+@functools.lru_cache(maxsize=4)
+def _engine_for(document_json: str) -> Engine:
+    return Engine(load_config(json.loads(document_json)))
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    IDEMPOTENCY.register_lambda_context(context)
+    res = resources()
+    if "Records" in event:
+        engine = load_engine(res)
+
+        def record_handler(record: DynamoDBRecord) -> str:
+            return score_stream_record(record.raw_event, engine=engine, res=res)
+
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    if event.get("source") == EVENT_SOURCE and isinstance(event.get("detail"), dict):
+        logger.set_correlation_id(event.get("id"))
+        return {"result": score_stream_record(event["detail"], engine=load_engine(res), res=res)}
+    raise ValueError(
+        f"unsupported event: expected an EventBridge event with source {EVENT_SOURCE!r} or a DynamoDB stream batch"
+    )
+
+
+@tracer.capture_method
+def score_stream_record(record: dict[str, Any], *, engine: Engine, res: Resources) -> str:
+    """Score one stream record; return ``"skipped"`` or the decision (``allow``, ``review``, ``alert``).
+
+    Errors propagate: the caller (the batch processor or the Lambda async retry) owns the retry.
+    """
+    event_name = record.get("eventName")
+    image = deserialize_item(record.get("dynamodb", {}).get("NewImage", {}))
+    if event_name != "INSERT" or image.get("kind") != "transaction":
+        logger.info(
+            "Stream record skipped",
+            extra={"event_name": event_name, "kind": image.get("kind"), "event_id": record.get("eventID")},
+        )
+        metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
+        return "skipped"
+
+    transaction = {key: value for key, value in image.items() if key not in STORAGE_ATTRIBUTES}
+    config: EngineConfig = engine.config
+    timestamp = int(transaction["timestamp"])
+    items = res.store.user_history(
+        transaction["user_id"],
+        before_ms=timestamp,
+        window_ms=config.history_window_ms,
+        max_items=config.history_max_items,
+    )
+    history = history_from_items(
+        items, config.history_window_ms, config.history_max_items, timestamp, exclude_id=transaction["transaction_id"]
+    )
+    assessment = engine.assess(transaction, history)
+    metrics.add_metric(name="Scored", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "Transaction scored",
+        extra={
+            "transaction_id": transaction["transaction_id"],
+            "score": assessment.score,
+            "decision": assessment.decision,
+            "history_items": len(items),
+        },
+    )
+    if not assessment.suspicious:
+        return assessment.decision
+
+    metrics.add_metric(name="Suspicious", unit=MetricUnit.Count, value=1)
+    alert = transaction_alert(transaction, assessment, environment=res.environment, now_ms=int(time.time() * 1000))
+    res.send_alert_once(alert=alert)
+    return assessment.decision
+
+
+__all__ = ["handler", "score_stream_record"]

@@ -1,0 +1,375 @@
+"""DynamoDB access for the handlers: the transactions table and the state table.
+
+The handlers create the boto3 clients and pass them in; this module creates none. Everything here
+speaks the low-level DynamoDB client API (typed attribute values), so the same code reads a stream
+record, a query page and a ``TransactWriteItems`` cancellation.
+
+Errors a retry can fix (throttling, a service fault, a transaction conflict) are not caught here:
+they propagate to the handler and from there to the platform, which retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+MINUTE_MS = 60_000
+CLAIM_TIMESTAMP = 0
+UNPROCESSED_RETRIES = 5
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+# --- value conversion -------------------------------------------------------------------------
+
+
+def to_dynamodb_value(value: Any) -> Any:
+    """Return ``value`` with every float turned into a Decimal, as DynamoDB numbers require.
+
+    Floats go through ``repr`` (the shortest string that round-trips), so ``0.1`` is stored as
+    ``0.1`` and not as its binary expansion.
+    """
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {key: to_dynamodb_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_dynamodb_value(item) for item in value]
+    return value
+
+
+def serialize_item(item: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Plain Python mapping -> typed DynamoDB item (``{"amount": {"N": "12.5"}, ...}``)."""
+    return {key: _serializer.serialize(to_dynamodb_value(value)) for key, value in item.items()}
+
+
+def deserialize_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Typed DynamoDB item (a query result or a stream image) -> plain Python mapping.
+
+    Numbers come back as Decimal (exact), as boto3's TypeDeserializer gives them.
+    """
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+# --- time buckets -----------------------------------------------------------------------------
+
+
+def shard_of(transaction_id: str, shards: int) -> int:
+    """Stable shard of a transaction id (the same in every process, unlike ``hash()``)."""
+    digest = hashlib.sha256(transaction_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % shards
+
+
+def minute_key(timestamp_ms: int) -> str:
+    """``YYYYMMDDHHMM`` (UTC) of an epoch-millisecond timestamp."""
+    return datetime.fromtimestamp(timestamp_ms // 1000, tz=UTC).strftime("%Y%m%d%H%M")
+
+
+def time_bucket(timestamp_ms: int, transaction_id: str, shards: int) -> str:
+    """The ``time_bucket`` attribute of a transaction item: ``YYYYMMDDHHMM#<shard>``."""
+    return f"{minute_key(timestamp_ms)}#{shard_of(transaction_id, shards)}"
+
+
+def window_buckets(start_ms: int, end_ms: int, shards: int) -> list[str]:
+    """Every ``time_bucket`` value that can hold a timestamp in ``[start_ms, end_ms]``."""
+    if end_ms < start_ms:
+        return []
+    first = start_ms - start_ms % MINUTE_MS
+    return [
+        f"{minute_key(minute)}#{shard}" for minute in range(first, end_ms + 1, MINUTE_MS) for shard in range(shards)
+    ]
+
+
+# --- transactions table -----------------------------------------------------------------------
+
+
+class PutOutcome(Enum):
+    CREATED = "created"
+    DUPLICATE = "duplicate"  # same id, same body: an exact retry
+    CONFLICT = "conflict"  # same id, different body
+
+
+@dataclass(frozen=True)
+class PutResult:
+    outcome: PutOutcome
+    received_at: int  # when the id was first accepted (epoch ms)
+
+
+class TransactionStore:
+    """The ``transactions-<suffix>`` table and its two indexes.
+
+    ``client`` is a low-level boto3 DynamoDB client.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        user_index_name: str = "user_id-timestamp-index",
+        time_bucket_index_name: str = "time_bucket-timestamp-index",
+        time_bucket_shards: int = 4,
+    ) -> None:
+        if time_bucket_shards < 1:
+            raise ValueError(f"time_bucket_shards must be >= 1, got {time_bucket_shards}")
+        self.client = client
+        self.table_name = table_name
+        self.user_index_name = user_index_name
+        self.time_bucket_index_name = time_bucket_index_name
+        self.time_bucket_shards = time_bucket_shards
+
+    def put_transaction(self, transaction: Mapping[str, Any], *, body_hash: str, received_at: int) -> PutResult:
+        """Write a validated transaction once; classify a repeat of its id.
+
+        One ``TransactWriteItems`` writes the claim item (``timestamp = 0``, guards the id across
+        timestamps) and the transaction item, both only if absent. When the claim already exists the
+        stored ``body_hash`` tells an exact retry from a different body under the same id. Any other
+        cancellation (a concurrent write of the same id, throttling) propagates: a retry resolves it.
+        """
+        transaction_id = transaction["transaction_id"]
+        claim = {
+            "transaction_id": transaction_id,
+            "timestamp": CLAIM_TIMESTAMP,
+            "kind": "claim",
+            "body_hash": body_hash,
+            "received_at": received_at,
+        }
+        item = {
+            **transaction,
+            "kind": "transaction",
+            "body_hash": body_hash,
+            "received_at": received_at,
+            "time_bucket": time_bucket(int(transaction["timestamp"]), transaction_id, self.time_bucket_shards),
+        }
+        condition = "attribute_not_exists(transaction_id)"
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": serialize_item(put),
+                            "ConditionExpression": condition,
+                        }
+                    }
+                    for put in (claim, item)
+                ]
+            )
+        except ClientError as error:
+            if not _claim_condition_failed(error):
+                raise
+            existing = self._get_claim(transaction_id)
+            if existing is None:  # the claim vanished between the write and the read: let the client retry
+                raise
+            outcome = PutOutcome.DUPLICATE if existing["body_hash"] == body_hash else PutOutcome.CONFLICT
+            return PutResult(outcome, int(existing["received_at"]))
+        return PutResult(PutOutcome.CREATED, received_at)
+
+    def _get_claim(self, transaction_id: str) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self.table_name,
+            Key=serialize_item({"transaction_id": transaction_id, "timestamp": CLAIM_TIMESTAMP}),
+            ConsistentRead=True,
+        )
+        return deserialize_item(response["Item"]) if "Item" in response else None
+
+    def user_history(self, user_id: str, *, before_ms: int, window_ms: int, max_items: int) -> list[dict[str, Any]]:
+        """The user's transactions in ``[before_ms - window_ms, before_ms - 1]``, newest first.
+
+        At most ``max_items``: the query asks for ``Limit = max_items`` and follows pages only while it
+        has fewer (a page can be cut short by the 1 MB limit).
+        """
+        items: list[dict[str, Any]] = []
+        if max_items <= 0:
+            return items
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": self.user_index_name,
+            "KeyConditionExpression": "user_id = :u AND #ts BETWEEN :from AND :to",
+            "ExpressionAttributeNames": {"#ts": "timestamp"},
+            "ExpressionAttributeValues": serialize_item(
+                {":u": user_id, ":from": before_ms - window_ms, ":to": before_ms - 1}
+            ),
+            "ScanIndexForward": False,
+        }
+        while len(items) < max_items:
+            page = self.client.query(**request, Limit=max_items - len(items))
+            items.extend(deserialize_item(raw) for raw in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return items[:max_items]
+
+    def window_items(self, start_ms: int, end_ms: int) -> Iterator[dict[str, Any]]:
+        """Yield every transaction with ``start_ms <= timestamp <= end_ms``, one query page at a time.
+
+        Reads the time-bucket index (one query per minute bucket and shard, paginated), never the
+        table, and never holds more than one page.
+        """
+        for bucket in window_buckets(start_ms, end_ms, self.time_bucket_shards):
+            request: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": self.time_bucket_index_name,
+                "KeyConditionExpression": "time_bucket = :b AND #ts BETWEEN :from AND :to",
+                "ExpressionAttributeNames": {"#ts": "timestamp"},
+                "ExpressionAttributeValues": serialize_item({":b": bucket, ":from": start_ms, ":to": end_ms}),
+            }
+            while True:
+                page = self.client.query(**request)
+                for raw in page.get("Items", []):
+                    yield deserialize_item(raw)
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _claim_condition_failed(error: ClientError) -> bool:
+    """True when a ``TransactWriteItems`` was cancelled because its first item (the claim) exists."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons") or []
+    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
+
+
+# --- state table ------------------------------------------------------------------------------
+
+
+class StateStore:
+    """Pattern-analysis state in ``fraud-state-<suffix>`` (hash ``id``, TTL ``expiration``, epoch s).
+
+    The same table holds the Powertools idempotency records; the ids used here have their own
+    prefixes (``merchant-counts#``, ``finding#``) and cannot collide with them.
+    """
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.client = client
+        self.table_name = table_name
+
+    def save_merchant_counts(
+        self, window_end_ms: int, counts: Mapping[str, int], *, top_n: int, expiration: int
+    ) -> dict[str, int]:
+        """Store this run's per-merchant transaction counts (only the ``top_n`` busiest merchants)."""
+        top = dict(sorted(counts.items(), key=lambda entry: (-entry[1], entry[0]))[:top_n])
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=serialize_item(
+                {
+                    "id": merchant_counts_id(window_end_ms),
+                    "kind": "merchant-counts",
+                    "window_end": window_end_ms,
+                    "counts": top,
+                    "expiration": expiration,
+                }
+            ),
+        )
+        return top
+
+    def load_merchant_counts(self, window_ends_ms: Iterable[int]) -> list[dict[str, int]]:
+        """The stored counts of the given earlier runs (by window end), skipping runs that stored none."""
+        keys = [{"id": {"S": merchant_counts_id(end)}} for end in dict.fromkeys(window_ends_ms)]
+        found: list[dict[str, int]] = []
+        for start in range(0, len(keys), 100):  # BatchGetItem takes at most 100 keys
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": keys[start : start + 100],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "#c",
+                    "ExpressionAttributeNames": {"#c": "counts"},
+                }
+            }
+            for attempt in range(UNPROCESSED_RETRIES + 1):
+                response = self.client.batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(self.table_name, []):
+                    counts = deserialize_item(raw).get("counts", {})
+                    found.append({merchant: int(count) for merchant, count in counts.items()})
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(0.05 * 2**attempt)  # DynamoDB returns unprocessed keys when throttled
+            else:
+                raise RuntimeError(
+                    f"BatchGetItem on {self.table_name} left keys unprocessed after {UNPROCESSED_RETRIES} retries"
+                )
+        return found
+
+    def claim_finding(self, finding_key: str, *, alert_id: str, now: int, expiration: int) -> bool:
+        """Claim the right to alert on a finding until ``expiration`` (epoch s); False if suppressed.
+
+        The put succeeds when no live claim exists (``attribute_not_exists(id) OR expiration < :now``),
+        and also when the live claim was made for the same ``alert_id``: a retried run of the same
+        window re-claims its own finding, so an alert whose send failed is not lost; the send itself is
+        idempotent on the alert id, so it is not sent twice either.
+        """
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=serialize_item(
+                    {
+                        "id": finding_key,
+                        "kind": "finding",
+                        "alert_id": alert_id,
+                        "claimed_at": now,
+                        "expiration": expiration,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(id) OR expiration < :now OR alert_id = :alert_id",
+                ExpressionAttributeValues=serialize_item({":now": now, ":alert_id": alert_id}),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def merchant_counts_id(window_end_ms: int) -> str:
+    return f"merchant-counts#{window_end_ms}"
+
+
+def merchant_baseline(runs: Iterable[Mapping[str, int]], merchants: Iterable[str], *, top_n: int) -> dict[str, float]:
+    """Each merchant's mean count per window over earlier runs' stored counts ({} without runs).
+
+    A run stores only its ``top_n`` busiest merchants. A merchant missing from a run that stored
+    fewer had no transactions in it (0); missing from a full run, it had at most that run's smallest
+    stored count, which is taken as its count (never a spike claimed from a truncated baseline).
+    """
+    runs = list(runs)
+    if not runs:
+        return {}
+    names = set(merchants).union(*runs)
+    totals = dict.fromkeys(names, 0)
+    for run in runs:
+        absent = min(run.values()) if len(run) >= top_n else 0
+        for name in names:
+            totals[name] += run.get(name, absent)
+    return {name: total / len(runs) for name, total in totals.items()}
+
+
+def finding_id(finding_type: str, entity: str) -> str:
+    """``finding#<type>#<entity hash>``: the suppression record of a finding (the entity, a card,
+    device or IP, is hashed, never stored). The hash is the one in the alert's ``suppression_key``."""
+    return f"finding#{finding_type}#{entity_hash(entity)}"
+
+
+def entity_hash(entity: str) -> str:
+    """sha1 of the entity, 12 hex digits (as ``fraud.alerts.finding_key``); not a security boundary."""
+    return hashlib.sha1(entity.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps(default=...)`` for DynamoDB values: Decimal as a string (exact), sets as lists."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

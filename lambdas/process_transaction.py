@@ -1,0 +1,78 @@
+"""``POST /transactions`` (API Gateway REST proxy): validate a transaction and store it exactly once.
+
+201 for a new transaction, the same 201 for an exact retry (same id, same body), 409 for the same id
+with a different body, 400/413 with every bad field for bad input (nothing is written). DynamoDB
+faults propagate: API Gateway answers 5xx and the client retries, which is safe.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import os
+import time
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fraud.storage import PutOutcome, TransactionStore
+from fraud.validation import ValidationFailed, body_hash, validate_transaction
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+CONFLICT_MESSAGE = "transaction_id already used with a different body"
+
+
+@functools.cache
+def transaction_store() -> TransactionStore:
+    """Created on first use (not at import) from the function's environment."""
+    return TransactionStore(
+        boto3.client("dynamodb"),
+        os.environ["TABLE_NAME"],
+        time_bucket_shards=int(os.environ.get("TIME_BUCKET_SHARDS", "4")),
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    now_ms = int(time.time() * 1000)
+    try:
+        transaction = validate_transaction(_request_body(event), now_ms=now_ms)
+    except ValidationFailed as failure:
+        logger.info("Transaction rejected", extra={"status": failure.status_code, "errors": failure.errors})
+        metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=1)
+        return _response(failure.status_code, {"message": "Invalid transaction", "errors": failure.errors})
+
+    result = transaction_store().put_transaction(transaction, body_hash=body_hash(transaction), received_at=now_ms)
+    transaction_id = transaction["transaction_id"]
+    logger.info("Transaction stored", extra={"transaction_id": transaction_id, "outcome": result.outcome.value})
+    metrics.add_metric(name=result.outcome.value.capitalize(), unit=MetricUnit.Count, value=1)
+    if result.outcome is PutOutcome.CONFLICT:
+        return _response(409, {"message": CONFLICT_MESSAGE})
+    return _response(201, {"transaction_id": transaction_id, "status": "accepted", "received_at": result.received_at})
+
+
+def _request_body(event: dict[str, Any]) -> str | bytes | None:
+    """The request body; a base64 body (``isBase64Encoded``) is decoded to bytes for validation."""
+    body = event.get("body")
+    if body is None or not event.get("isBase64Encoded"):
+        return body
+    try:
+        return base64.b64decode(body, validate=True)
+    except binascii.Error as error:
+        raise ValidationFailed([{"field": "body", "message": f"not valid base64: {error}"}]) from None
+
+
+def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": JSON_HEADERS, "body": json.dumps(body)}

@@ -1,0 +1,142 @@
+"""Fixtures for the handler tests: the function environment, moto resources, the handler modules.
+
+Builders and helpers the tests import are in ``handler_support.py`` (a conftest is not importable
+reliably when several test folders each have one).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import uuid
+from collections.abc import Iterator
+from types import ModuleType, SimpleNamespace
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.unit.handler_support import (
+    DEFAULT_RULES,
+    FUNCTION_ENV,
+    REGION,
+    SUFFIX,
+    FakeLambdaContext,
+    create_state_table,
+    create_transactions_table,
+)
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext(aws_request_id=str(uuid.uuid4()))
+
+
+@pytest.fixture(autouse=True)
+def function_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment Terraform gives the functions, with fake credentials (nothing reaches AWS)."""
+    for name, value in FUNCTION_ENV.items():
+        monkeypatch.setenv(name, value)
+    return FUNCTION_ENV
+
+
+@pytest.fixture(autouse=True)
+def _clear_powertools_caches() -> Iterator[None]:
+    """Cached rules documents (Powertools parameters) must not leak from one test into the next."""
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+    yield
+    parameters.clear_caches()
+
+
+# --- AWS resources (moto) ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def aws(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
+    """Every resource the functions use, in moto, plus clients to look at them."""
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        ssm = boto3.client("ssm", region_name=REGION)
+
+        stream_arn = create_transactions_table(dynamodb, function_env["TABLE_NAME"])
+        create_state_table(dynamodb, function_env["STATE_TABLE_NAME"])
+        dlq_url = sqs.create_queue(QueueName=f"fraud-alerts-dlq-{SUFFIX}")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_url = sqs.create_queue(
+            QueueName=f"fraud-alerts-{SUFFIX}",
+            Attributes={
+                "VisibilityTimeout": "360",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
+            },
+        )["QueueUrl"]
+        topic_arn = sns.create_topic(Name=f"fraud-notifications-{SUFFIX}")["TopicArn"]
+        subscriber_url = sqs.create_queue(QueueName=f"fraud-alert-subscriber-{SUFFIX}")["QueueUrl"]
+        subscriber_arn = sqs.get_queue_attributes(QueueUrl=subscriber_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=subscriber_arn,
+            Attributes={"RawMessageDelivery": "false"},
+        )
+        ssm.put_parameter(Name=function_env["RULES_PARAMETER_NAME"], Type="String", Value=DEFAULT_RULES.read_text())
+        monkeypatch.setenv("ALERTS_QUEUE_URL", queue_url)
+        monkeypatch.setenv("TOPIC_ARN", topic_arn)
+        yield SimpleNamespace(
+            dynamodb=dynamodb,
+            sqs=sqs,
+            sns=sns,
+            ssm=ssm,
+            stream_arn=stream_arn,
+            queue_url=queue_url,
+            dlq_url=dlq_url,
+            topic_arn=topic_arn,
+            subscriber_url=subscriber_url,
+            table_name=function_env["TABLE_NAME"],
+            state_table_name=function_env["STATE_TABLE_NAME"],
+        )
+
+
+# --- handler modules ----------------------------------------------------------------------------
+
+
+def _fresh(module_name: str) -> ModuleType:
+    """Import a handler (after the environment is set) and drop the resources it cached."""
+    module = importlib.import_module(module_name)
+    for attribute in vars(module).values():
+        if hasattr(attribute, "cache_clear") and getattr(attribute, "__module__", None) == module_name:
+            attribute.cache_clear()
+    return module
+
+
+@pytest.fixture
+def process_transaction(aws: SimpleNamespace) -> Iterator[ModuleType]:
+    module = _fresh("process_transaction")
+    yield module
+    _fresh("process_transaction")
+
+
+@pytest.fixture
+def detect_fraud(aws: SimpleNamespace) -> Iterator[ModuleType]:
+    module = _fresh("detect_fraud")
+    yield module
+    _fresh("detect_fraud")
+
+
+@pytest.fixture
+def notify_team(aws: SimpleNamespace) -> Iterator[ModuleType]:
+    module = _fresh("notify_team")
+    yield module
+    _fresh("notify_team")
+
+
+@pytest.fixture
+def analyze_patterns(aws: SimpleNamespace) -> Iterator[ModuleType]:
+    module = _fresh("analyze_patterns")
+    yield module
+    _fresh("analyze_patterns")

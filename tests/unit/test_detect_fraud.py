@@ -1,0 +1,259 @@
+"""detect-fraud against moto, fed with the stream records moto's DynamoDB stream really produced."""
+
+from __future__ import annotations
+
+import json
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from fraud.config import ConfigError
+from fraud.storage import TransactionStore
+from tests.unit.handler_support import (
+    BASE_TS,
+    MINUTE_MS,
+    api_event,
+    emf_metrics,
+    eventbridge_event,
+    make_transaction,
+    queued_alerts,
+    stream_batch,
+    stream_record,
+    stream_records,
+)
+
+# A handler that raises flushes no metrics; Powertools warns about that, the tests expect it.
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+
+HOUR_MS = 60 * MINUTE_MS
+
+
+def usual_spending(count: int = 8) -> list[dict[str, Any]]:
+    """A user's ordinary history: groceries at home, one device, every few hours."""
+    return [
+        make_transaction(transaction_id=f"usual-{i}", amount=40 + i, timestamp=BASE_TS - (count - i) * 5 * HOUR_MS)
+        for i in range(count)
+    ]
+
+
+SUSPICIOUS = make_transaction(
+    transaction_id="txn-big",
+    amount=9000,
+    merchant_id="merchant-far",
+    merchant_category="shopping_net",
+    country="FR",
+    location={"lat": 48.8566, "lon": 2.3522},
+    device_id="device-new",
+    ip_address="198.51.100.7",
+    card_id="tok_card_1",
+)
+ORDINARY = make_transaction(transaction_id="txn-ordinary", amount=45)
+
+
+def post(aws: SimpleNamespace, process_transaction: ModuleType, context: Any, *bodies: dict[str, Any]) -> None:
+    for body in bodies:
+        response = process_transaction.handler(api_event(body), context)
+        assert response["statusCode"] == 201, response["body"]
+
+
+def record_of(aws: SimpleNamespace, transaction_id: str, kind: str = "transaction") -> dict[str, Any]:
+    """The stream record moto produced for the INSERT of ``transaction_id``'s item of ``kind``."""
+    for record in stream_records(aws):
+        image = record["dynamodb"].get("NewImage", {})
+        if image.get("transaction_id") == {"S": transaction_id} and image.get("kind") == {"S": kind}:
+            return record
+    raise AssertionError(f"no stream record for {transaction_id} ({kind})")
+
+
+@pytest.fixture
+def history(aws, process_transaction, lambda_context) -> None:
+    post(aws, process_transaction, lambda_context, *usual_spending(), SUSPICIOUS, ORDINARY)
+
+
+def test_suspicious_transaction_from_eventbridge_is_queued_as_an_alert(
+    detect_fraud, aws, history, lambda_context, capsys
+):
+    result = detect_fraud.handler(eventbridge_event(record_of(aws, "txn-big")), lambda_context)
+
+    assert result == {"result": "alert"}
+    [alert] = queued_alerts(aws)
+    assert alert["alert_id"] == "txn-txn-big"
+    assert alert["kind"] == "transaction"
+    assert alert["decision"] == "alert"
+    assert alert["score"] >= 70
+    codes = {reason["code"] for reason in alert["reasons"]}
+    assert {"HIGH_AMOUNT", "NEW_COUNTRY", "NEW_DEVICE"} <= codes
+    assert all(reason["explanation"] for reason in alert["reasons"])
+    assert alert["transaction"]["transaction_id"] == "txn-big"
+    assert "tok_card_1" not in json.dumps(alert)  # identifiers are masked
+    assert emf_metrics(capsys.readouterr().out) == {"Scored": 1, "Suspicious": 1, "Alerts": 1}
+
+
+def test_ordinary_transaction_is_scored_and_not_alerted(detect_fraud, aws, history, lambda_context, capsys):
+    result = detect_fraud.handler(eventbridge_event(record_of(aws, "txn-ordinary")), lambda_context)
+
+    assert result == {"result": "allow"}
+    assert queued_alerts(aws) == []
+    assert emf_metrics(capsys.readouterr().out) == {"Scored": 1}
+
+
+def test_transaction_scored_twice_alerts_once(detect_fraud, aws, history, lambda_context):
+    record = record_of(aws, "txn-big")
+
+    detect_fraud.handler(eventbridge_event(record), lambda_context)
+    detect_fraud.handler(eventbridge_event(record), lambda_context)  # EventBridge retry
+    response = detect_fraud.handler(stream_batch([record]), lambda_context)  # a replay via the other route
+
+    assert response == {"batchItemFailures": []}
+    assert [alert["alert_id"] for alert in queued_alerts(aws)] == ["txn-txn-big"]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(lambda aws: record_of(aws, "txn-big", kind="claim"), id="claim-insert"),
+        pytest.param(lambda aws: {**record_of(aws, "txn-big"), "eventName": "MODIFY"}, id="modify-of-a-transaction"),
+        pytest.param(lambda aws: {**record_of(aws, "txn-big"), "eventName": "REMOVE"}, id="remove"),
+    ],
+)
+def test_records_other_than_a_transaction_insert_are_skipped(
+    detect_fraud, aws, history, lambda_context, capsys, caplog, record
+):
+    result = detect_fraud.handler(eventbridge_event(record(aws)), lambda_context)
+
+    assert result == {"result": "skipped"}
+    assert queued_alerts(aws) == []
+    assert emf_metrics(capsys.readouterr().out) == {"Skipped": 1}
+    assert "Stream record skipped" in caplog.messages
+
+
+def test_stream_batch_reports_only_the_failing_record(detect_fraud, aws, history, lambda_context):
+    good = record_of(aws, "txn-big")
+    broken_image = {key: value for key, value in SUSPICIOUS.items() if key != "user_id"}
+    broken = stream_record(
+        {**broken_image, "transaction_id": "txn-broken", "kind": "transaction"}, sequence_number="999"
+    )
+    skipped = record_of(aws, "txn-big", kind="claim")
+
+    response = detect_fraud.handler(stream_batch([good, broken, skipped]), lambda_context)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "999"}]}
+    assert [alert["alert_id"] for alert in queued_alerts(aws)] == ["txn-txn-big"]
+
+
+def throttle(monkeypatch: pytest.MonkeyPatch, client: Any, method: str) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+
+    def throttled(**kwargs: Any) -> None:
+        calls.append(kwargs)
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, method)
+
+    monkeypatch.setattr(client, method, throttled)
+    return calls
+
+
+def test_sqs_failure_raises_for_eventbridge_and_the_retry_sends_once(
+    detect_fraud, aws, history, lambda_context, monkeypatch
+):
+    event = eventbridge_event(record_of(aws, "txn-big"))
+    calls = throttle(monkeypatch, detect_fraud.resources().sqs, "send_message")
+
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        detect_fraud.handler(event, lambda_context)
+    assert len(calls) == 1
+    assert queued_alerts(aws) == []
+
+    monkeypatch.undo()  # the platform retries once SQS is back: the alert was not recorded as sent
+    detect_fraud.handler(event, lambda_context)
+    assert [alert["alert_id"] for alert in queued_alerts(aws)] == ["txn-txn-big"]
+
+
+def test_sqs_failure_in_a_stream_batch_fails_that_record(detect_fraud, aws, history, lambda_context, monkeypatch):
+    suspicious, ordinary = record_of(aws, "txn-big"), record_of(aws, "txn-ordinary")
+    throttle(monkeypatch, detect_fraud.resources().sqs, "send_message")
+
+    response = detect_fraud.handler(stream_batch([ordinary, suspicious]), lambda_context)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": suspicious["dynamodb"]["SequenceNumber"]}]}
+
+
+def test_history_query_failure_propagates(detect_fraud, aws, history, lambda_context, monkeypatch):
+    throttle(monkeypatch, detect_fraud.resources().store.client, "query")
+
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        detect_fraud.handler(eventbridge_event(record_of(aws, "txn-big")), lambda_context)
+    assert queued_alerts(aws) == []
+
+
+def test_invalid_rules_document_fails_loudly(detect_fraud, aws, history, lambda_context, caplog):
+    aws.ssm.put_parameter(
+        Name="/fraud-detection/test/rules-test", Type="String", Overwrite=True, Value='{"bands": {"review": 90}}'
+    )
+
+    with pytest.raises(ConfigError, match="bands"):
+        detect_fraud.handler(eventbridge_event(record_of(aws, "txn-big")), lambda_context)
+    [logged] = [record for record in caplog.records if record.getMessage() == "Invalid rules document"]
+    assert "bands" in logged.reason
+    assert queued_alerts(aws) == []
+
+
+def test_rules_from_parameter_store_change_the_decision(detect_fraud, aws, history, lambda_context):
+    aws.ssm.put_parameter(
+        Name="/fraud-detection/test/rules-test",
+        Type="String",
+        Overwrite=True,
+        Value='{"bands": {"review": 1, "alert": 2}}',
+    )
+
+    result = detect_fraud.handler(eventbridge_event(record_of(aws, "txn-ordinary")), lambda_context)
+
+    assert result == {"result": "alert"}
+    assert [alert["alert_id"] for alert in queued_alerts(aws)] == ["txn-txn-ordinary"]
+
+
+def test_unknown_event_shape_is_an_error(detect_fraud, aws, lambda_context):
+    with pytest.raises(ValueError, match="unsupported event"):
+        detect_fraud.handler({"source": "aws.events", "detail": {}}, lambda_context)
+
+
+# --- the history query ----------------------------------------------------------------------------
+
+
+def test_user_history_is_newest_first_bounded_and_excludes_the_transaction(aws, process_transaction, lambda_context):
+    post(aws, process_transaction, lambda_context, *usual_spending(8), SUSPICIOUS)
+    post(aws, process_transaction, lambda_context, make_transaction(transaction_id="other-user", user_id="user-2"))
+    post(
+        aws,
+        process_transaction,
+        lambda_context,
+        make_transaction(transaction_id="too-old", timestamp=BASE_TS - 40 * 24 * HOUR_MS),
+    )
+    store = TransactionStore(aws.dynamodb, aws.table_name)
+
+    items = store.user_history("user-1", before_ms=BASE_TS, window_ms=30 * 24 * HOUR_MS, max_items=100)
+    assert [item["transaction_id"] for item in items] == [f"usual-{i}" for i in reversed(range(8))]
+    assert all(item["kind"] == "transaction" for item in items)
+
+    newest = store.user_history("user-1", before_ms=BASE_TS, window_ms=30 * 24 * HOUR_MS, max_items=3)
+    assert [item["transaction_id"] for item in newest] == ["usual-7", "usual-6", "usual-5"]
+
+
+def test_user_history_follows_pages_until_max_items(aws, process_transaction, lambda_context, monkeypatch):
+    post(aws, process_transaction, lambda_context, *usual_spending(8))
+    store = TransactionStore(aws.dynamodb, aws.table_name)
+    real_query = aws.dynamodb.query
+    limits: list[int] = []
+
+    def short_pages(**kwargs: Any) -> dict[str, Any]:
+        """Pages of at most 2 items, as the 1 MB page limit would cut them."""
+        limits.append(kwargs["Limit"])
+        return real_query(**{**kwargs, "Limit": min(kwargs["Limit"], 2)})
+
+    monkeypatch.setattr(aws.dynamodb, "query", short_pages)
+
+    items = store.user_history("user-1", before_ms=BASE_TS, window_ms=30 * 24 * HOUR_MS, max_items=5)
+
+    assert [item["transaction_id"] for item in items] == ["usual-7", "usual-6", "usual-5", "usual-4", "usual-3"]
+    assert limits == [5, 3, 1]

@@ -1,0 +1,128 @@
+"""notify-team against moto: SQS batches in, SNS out (observed through the topic's SQS subscription)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ClientError
+
+from tests.unit.handler_support import drain_queue, emf_metrics, sqs_event
+
+# A handler that raises flushes no metrics; Powertools warns about that, the tests expect it.
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+
+
+def alert(alert_id: str = "txn-txn-1", **overrides: Any) -> dict[str, Any]:
+    """A transaction alert as detect-fraud queues it (docs/contracts.md "Messages")."""
+    body = {
+        "alert_id": alert_id,
+        "kind": "transaction",
+        "created_at": 1_736_942_400_000,
+        "environment": "test",
+        "score": 87,
+        "decision": "alert",
+        "reasons": [{"code": "HIGH_AMOUNT", "score": 30, "explanation": "9000.00 USD is above 1000"}],
+        "transaction": {
+            "transaction_id": alert_id.removeprefix("txn-"),
+            "user_id": "user-1",
+            "amount": "9000.00",
+            "currency": "USD",
+            "merchant_id": "merchant-far",
+            "merchant_category": "shopping_net",
+            "timestamp": 1_736_942_400_000,
+            "card_id": "****rd_1",
+        },
+    }
+    body.update(overrides)
+    return body
+
+
+def published(aws) -> list[dict[str, Any]]:
+    """What the topic delivered to its SQS subscriber: the SNS envelopes."""
+    return [json.loads(message["Body"]) for message in drain_queue(aws, aws.subscriber_url)]
+
+
+def failed_ids(response: dict[str, Any]) -> list[str]:
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+def test_each_alert_is_published_with_subject_attributes_and_structured_body(notify_team, aws, lambda_context, capsys):
+    alerts = [alert("txn-a"), alert("txn-b", decision="review", score=55)]
+
+    response = notify_team.handler(sqs_event([json.dumps(a) for a in alerts]), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    envelopes = sorted(published(aws), key=lambda envelope: envelope["Subject"])
+    assert len(envelopes) == 2
+    for envelope in envelopes:
+        assert 0 < len(envelope["Subject"]) <= 100
+        delivered = json.loads(envelope["Message"])  # the "sqs" member of the JSON message structure
+        assert delivered["alert_id"] in {"txn-a", "txn-b"}
+        source = next(a for a in alerts if a["alert_id"] == delivered["alert_id"])
+        assert envelope["MessageAttributes"]["decision"] == {"Type": "String", "Value": source["decision"]}
+        assert envelope["MessageAttributes"]["kind"] == {"Type": "String", "Value": "transaction"}
+    assert emf_metrics(capsys.readouterr().out) == {"Published": 2}
+
+
+def test_redelivered_alert_is_not_published_twice(notify_team, aws, lambda_context):
+    body = json.dumps(alert("txn-a"))
+
+    notify_team.handler(sqs_event([body]), lambda_context)
+    response = notify_team.handler(sqs_event([body]), lambda_context)  # visibility timeout ran out
+
+    assert response == {"batchItemFailures": []}
+    assert len(published(aws)) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param("not json", "not JSON", id="not-json"),
+        pytest.param("[1, 2]", "JSON object", id="not-an-object"),
+        pytest.param(json.dumps({"kind": "transaction", "decision": "alert"}), "alert_id", id="no-alert-id"),
+        pytest.param(json.dumps(alert(kind="weather")), "kind", id="unknown-kind"),
+    ],
+)
+def test_invalid_alert_fails_only_its_record_with_the_reason_logged(
+    notify_team, aws, lambda_context, caplog, body, reason
+):
+    event = sqs_event([json.dumps(alert("txn-a")), body, json.dumps(alert("txn-b"))])
+
+    response = notify_team.handler(event, lambda_context)
+
+    assert failed_ids(response) == [event["Records"][1]["messageId"]]
+    assert len(published(aws)) == 2
+    [logged] = [record for record in caplog.records if record.getMessage() == "Invalid alert message"]
+    assert reason in logged.reason
+
+
+def test_sns_failure_fails_that_record_and_the_retry_publishes_it_once(notify_team, aws, lambda_context, monkeypatch):
+    event = sqs_event([json.dumps(alert("txn-a")), json.dumps(alert("txn-b"))])
+    sns = notify_team.resources().sns
+    real_publish = sns.publish
+
+    def publish(**kwargs: Any) -> dict[str, Any]:
+        if "txn-b" in kwargs["Message"]:
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "Publish")
+        return real_publish(**kwargs)
+
+    monkeypatch.setattr(sns, "publish", publish)
+
+    response = notify_team.handler(event, lambda_context)
+
+    assert failed_ids(response) == [event["Records"][1]["messageId"]]
+    assert [json.loads(envelope["Message"])["alert_id"] for envelope in published(aws)] == ["txn-a"]
+
+    monkeypatch.undo()  # SQS redelivers both after the visibility timeout (txn-a was deleted, but say it was not)
+    response = notify_team.handler(event, lambda_context)
+    assert response == {"batchItemFailures": []}
+    assert [json.loads(envelope["Message"])["alert_id"] for envelope in published(aws)] == ["txn-b"]
+
+
+def test_batch_where_every_record_fails_raises(notify_team, aws, lambda_context):
+    with pytest.raises(BatchProcessingError):
+        notify_team.handler(sqs_event(["not json", "{}"]), lambda_context)
+    assert published(aws) == []

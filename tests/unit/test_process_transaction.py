@@ -1,0 +1,257 @@
+"""process-transaction against moto: the API contract a client relies on."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from types import ModuleType
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fraud.storage import shard_of
+from tests.unit.handler_support import BASE_TS, api_event, make_transaction, table_items
+
+# A handler that raises flushes no metrics; Powertools warns about that, the tests expect it.
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+
+
+def call(module: ModuleType, event: dict[str, Any], context: Any) -> tuple[int, dict[str, Any]]:
+    response = module.handler(event, context)
+    assert response["headers"]["Content-Type"] == "application/json"
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_new_transaction_is_accepted_and_stored_with_its_claim(process_transaction, aws, lambda_context):
+    status, body = call(process_transaction, api_event(make_transaction()), lambda_context)
+
+    assert status == 201
+    assert body == {"transaction_id": "txn-0001", "status": "accepted", "received_at": body["received_at"]}
+    items = {item["kind"]: item for item in table_items(aws)}
+    assert set(items) == {"claim", "transaction"}
+    claim, stored = items["claim"], items["transaction"]
+    assert claim == {
+        "transaction_id": "txn-0001",
+        "timestamp": 0,
+        "kind": "claim",
+        "body_hash": stored["body_hash"],
+        "received_at": body["received_at"],
+    }
+    assert stored["timestamp"] == BASE_TS
+    assert stored["amount"] == Decimal("42.5")
+    assert stored["location"] == {"lat": Decimal("40.7128"), "lon": Decimal("-74.006")}
+    assert stored["received_at"] == body["received_at"]
+    assert re.fullmatch(r"[0-9a-f]{64}", stored["body_hash"])
+    # 2025-01-15T12:00:00Z, shard from the id: what the pattern-analysis index is keyed on.
+    assert stored["time_bucket"] == f"202501151200#{shard_of('txn-0001', 4)}"
+
+
+def test_amount_is_stored_as_a_dynamodb_number(process_transaction, aws, lambda_context):
+    call(process_transaction, api_event(make_transaction(amount=912.4)), lambda_context)
+
+    raw = aws.dynamodb.get_item(
+        TableName=aws.table_name, Key={"transaction_id": {"S": "txn-0001"}, "timestamp": {"N": str(BASE_TS)}}
+    )["Item"]
+    assert set(raw["amount"]) == {"N"}
+    assert Decimal(raw["amount"]["N"]) == Decimal("912.40")
+    assert raw["kind"] == {"S": "transaction"}
+
+
+def test_base64_encoded_body_is_decoded(process_transaction, aws, lambda_context):
+    status, _ = call(process_transaction, api_event(make_transaction(), base64_encoded=True), lambda_context)
+
+    assert status == 201
+    assert len(table_items(aws)) == 2
+
+
+def test_exact_retry_gets_the_first_answer_and_is_stored_once(process_transaction, aws, lambda_context):
+    first = call(process_transaction, api_event(make_transaction()), lambda_context)
+    # Same transaction, keys in another order and the amount written differently: the same body.
+    retry_body = dict(reversed(list(make_transaction(amount=42.50).items())))
+    second = call(process_transaction, api_event(retry_body), lambda_context)
+
+    assert first[0] == second[0] == 201
+    assert second[1] == first[1]
+    assert len(table_items(aws)) == 2
+
+
+def test_same_id_with_a_different_body_is_a_conflict(process_transaction, aws, lambda_context):
+    call(process_transaction, api_event(make_transaction()), lambda_context)
+    before = table_items(aws)
+
+    status, body = call(process_transaction, api_event(make_transaction(amount=43)), lambda_context)
+
+    assert status == 409
+    assert body == {"message": "transaction_id already used with a different body"}
+    assert table_items(aws) == before
+
+
+def test_same_id_with_another_timestamp_is_a_conflict(process_transaction, aws, lambda_context):
+    """The claim item guards the id itself, not only the (id, timestamp) key."""
+    call(process_transaction, api_event(make_transaction()), lambda_context)
+
+    status, _ = call(process_transaction, api_event(make_transaction(timestamp=BASE_TS + 1)), lambda_context)
+
+    assert status == 409
+    assert len(table_items(aws)) == 2
+
+
+def test_different_ids_are_independent(process_transaction, aws, lambda_context):
+    for transaction_id in ("txn-a", "txn-b"):
+        status, _ = call(
+            process_transaction, api_event(make_transaction(transaction_id=transaction_id)), lambda_context
+        )
+        assert status == 201
+    assert len(table_items(aws)) == 4
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        pytest.param(make_transaction(amount=-5), {"amount"}, id="negative-amount"),
+        pytest.param(make_transaction(amount=0), {"amount"}, id="zero-amount"),
+        pytest.param(make_transaction(amount=1.234), {"amount"}, id="three-decimals"),
+        pytest.param(make_transaction(amount="12.00"), {"amount"}, id="amount-as-string"),
+        pytest.param(make_transaction(currency="usd1"), {"currency"}, id="bad-currency"),
+        pytest.param(make_transaction(timestamp="yesterday"), {"timestamp"}, id="timestamp-type"),
+        pytest.param(make_transaction(timestamp=32_000_000_000_000), {"timestamp"}, id="far-future"),
+        pytest.param(make_transaction(card_id="4111 1111 1111 1111"), {"card_id"}, id="card-number"),
+        pytest.param(make_transaction(country="USA"), {"country"}, id="country"),
+        pytest.param(make_transaction(ip_address="999.1.1.1"), {"ip_address"}, id="ip"),
+        pytest.param(make_transaction(location={"lat": 91, "lon": 0}), {"location.lat"}, id="latitude"),
+        pytest.param(make_transaction(transaction_id="has space"), {"transaction_id"}, id="id-pattern"),
+        pytest.param(make_transaction(user_id=None), {"user_id"}, id="missing-user"),
+        pytest.param(make_transaction(pan="4111111111111111"), {"pan"}, id="unknown-field"),
+        pytest.param(
+            make_transaction(amount=None, currency=None, user_id=5),
+            {"amount", "currency", "user_id"},
+            id="every-bad-field-listed",
+        ),
+        pytest.param("{not json", {"body"}, id="malformed-json"),
+        pytest.param("[1, 2]", {"body"}, id="not-an-object"),
+        pytest.param(None, {"body"}, id="no-body"),
+    ],
+)
+def test_bad_input_is_a_400_naming_each_field_and_writes_nothing(
+    process_transaction, aws, lambda_context, body, fields
+):
+    status, response = call(process_transaction, api_event(body), lambda_context)
+
+    assert status == 400
+    assert response["message"] == "Invalid transaction"
+    assert {error["field"] for error in response["errors"]} == fields
+    assert all(error["message"] for error in response["errors"])
+    assert table_items(aws) == []
+
+
+def test_oversize_body_is_a_413(process_transaction, aws, lambda_context):
+    status, response = call(process_transaction, api_event(make_transaction(merchant_id="m" * 20_000)), lambda_context)
+
+    assert status == 413
+    assert [error["field"] for error in response["errors"]] == ["body"]
+    assert table_items(aws) == []
+
+
+def test_body_that_is_not_base64_is_a_400(process_transaction, aws, lambda_context):
+    event = api_event("this is not base64!")
+    event["isBase64Encoded"] = True
+
+    status, response = call(process_transaction, event, lambda_context)
+
+    assert status == 400
+    assert [error["field"] for error in response["errors"]] == ["body"]
+
+
+def test_throttled_write_propagates_so_the_client_retries(process_transaction, aws, lambda_context, monkeypatch):
+    store = process_transaction.transaction_store()
+
+    def throttled(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "TransactWriteItems")
+
+    monkeypatch.setattr(store.client, "transact_write_items", throttled)
+
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        process_transaction.handler(api_event(make_transaction()), lambda_context)
+    assert table_items(aws) == []
+
+    monkeypatch.undo()
+    status, _ = call(process_transaction, api_event(make_transaction()), lambda_context)
+    assert status == 201
+
+
+def test_concurrent_write_of_the_same_id_propagates(process_transaction, aws, lambda_context, monkeypatch):
+    """A TransactionConflict (another request holds the id) is retryable, not a 409."""
+    store = process_transaction.transaction_store()
+
+    def conflicting(**_: Any) -> None:
+        raise ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+            },
+            "TransactWriteItems",
+        )
+
+    monkeypatch.setattr(store.client, "transact_write_items", conflicting)
+
+    with pytest.raises(ClientError, match="TransactionCanceledException"):
+        process_transaction.handler(api_event(make_transaction()), lambda_context)
+
+
+# --- any body: a 2xx or a 4xx, never a 5xx, never a write on a 4xx --------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3),
+    max_leaves=8,
+)
+field_values = {
+    "transaction_id": st.from_regex(r"\A[A-Za-z0-9_-]{1,8}\Z") | json_values,
+    "user_id": st.text(max_size=5) | json_values,
+    "amount": st.decimals(min_value=-10, max_value=2_000_000, allow_nan=False, allow_infinity=False, places=3).map(
+        float
+    )
+    | json_values,
+    "currency": st.sampled_from(["USD", "EUR", "usd", "US"]) | json_values,
+    "merchant_id": st.text(max_size=5) | json_values,
+    "merchant_category": st.sampled_from(["grocery_pos", "misc_net", ""]) | json_values,
+    "timestamp": st.integers(min_value=0, max_value=40_000_000_000_000) | json_values,
+    "card_id": st.sampled_from(["tok_1", "4111111111111111"]) | json_values,
+    "country": st.sampled_from(["US", "FR", "usa"]) | json_values,
+    "location": st.fixed_dictionaries({"lat": st.floats(-100, 100), "lon": st.floats(-200, 200)}) | json_values,
+    "device_id": st.text(max_size=5) | json_values,
+    "ip_address": st.sampled_from(["10.0.0.1", "::1", "300.1.1.1"]) | json_values,
+    "channel": st.sampled_from(["pos", "online", "fax"]) | json_values,
+    "surprise": json_values,
+}
+transaction_like = st.dictionaries(
+    st.sampled_from(sorted(field_values)), st.just(None), max_size=len(field_values)
+).flatmap(lambda keys: st.fixed_dictionaries({key: field_values[key] for key in keys}))
+bodies = (
+    transaction_like.map(json.dumps)
+    | st.builds(lambda base, extra: json.dumps({**base, **extra}), st.just(make_transaction()), transaction_like)
+    | json_values.map(json.dumps)
+    | st.text(max_size=50)
+    | st.binary(max_size=50).map(lambda raw: raw.decode("latin-1"))
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies)
+def test_any_body_gives_a_2xx_or_a_4xx_and_writes_only_on_2xx(process_transaction, aws, lambda_context, body):
+    before = len(table_items(aws))
+
+    status, response = call(process_transaction, api_event(body), lambda_context)
+
+    after = len(table_items(aws))
+    assert status in (201, 400, 409, 413)
+    if status == 201:
+        assert after - before in (0, 2)  # 0: an exact retry of an earlier example
+    else:
+        assert after == before
+    if status in (400, 413):
+        assert response["errors"] and all({"field", "message"} <= set(error) for error in response["errors"])

@@ -1,0 +1,68 @@
+"""Readers of labeled data: the real Kaggle head file, a Sparkov slice and our JSON lines."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from tools import simulate
+from tools.quality import readers
+
+
+def test_kaggle_head_file_reads_every_row_and_label(kaggle_file):
+    records = readers.read(kaggle_file)
+    assert readers.detect_format(kaggle_file) == "kaggle"
+    assert len(records) == 2145
+    assert sum(record.is_fraud for record in records) == 11
+
+
+def test_kaggle_quoted_merchant_with_commas_stays_one_field(kaggle_file):
+    merchants = {record.transaction["merchant_id"] for record in readers.read(kaggle_file)}
+    assert any("," in merchant for merchant in merchants)
+    assert all(merchant.startswith("fraud_") for merchant in merchants)
+
+
+def test_sparkov_row_maps_to_the_transaction_format(sparkov_slice):
+    records = readers.read(sparkov_slice)
+    assert readers.detect_format(sparkov_slice) == "sparkov"
+    assert len(records) == 5000
+    first = records[0].transaction
+    # 2019-01-01 00:03:13,4315672200306954562,"fraud_Moore, Dibbert and Koepp",misc_net,700.69,...
+    assert first["merchant_id"] == "fraud_Moore, Dibbert and Koepp"
+    assert first["merchant_category"] == "misc_net"
+    assert first["amount"] == 700.69
+    assert first["timestamp"] == 1546300993 * 1000
+    assert first["local_hour"] == 0
+    assert first["location"] == {"lat": 47.163488, "lon": -86.797685}
+    assert first["transaction_id"] == "8e4b2ba268eccfeadac28a25ddc354dd"
+    assert first["user_id"] == first["card_id"] == readers.card_token("4315672200306954562")
+    assert "4315672200306954562" not in json.dumps(first)  # the card number never reaches the pipeline
+    stamps = [record.transaction["timestamp"] for record in records]
+    assert stamps == sorted(stamps)
+
+
+def test_ours_round_trips_the_simulator_output(tmp_path):
+    path = tmp_path / "sim.jsonl"
+    with path.open("w") as handle:
+        simulate.write_jsonl(simulate.generate(n_users=10, days=5, seed=1, fraud_rate=0.05), handle)
+    records = readers.read(path)
+    assert readers.detect_format(path) == "ours"
+    generated = list(simulate.generate(n_users=10, days=5, seed=1, fraud_rate=0.05))
+    assert [record.is_fraud for record in records] == [txn["is_fraud"] for txn in generated]
+    assert [record.scenario for record in records] == [txn["scenario"] for txn in generated]
+    assert all("is_fraud" not in record.transaction for record in records)
+
+
+def test_unknown_format_is_a_clear_error(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(readers.DataFormatError, match="cannot detect the format"):
+        readers.read(path)
+
+
+def test_bad_row_names_file_and_line():
+    handle = io.StringIO(",".join(readers.SPARKOV_COLUMNS) + "\n" + ",".join(["x"] * 22) + "\n")
+    with pytest.raises(readers.DataFormatError, match=r"<stream>:2: bad row"):
+        list(readers.read_sparkov(handle))

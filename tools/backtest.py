@@ -1,0 +1,281 @@
+"""Replay labeled transactions through the fraud engine and measure how well it detects fraud.
+
+The file is read (our JSON lines from ``tools.simulate``, or a Sparkov/Kaggle CSV, gzip or not), sorted
+by time and scored transaction by transaction with the same ``Engine`` the Lambda runs, over an
+``InMemoryHistoryStore`` (each transaction is scored against the user's history before it, then
+recorded). Flagged means decision ``alert`` at the configuration's alert band.
+
+    python -m tools.backtest ../shared/data/sparkov_train_150cards.csv.gz --report build/backtest/report.md
+    python -m tools.backtest PATH --format sparkov --json       # one JSON object on stdout
+    python -m tools.backtest sim.jsonl --config my-rules.json    # try a rules document before deploying it
+    python -m tools.backtest PATH --part check                   # only the held-out third of the users
+
+``--part fit|check`` splits the users deterministically by a hash of their id (a third to ``check``),
+so rules can be tuned on one part and judged on cards they never saw. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools._cli import ROOT, ToolError, progress, run
+from tools.quality import readers
+from tools.quality.metrics import Confusion, ScoreHistogram, confusion
+
+sys.path.insert(0, str(ROOT / "lambdas"))  # the engine is the Lambda's own package
+
+from fraud.config import ConfigError, EngineConfig, load_config  # noqa: E402
+from fraud.engine import Engine  # noqa: E402
+from fraud.history import InMemoryHistoryStore, Item  # noqa: E402
+
+PARTS = ("all", "fit", "check")
+
+
+def part_of(user_id: str) -> str:
+    """``check`` for a stable third of the users, ``fit`` for the rest."""
+    digest = hashlib.blake2b(str(user_id).encode(), digest_size=8).digest()
+    return "check" if int.from_bytes(digest, "big") % 3 == 0 else "fit"
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, redrawn at most every ``interval`` seconds."""
+
+    def __init__(self, total: int, label: str, enabled: bool = True, interval: float = 0.25) -> None:
+        self.total, self.label, self.enabled, self.interval = total, label, enabled, interval
+        self._last = 0.0
+        self._began = time.monotonic()
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self._last < self.interval:
+            return
+        self._last = now
+        self._draw(done, now)
+
+    def _draw(self, done: int, now: float) -> None:
+        share = done / self.total if self.total else 1.0
+        filled = int(30 * share)
+        rate = done / max(now - self._began, 1e-9)
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{self.total:,} "
+                         f"{100 * share:5.1f} % {rate:,.0f}/s")
+        sys.stderr.flush()
+
+    def close(self, done: int) -> None:
+        if self.enabled:
+            self._draw(done, time.monotonic())
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+@dataclass
+class Result:
+    """Everything the replay observed; metrics are derived on demand."""
+
+    source: str
+    config_name: str
+    alert_threshold: float
+    review_threshold: float
+    labels: list[bool]
+    scores: list[int]
+    flagged: list[bool]
+    reviewed: int
+    scenarios: list[str | None]
+    rule_hits: Counter = field(default_factory=Counter)
+    rule_fraud_hits: Counter = field(default_factory=Counter)
+    timing: dict = field(default_factory=dict)
+
+    @property
+    def at_alert(self) -> Confusion:
+        return confusion(self.flagged, self.labels)
+
+    @property
+    def histogram(self) -> ScoreHistogram:
+        return ScoreHistogram.of(self.scores, self.labels)
+
+    def per_rule(self) -> dict[str, dict]:
+        positives = sum(self.labels)
+        return {
+            code: {
+                "hits": hits,
+                "fraud_hits": self.rule_fraud_hits[code],
+                "precision": round(self.rule_fraud_hits[code] / hits, 4),
+                "fraud_share": round(self.rule_fraud_hits[code] / positives, 4) if positives else 0.0,
+            }
+            for code, hits in self.rule_hits.most_common()
+        }
+
+    def per_scenario(self) -> dict[str, dict]:
+        if not any(self.scenarios):
+            return {}
+        totals: Counter = Counter()
+        flagged: Counter = Counter()
+        for scenario, hit in zip(self.scenarios, self.flagged):
+            totals[scenario or "unlabeled"] += 1
+            flagged[scenario or "unlabeled"] += hit
+        return {
+            name: {"transactions": count, "flagged": flagged[name], "flagged_share": round(flagged[name] / count, 4)}
+            for name, count in sorted(totals.items())
+        }
+
+    def summary(self) -> dict:
+        """The contract's keys first (transactions, positives, tp, fp, fn, tn, precision, recall, f1,
+        recall_at_1pct_fpr), then the detail."""
+        counts = self.at_alert.as_dict()
+        recall_1pct, threshold_1pct = self.histogram.recall_at_fpr(0.01)
+        return {
+            **counts,
+            "recall_at_1pct_fpr": round(recall_1pct, 4),
+            "threshold_at_1pct_fpr": threshold_1pct,
+            "flagged": self.at_alert.tp + self.at_alert.fp,
+            "reviewed": self.reviewed,
+            "alert_threshold": self.alert_threshold,
+            "review_threshold": self.review_threshold,
+            "source": self.source,
+            "config": self.config_name,
+            "per_rule": self.per_rule(),
+            "per_scenario": self.per_scenario(),
+            "timing": self.timing,
+        }
+
+
+def replay(records: Sequence[readers.Labeled], config: EngineConfig, *, source: str = "<records>",
+           config_name: str = "defaults", show_progress: bool = False) -> Result:
+    """Score ``records`` (in time order) with a fresh engine and history store."""
+    engine = Engine(config)
+    store = InMemoryHistoryStore(config)
+    alert = config.alert_threshold
+    labels = [record.is_fraud for record in records]
+    scores: list[int] = []
+    flagged: list[bool] = []
+    hits: Counter = Counter()
+    fraud_hits: Counter = Counter()
+    reviewed = 0
+    bar = ProgressBar(len(records), "backtest", enabled=show_progress)
+    began, began_cpu = time.perf_counter(), time.process_time()
+    for done, record in enumerate(records):
+        item = Item(record.transaction)
+        assessment = engine.assess(item, store.history_for(item))
+        store.record(item)
+        scores.append(assessment.score)
+        decision = assessment.decision
+        flagged.append(decision == "alert")
+        if decision == "review":
+            reviewed += 1
+        for reason in assessment.reasons:
+            hits[reason.code] += 1
+            if record.is_fraud:
+                fraud_hits[reason.code] += 1
+        if not done & 0x3FF:
+            bar.update(done)
+    seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - began_cpu
+    bar.close(len(records))
+    return Result(
+        source=source, config_name=config_name, alert_threshold=alert, review_threshold=config.review_threshold,
+        labels=labels, scores=scores, flagged=flagged, reviewed=reviewed,
+        scenarios=[record.scenario for record in records], rule_hits=hits, rule_fraud_hits=fraud_hits,
+        timing={"engine_seconds": round(seconds, 3), "engine_cpu_seconds": round(cpu_seconds, 3),
+                "engine_tx_per_s": round(len(records) / seconds) if seconds else None,
+                "engine_tx_per_cpu_s": round(len(records) / cpu_seconds) if cpu_seconds else None},
+    )
+
+
+def load_rules(path: str | None) -> tuple[EngineConfig, str]:
+    if path is None:
+        return load_config(None), "defaults (lambdas/fraud/rules.default.json)"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ToolError(f"cannot read the rules document {path}: {error.strerror}") from None
+    try:
+        return load_config(text), f"{path} merged over the defaults"
+    except ConfigError as error:
+        raise ToolError(f"{path}: {error}") from None
+
+
+def backtest(path: str | Path, fmt: str | None = None, *, rules: str | None = None, part: str = "all",
+             show_progress: bool = False) -> Result:
+    """Read ``path``, keep the users of ``part``, replay them; timing covers both phases."""
+    config, config_name = load_rules(rules)
+    began = time.perf_counter()
+    try:
+        records = readers.read(path, fmt)
+    except OSError as error:
+        raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
+    except readers.DataFormatError as error:
+        raise ToolError(str(error)) from None
+    if part != "all":
+        records = [record for record in records if part_of(record.transaction["user_id"]) == part]
+    parse_seconds = time.perf_counter() - began
+    if not records:
+        raise ToolError(f"{path}: no transactions to replay" + (f" in part {part}" if part != "all" else ""))
+    if show_progress:
+        progress(f"read {len(records):,} transactions from {path} in {parse_seconds:.1f} s")
+    source = Path(path).name + ("" if part == "all" else f" ({part} part)")
+    result = replay(records, config, source=source, config_name=config_name, show_progress=show_progress)
+    total = parse_seconds + result.timing["engine_seconds"]
+    result.timing.update(parse_seconds=round(parse_seconds, 3),
+                         end_to_end_tx_per_s=round(len(records) / total) if total else None)
+    return result
+
+
+def _text(summary: dict) -> str:
+    lines = [
+        f"{summary['source']}: {summary['transactions']:,} transactions, {summary['positives']:,} fraud",
+        f"  alert band (score >= {summary['alert_threshold']:g}): precision {summary['precision']:.3f}  "
+        f"recall {summary['recall']:.3f}  F1 {summary['f1']:.3f}",
+        f"  tp {summary['tp']:,}  fp {summary['fp']:,}  fn {summary['fn']:,}  tn {summary['tn']:,}",
+        f"  recall at 1 % false-positive rate: {summary['recall_at_1pct_fpr']:.3f}"
+        f" (score >= {summary['threshold_at_1pct_fpr']})",
+        "  rules (hits, precision of the hits):",
+    ]
+    for code, row in summary["per_rule"].items():
+        lines.append(f"    {code:<18} {row['hits']:>9,}  {row['precision']:.3f}")
+    if summary["per_scenario"]:
+        lines.append("  scenarios (transactions, share flagged):")
+        for name, row in summary["per_scenario"].items():
+            lines.append(f"    {name:<18} {row['transactions']:>9,}  {row['flagged_share']:.3f}")
+    timing = summary["timing"]
+    lines.append(f"  throughput: engine {timing['engine_tx_per_s']:,}/s, end to end {timing['end_to_end_tx_per_s']:,}/s"
+                 f" (parse {timing['parse_seconds']:.1f} s, engine {timing['engine_seconds']:.1f} s)")
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tools.backtest", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", help="labeled transactions: JSON lines (ours) or a Sparkov/Kaggle CSV, gzip or not")
+    parser.add_argument("--format", choices=readers.FORMATS, help="the file's format (default: detected from it)")
+    parser.add_argument("--config", help="a rules document (full or partial) merged over the defaults")
+    parser.add_argument("--part", choices=PARTS, default="all", help="replay only the fit or check users")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--report", type=Path, help="write a markdown report (and its PR-curve PNG beside it)")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    result = backtest(args.path, args.format, rules=args.config, part=args.part, show_progress=not args.quiet)
+    summary = result.summary()
+    if args.report:
+        from tools.quality.report import write_report
+
+        written = write_report(result, args.report)
+        progress(f"report: {written}")
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(_text(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main, None))

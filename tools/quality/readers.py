@@ -1,0 +1,161 @@
+"""Read labeled transactions into the pipeline's transaction format.
+
+Three formats:
+
+- ``ours``: JSON lines, one transaction per line in the schema of ``lambdas/fraud/transaction.schema.json``
+  plus the labels ``is_fraud`` (bool) and ``scenario`` (str), as written by ``tools.simulate``. An
+  optional ``local_hour`` is kept: the engine honours it.
+- ``sparkov``: the CSV written by the Sparkov generator (``sparkov_train_150cards.csv.gz``).
+- ``kaggle``: Kaggle's "Credit Card Transactions Fraud Detection" CSV: Sparkov's columns behind an
+  unnamed index column.
+
+Sparkov/Kaggle mapping (``../shared/data/README.md``): ``trans_num`` -> ``transaction_id``; ``cc_num`` ->
+``user_id`` and ``card_id``, both as opaque tokens because a full card number must never reach the
+pipeline; ``unix_time`` (seconds) -> ``timestamp`` (ms); the hour of ``trans_date_trans_time`` ->
+``local_hour`` (in Kaggle's file ``unix_time`` is years behind the wall-clock column, so order comes from
+``unix_time`` and the hour from the wall clock); ``amt`` -> ``amount`` (USD); ``merchant`` ->
+``merchant_id``; ``category`` -> ``merchant_category``; ``merch_lat``/``merch_long`` -> ``location``;
+``is_fraud`` -> the label. Sparkov cardholders are all in the United States, so ``country`` is ``US``.
+
+Files may be gzip-compressed (detected from the content, not the name).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+FORMATS = ("ours", "sparkov", "kaggle")
+
+SPARKOV_COLUMNS = (
+    "trans_date_trans_time", "cc_num", "merchant", "category", "amt", "first", "last", "gender",
+    "street", "city", "state", "zip", "lat", "long", "city_pop", "job", "dob", "trans_num",
+    "unix_time", "merch_lat", "merch_long", "is_fraud",
+)
+_REQUIRED_SPARKOV = ("trans_date_trans_time", "cc_num", "merchant", "category", "amt", "trans_num",
+                     "unix_time", "merch_lat", "merch_long", "is_fraud")
+
+
+class DataFormatError(ValueError):
+    """The file is not in the format asked for (or in none that can be detected)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Labeled:
+    """One transaction (the engine's input) with its ground truth."""
+
+    transaction: dict
+    is_fraud: bool
+    scenario: str | None = None
+
+
+def open_text(path: str | Path) -> IO[str]:
+    """Open ``path`` for reading as UTF-8 text, decompressing gzip when the file starts with its magic."""
+    path = Path(path)
+    with path.open("rb") as probe:
+        magic = probe.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return path.open("r", encoding="utf-8", newline="")
+
+
+def detect_format(path: str | Path) -> str:
+    """Name the format of ``path`` from its first line."""
+    with open_text(path) as handle:
+        first = handle.readline()
+    if first.lstrip().startswith("{"):
+        return "ours"
+    header = next(csv.reader([first]), [])
+    if header[:1] == [""] and "trans_num" in header:
+        return "kaggle"
+    if "trans_num" in header:
+        return "sparkov"
+    raise DataFormatError(
+        f"{path}: cannot detect the format from the first line {first[:80]!r}; "
+        f"expected JSON lines (ours) or a Sparkov/Kaggle CSV header; pass --format"
+    )
+
+
+def read(path: str | Path, fmt: str | None = None) -> list[Labeled]:
+    """All labeled transactions of ``path``, sorted by timestamp (stable: file order breaks ties)."""
+    fmt = fmt or detect_format(path)
+    if fmt not in FORMATS:
+        raise DataFormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    with open_text(path) as handle:
+        records = list(read_ours(handle, path) if fmt == "ours" else read_sparkov(handle, path))
+    records.sort(key=lambda record: record.transaction["timestamp"])
+    return records
+
+
+def read_ours(handle: IO[str], name: str | Path = "<stream>") -> Iterator[Labeled]:
+    """Parse JSON lines written by ``tools.simulate``; blank lines are skipped."""
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataFormatError(f"{name}:{number}: not JSON: {error}") from None
+        if not isinstance(record, dict) or "is_fraud" not in record or "timestamp" not in record:
+            raise DataFormatError(f"{name}:{number}: expected an object with 'timestamp' and 'is_fraud'")
+        is_fraud = record.pop("is_fraud")
+        scenario = record.pop("scenario", None)
+        if not isinstance(is_fraud, bool):
+            raise DataFormatError(f"{name}:{number}: 'is_fraud' must be true or false, got {is_fraud!r}")
+        yield Labeled(record, is_fraud, scenario)
+
+
+def card_token(card_number: str) -> str:
+    """A stable opaque token for a card number (the pipeline rejects full card numbers)."""
+    return "card-" + hashlib.blake2b(card_number.encode(), digest_size=8).hexdigest()
+
+
+def read_sparkov(handle: IO[str], name: str | Path = "<stream>") -> Iterator[Labeled]:
+    """Parse a Sparkov CSV, or Kaggle's (its leading unnamed index column is ignored)."""
+    reader = csv.reader(handle)
+    header = next(reader, None)
+    if header is None:
+        raise DataFormatError(f"{name}: empty file")
+    missing = [column for column in _REQUIRED_SPARKOV if column not in header]
+    if missing:
+        raise DataFormatError(f"{name}: not a Sparkov/Kaggle CSV, missing columns {', '.join(missing)}")
+    at = {column: header.index(column) for column in _REQUIRED_SPARKOV}
+    i_time, i_card, i_merchant, i_category, i_amount = (
+        at["trans_date_trans_time"], at["cc_num"], at["merchant"], at["category"], at["amt"])
+    i_id, i_unix, i_lat, i_lon, i_label = (
+        at["trans_num"], at["unix_time"], at["merch_lat"], at["merch_long"], at["is_fraud"])
+    tokens: dict[str, str] = {}
+    for number, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        try:
+            card = row[i_card]
+            token = tokens.get(card)
+            if token is None:
+                token = tokens[card] = card_token(card)
+            transaction = {
+                "transaction_id": row[i_id],
+                "user_id": token,
+                "card_id": token,
+                "amount": float(row[i_amount]),
+                "currency": "USD",
+                "merchant_id": row[i_merchant],
+                "merchant_category": row[i_category],
+                "timestamp": int(row[i_unix]) * 1000,
+                "country": "US",
+                "location": {"lat": float(row[i_lat]), "lon": float(row[i_lon])},
+                "local_hour": int(row[i_time][11:13]),
+            }
+            label = row[i_label]
+        except (IndexError, ValueError) as error:
+            raise DataFormatError(f"{name}:{number}: bad row: {error}") from None
+        if label not in ("0", "1"):
+            raise DataFormatError(f"{name}:{number}: is_fraud must be 0 or 1, got {label!r}")
+        yield Labeled(transaction, label == "1")

@@ -98,9 +98,10 @@ locals {
   function_statements = {
     process-transaction = [
       {
-        # TransactWriteItems is authorised per item: Put (transaction and claim) + ConditionCheck.
+        # TransactWriteItems is authorised per item: two conditional Puts (transaction and claim).
+        # GetItem reads the claim of a repeated id (duplicate or conflict).
         sid       = "RecordTransactions"
-        actions   = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem"]
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
         resources = [module.data.table_arn]
       },
     ]

@@ -65,6 +65,11 @@ resource "aws_cloudwatch_log_group" "flow" {
   tags              = var.tags
 }
 
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+# Confused-deputy guard: only flow logs of this account may assume the role.
 data "aws_iam_policy_document" "flow_assume" {
   statement {
     sid     = "FlowLogsAssumeRole"
@@ -74,6 +79,18 @@ data "aws_iam_policy_document" "flow_assume" {
     principals {
       type        = "Service"
       identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:ec2:${var.region}:${data.aws_caller_identity.current.account_id}:vpc-flow-log/*"]
     }
   }
 }
@@ -91,6 +108,15 @@ data "aws_iam_policy_document" "flow" {
     effect    = "Allow"
     actions   = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
     resources = [aws_cloudwatch_log_group.flow.arn, "${aws_cloudwatch_log_group.flow.arn}:*"]
+  }
+
+  # AWS lists DescribeLogGroups among the permissions flow logs need to publish to CloudWatch Logs.
+  # It is a list action: IAM authorises it on the account's log-group namespace, not on one group.
+  statement {
+    sid       = "FindFlowLogGroup"
+    effect    = "Allow"
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:*"]
   }
 }
 

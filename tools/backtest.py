@@ -17,12 +17,14 @@ so rules can be tuned on one part and judged on cards they never saw. Progress g
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import hashlib
 import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,9 +148,34 @@ class Result:
         }
 
 
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector (and freeze what already exists) for a bulk phase.
+
+    A replay or a parse allocates hundreds of thousands of long-lived objects (records, ``Item``s in
+    the histories) and no reference cycles, so every automatic collection only re-scans a growing
+    heap to free nothing: on the Sparkov file it cost about a third of the engine loop's CPU time.
+    Reference counting still frees everything that dies; collection resumes afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.freeze()  # objects from before the phase: never scanned during it
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.unfreeze()
+
+
 def replay(records: Sequence[readers.Labeled], config: EngineConfig, *, source: str = "<records>",
            config_name: str = "defaults", show_progress: bool = False) -> Result:
-    """Score ``records`` (in time order) with a fresh engine and history store."""
+    """Score ``records`` (in time order) with a fresh engine and history store.
+
+    Each record's transaction is converted to an ``Item`` once and that item is scored, then
+    recorded (the store and the engine take items as they are); the loop reads bound methods from
+    locals, and the garbage collector pauses meanwhile (``no_gc``).
+    """
     engine = Engine(config)
     store = InMemoryHistoryStore(config)
     alert = config.alert_threshold
@@ -159,23 +186,29 @@ def replay(records: Sequence[readers.Labeled], config: EngineConfig, *, source: 
     fraud_hits: Counter = Counter()
     reviewed = 0
     bar = ProgressBar(len(records), "backtest", enabled=show_progress)
-    began, began_cpu = time.perf_counter(), time.process_time()
-    for done, record in enumerate(records):
-        item = Item(record.transaction)
-        assessment = engine.assess(item, store.history_for(item))
-        store.record(item)
-        scores.append(assessment.score)
-        decision = assessment.decision
-        flagged.append(decision == "alert")
-        if decision == "review":
-            reviewed += 1
-        for reason in assessment.reasons:
-            hits[reason.code] += 1
-            if record.is_fraud:
-                fraud_hits[reason.code] += 1
-        if not done & 0x3FF:
-            bar.update(done)
-    seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - began_cpu
+    assess, history_for, remember = engine.assess, store.history_for, store.record
+    add_score, add_flag = scores.append, flagged.append
+    with no_gc():
+        began, began_cpu = time.perf_counter(), time.process_time()
+        for done, record in enumerate(records):
+            item = Item(record.transaction)
+            assessment = assess(item, history_for(item))
+            remember(item)
+            add_score(assessment.score)
+            decision = assessment.decision
+            add_flag(decision == "alert")
+            if decision == "review":
+                reviewed += 1
+            reasons = assessment.reasons
+            if reasons:
+                for reason in reasons:
+                    hits[reason.code] += 1
+                if record.is_fraud:
+                    for reason in reasons:
+                        fraud_hits[reason.code] += 1
+            if not done & 0x3FF:
+                bar.update(done)
+        seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - began_cpu
     bar.close(len(records))
     return Result(
         source=source, config_name=config_name, alert_threshold=alert, review_threshold=config.review_threshold,
@@ -204,16 +237,17 @@ def backtest(path: str | Path, fmt: str | None = None, *, rules: str | None = No
              show_progress: bool = False) -> Result:
     """Read ``path``, keep the users of ``part``, replay them; timing covers both phases."""
     config, config_name = load_rules(rules)
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     try:
-        records = readers.read(path, fmt)
+        with no_gc():
+            records = readers.read(path, fmt)
     except OSError as error:
         raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
     except readers.DataFormatError as error:
         raise ToolError(str(error)) from None
     if part != "all":
         records = [record for record in records if part_of(record.transaction["user_id"]) == part]
-    parse_seconds = time.perf_counter() - began
+    parse_seconds, parse_cpu_seconds = time.perf_counter() - began, time.process_time() - began_cpu
     if not records:
         raise ToolError(f"{path}: no transactions to replay" + (f" in part {part}" if part != "all" else ""))
     if show_progress:
@@ -221,8 +255,10 @@ def backtest(path: str | Path, fmt: str | None = None, *, rules: str | None = No
     source = Path(path).name + ("" if part == "all" else f" ({part} part)")
     result = replay(records, config, source=source, config_name=config_name, show_progress=show_progress)
     total = parse_seconds + result.timing["engine_seconds"]
-    result.timing.update(parse_seconds=round(parse_seconds, 3),
-                         end_to_end_tx_per_s=round(len(records) / total) if total else None)
+    total_cpu = parse_cpu_seconds + result.timing["engine_cpu_seconds"]
+    result.timing.update(parse_seconds=round(parse_seconds, 3), parse_cpu_seconds=round(parse_cpu_seconds, 3),
+                         end_to_end_tx_per_s=round(len(records) / total) if total else None,
+                         end_to_end_tx_per_cpu_s=round(len(records) / total_cpu) if total_cpu else None)
     return result
 
 
@@ -243,8 +279,10 @@ def _text(summary: dict) -> str:
         for name, row in summary["per_scenario"].items():
             lines.append(f"    {name:<18} {row['transactions']:>9,}  {row['flagged_share']:.3f}")
     timing = summary["timing"]
-    lines.append(f"  throughput: engine {timing['engine_tx_per_s']:,}/s, end to end {timing['end_to_end_tx_per_s']:,}/s"
-                 f" (parse {timing['parse_seconds']:.1f} s, engine {timing['engine_seconds']:.1f} s)")
+    lines.append(f"  throughput per CPU second: engine {timing['engine_tx_per_cpu_s']:,}/s,"
+                 f" end to end {timing['end_to_end_tx_per_cpu_s']:,}/s"
+                 f" (parse {timing['parse_cpu_seconds']:.1f} s, engine {timing['engine_cpu_seconds']:.1f} s CPU;"
+                 f" wall clock: engine {timing['engine_tx_per_s']:,}/s, end to end {timing['end_to_end_tx_per_s']:,}/s)")
     return "\n".join(lines)
 
 

@@ -12,9 +12,11 @@ enough users):
 - ``impossible_travel``: a card-present purchase on another continent shortly after one at home.
 - ``high_value``: one purchase many times the user's usual amount.
 
-Output is our transaction format (``lambdas/fraud/transaction.schema.json``) plus ``local_hour`` (the
-cardholder's wall-clock hour, which the engine honours) and the labels ``is_fraud`` and ``scenario``
-(``legit`` for genuine traffic). The same seed and time range give the same bytes.
+Output is our transaction format (``lambdas/fraud/transaction.schema.json``), with
+``utc_offset_minutes`` set to the cardholder's home time zone (so posted transactions are judged at the
+cardholder's local hour), plus ``local_hour`` (the cardholder's wall-clock hour, which the engine
+honours; the backtest uses it, and it is removed before posting) and the labels ``is_fraud`` and
+``scenario`` (``legit`` for genuine traffic). The same seed and time range give the same bytes.
 
     python -m tools.simulate --users 500 --days 30 --seed 7 --output build/sim.jsonl
     python -m tools.simulate --users 200 --days 7 --format csv > sim.csv
@@ -54,7 +56,7 @@ LABELS = ("is_fraud", "scenario", "local_hour")
 """Keys that are not part of the API's transaction (the API rejects unknown fields)."""
 CSV_COLUMNS = (
     "transaction_id", "user_id", "card_id", "amount", "currency", "merchant_id", "merchant_category",
-    "timestamp", "local_hour", "country", "lat", "lon", "device_id", "ip_address", "channel",
+    "timestamp", "local_hour", "utc_offset_minutes", "country", "lat", "lon", "device_id", "ip_address", "channel",
     "is_fraud", "scenario",
 )
 
@@ -187,6 +189,7 @@ def _txn(user: User, ts: int, category: Category, merchant: str, amount: float, 
         "merchant_category": category.name,
         "timestamp": ts,
         "local_hour": _local_hour(ts, user.home),
+        "utc_offset_minutes": round(user.home.utc_offset * 60),  # the cardholder's, even abroad
         "country": country or city.country,
         "channel": "online" if category.online else "pos",
     }
@@ -379,7 +382,8 @@ def write_csv(transactions: Iterable[dict], out: IO[str]) -> int:
 
 
 def api_body(txn: dict) -> dict:
-    """The transaction as the API takes it: labels and the simulator-only ``local_hour`` removed."""
+    """The transaction as the API takes it: labels and the simulator-only ``local_hour`` removed
+    (``utc_offset_minutes`` stays: from it the engine derives the same local hour)."""
     return {key: value for key, value in txn.items() if key not in LABELS}
 
 

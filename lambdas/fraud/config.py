@@ -129,6 +129,7 @@ class SpreeConfig(NamedTuple):
     hour_risk: tuple[float, ...]  # risky_hour.risk
     amount: AmountAnomalyConfig  # the user's baseline per category (amount_anomaly)
     high: HighAmountConfig  # high amounts, per category (high_amount)
+    hours: frozenset[int]  # the hours whose hour_risk is at least min_hour_risk (derived)
 
 
 class PatternConfig(NamedTuple):
@@ -455,8 +456,9 @@ def _engine_config(document: dict) -> EngineConfig:
         full_count=s.count("full_count"),
         z_min=s.number("z_min", minimum=0),
         min_hour_risk=s.number("min_hour_risk", minimum=0, maximum=1),
-        hour_risk=risky_hour.risk, amount=aa, high=high,
+        hour_risk=risky_hour.risk, amount=aa, high=high, hours=frozenset(),
     )
+    spree = spree._replace(hours=frozenset(h for h, risk in enumerate(spree.hour_risk) if risk >= spree.min_hour_risk))
     if spree.window_ms > window_ms:
         raise ConfigError(f"{s.path}.window_seconds", f"must not be longer than history.window_days ({window_days} days)")
     s.done()

@@ -286,18 +286,15 @@ def spree(item: Item, history: UserHistory, cfg: SpreeConfig) -> Reason | None:
     ``risky_hour`` risk is at least ``min_hour_risk`` and its amount was either at least the
     ``high_amount`` start for its category or ``z_min`` standard deviations or more from this user's
     usual for the category (either way, against the ``amount_anomaly`` baseline). The contribution
-    grows with their count: full weight at ``full_count``. Costs the items in the window.
+    grows with their count: full weight at ``full_count``. Costs the window's items at risky hours
+    (the history keeps that window up to date), and one baseline per category among them.
     """
-    cutoff = history.now_ms - cfg.window_ms
-    hour_risk, min_hour_risk, z_min = cfg.hour_risk, cfg.min_hour_risk, cfg.z_min
+    z_min = cfg.z_min
     category_high, default_start = cfg.high.categories, cfg.high.start
     baselines: dict = {}  # category -> (mu, sd): the baseline depends on the category only
     count = 0
-    for earlier in reversed(history.items):
-        if earlier.ts < cutoff:
-            break
-        if hour_risk[earlier.hour] < min_hour_risk:
-            continue
+    # The history keeps the window's items at risky hours (hour_risk >= min_hour_risk) up to date.
+    for earlier in history.window(cfg.window_ms, None, cfg.hours).items:
         bounds = category_high.get(earlier.category)  # type: ignore[arg-type]
         if earlier.amount >= (bounds[0] if bounds else default_start):
             count += 1
@@ -309,6 +306,11 @@ def spree(item: Item, history: UserHistory, cfg: SpreeConfig) -> Reason | None:
             count += 1
     if count == 0:
         return None
+    return spree_reason(count, cfg)
+
+
+def spree_reason(count: int, cfg: SpreeConfig) -> Reason:
+    """The ``SPREE`` reason for ``count`` earlier unusual transactions (depends on nothing else)."""
     return Reason(
         "SPREE",
         cfg.weight * min(count / cfg.full_count, 1.0),

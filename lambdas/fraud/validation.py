@@ -4,7 +4,7 @@ The schema file is the one definition of a transaction (API Gateway uses it as t
 Here every property is validated with its own compiled sub-schema so that the caller learns about
 *every* bad field at once (a compiled fastjsonschema validator stops at the first error); ``required``
 and ``additionalProperties`` are checked from the same file. A few rules the schema cannot express
-are checked in code: ``multipleOf`` on exact decimals, timestamps in the future, card numbers sent as
+are checked in code: ``multipleOf`` (on exact decimals for amounts), timestamps in the future, card numbers sent as
 ``card_id``, control characters, and real IP address syntax.
 """
 
@@ -115,6 +115,9 @@ def _value_errors(path: tuple[str, ...], value: Any, now_ms: int) -> list[dict]:
         return [{"field": field, "message": "must be a finite number"}]
     if "properties" in definition:
         return _object_errors(path, value, now_ms)
+    multiple = definition.get("multipleOf")
+    if multiple is not None and definition.get("type") == "integer" and value % multiple:
+        return [{"field": field, "message": f"must be a multiple of {multiple}"}]
     message = _extra_error(path[-1], value, now_ms)
     return [{"field": field, "message": message}] if message else []
 

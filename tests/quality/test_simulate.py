@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from fraud.history import Item
 from fraud.validation import ValidationFailed, validate_transaction
 from tools import simulate
 
@@ -72,6 +73,16 @@ def test_every_api_body_passes_the_api_validation():
             validate_transaction(body, now_ms=txn["timestamp"])
         except ValidationFailed as error:  # pragma: no cover - the assertion message is the point
             pytest.fail(f"{txn['transaction_id']}: {error}")
+
+
+def test_posted_transactions_carry_the_cardholders_offset_so_the_engine_sees_the_local_hour():
+    offsets: dict = {}
+    for txn in simulate.generate(seed=3, **SMALL):
+        body = simulate.api_body(txn)
+        assert "local_hour" not in body and "utc_offset_minutes" in body
+        assert offsets.setdefault(txn["user_id"], body["utc_offset_minutes"]) == body["utc_offset_minutes"]
+        assert Item(body).hour == txn["local_hour"]  # what the deployed engine scores
+    assert len(set(offsets.values())) > 1
 
 
 def test_posting_ends_now_so_no_timestamp_is_in_the_future():

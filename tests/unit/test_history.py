@@ -173,3 +173,16 @@ def test_aggregates_do_not_drift_over_a_long_replay():
 def test_invalid_bounds_are_rejected():
     with pytest.raises(ValueError):
         UserHistory(window_ms=0, max_items=10)
+
+
+def test_an_item_added_behind_now_enters_only_the_windows_that_reach_back_to_it():
+    history = UserHistory(window_ms=48 * HOUR, max_items=100)
+    hour, day = history.window(HOUR), history.window(24 * HOUR)
+    night = history.window(24 * HOUR, None, frozenset({23}))
+    history.advance(T0 + 10 * HOUR)
+    history.add(txn(1, T0, local_hour=23))  # in time order, but 10 h before the window's end
+    assert (hour.count, day.count, night.count) == (0, 1, 1)
+    assert [item.transaction_id for item in night.items] == ["t1"]
+    history.advance(T0 + 25 * HOUR)
+    assert (hour.count, day.count, night.count, len(night.items)) == (0, 0, 0, 0)
+    assert snapshot(history) == snapshot(history_from_items([txn(1, T0, local_hour=23)], 48 * HOUR, 100, T0 + 25 * HOUR))

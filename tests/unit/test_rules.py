@@ -5,6 +5,8 @@ Thresholds are set explicitly here: the defaults are calibrated elsewhere and wi
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import math
 
 import pytest
@@ -288,6 +290,20 @@ def test_hour_defaults_to_utc_from_the_timestamp():
     h = history(*[txn(T0 - d * DAY + 14 * HOUR) for d in range(1, 30)])  # always 12:13 UTC
     reason = rules.unusual_hour(Item(txn(T0)), h, cfg("unusual_hour", **HOURLY))
     assert reason is not None and reason.explanation.startswith(f"{utc_hour:02d}:00")
+
+
+def test_hour_is_local_with_utc_offset_minutes_and_local_hour_wins():
+    c = cfg("risky_hour", weight=20, risk={"23": 1.0, "2": 0.5, "12": 0.0})
+    utc_hour = (T0 // HOUR) % 24  # 22
+    assert Item(txn(T0)).hour == utc_hour
+    assert Item(txn(T0, utc_offset_minutes=-300)).hour == 17  # New York in winter
+    assert Item(txn(T0, utc_offset_minutes=330)).hour == 3  # 22:13 UTC is 03:43 in India
+    assert Item(txn(T0, utc_offset_minutes=240)).hour == 2  # past midnight: the next day's hour
+    assert Item(txn(T0 + 2 * HOUR, utc_offset_minutes=-720)).hour == 12
+    assert Item(txn(T0, utc_offset_minutes=-300, local_hour=23)).hour == 23  # explicit local_hour wins
+    assert Item(txn(T0, utc_offset_minutes=Decimal(240))).hour == 2  # as read back from DynamoDB
+    assert rules.risky_hour(Item(txn(T0, utc_offset_minutes=240)), history(), c).score == 10
+    assert rules.risky_hour(Item(txn(T0 + 2 * HOUR, utc_offset_minutes=-720)), history(), c) is None  # noon
 
 
 # -- risky hour ------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ def body(**changes) -> dict:
         "device_id": "dev-1",
         "ip_address": "203.0.113.5",
         "channel": "online",
+        "utc_offset_minutes": -300,
     }
     for key, value in changes.items():
         if value is ...:
@@ -69,7 +70,8 @@ def test_valid_body_is_normalised():
 
 
 def test_minimal_body_and_bytes_are_accepted():
-    minimal = body(card_id=..., country=..., location=..., device_id=..., ip_address=..., channel=...)
+    minimal = body(card_id=..., country=..., location=..., device_id=..., ip_address=..., channel=...,
+                   utc_offset_minutes=...)
     txn = validate_transaction(json.dumps(minimal).encode(), now_ms=NOW)
     assert set(txn) == set(minimal)
 
@@ -111,6 +113,13 @@ def test_amount_multiple_of_cents_is_exact(amount):
         ("ip_address", "999.1.1.1", "valid IPv4 or IPv6"),
         ("ip_address", "not-an-ip", "must match pattern"),
         ("channel", "fax", "must be one of"),
+        ("utc_offset_minutes", 7, "must be a multiple of 15"),
+        ("utc_offset_minutes", -725, "must be at least -720"),
+        ("utc_offset_minutes", 845, "must be at most 840"),
+        ("utc_offset_minutes", 60.5, "must be of type integer"),
+        ("utc_offset_minutes", "-300", "must be of type integer"),
+        ("utc_offset_minutes", True, "must be of type integer"),
+        ("utc_offset_minutes", None, "must be of type integer"),
     ],
 )
 def test_each_bad_field_is_named_with_the_reason(field, value, message):
@@ -120,6 +129,19 @@ def test_each_bad_field_is_named_with_the_reason(field, value, message):
     errors = fields(body(**{field: value}))
     assert list(errors) == [field]
     assert message in errors[field]
+
+
+@pytest.mark.parametrize("offset", [-720, -570, -300, 0, 330, 345, 600, 840])
+def test_utc_offset_minutes_in_quarter_hours_is_accepted(offset):
+    txn = validate_transaction(json.dumps(body(utc_offset_minutes=offset)), now_ms=NOW)
+    assert txn["utc_offset_minutes"] == offset and type(txn["utc_offset_minutes"]) is int
+
+
+def test_utc_offset_minutes_is_in_the_schema_as_an_api_gateway_model_can_read_it():
+    prop = json.loads(SCHEMA_PATH.read_text())["properties"]["utc_offset_minutes"]
+    assert prop == {"description": prop["description"], "type": "integer", "minimum": -720, "maximum": 840,
+                    "multipleOf": 15}
+    assert "utc_offset_minutes" not in json.loads(SCHEMA_PATH.read_text())["required"]
 
 
 def test_card_number_the_schema_pattern_misses_is_caught_by_luhn():

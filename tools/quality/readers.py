@@ -132,12 +132,14 @@ def read_sparkov(handle: IO[str], name: str | Path = "<stream>") -> Iterator[Lab
     i_id, i_unix, i_lat, i_lon, i_label = (
         at["trans_num"], at["unix_time"], at["merch_lat"], at["merch_long"], at["is_fraud"])
     tokens: dict[str, str] = {}
+    token_of = tokens.get
+    labels = {"0": False, "1": True}
     for number, row in enumerate(reader, start=2):
         if not row:
             continue
         try:
             card = row[i_card]
-            token = tokens.get(card)
+            token = token_of(card)
             if token is None:
                 token = tokens[card] = card_token(card)
             transaction = {
@@ -153,9 +155,9 @@ def read_sparkov(handle: IO[str], name: str | Path = "<stream>") -> Iterator[Lab
                 "location": {"lat": float(row[i_lat]), "lon": float(row[i_lon])},
                 "local_hour": int(row[i_time][11:13]),
             }
-            label = row[i_label]
+            label = labels[row[i_label]]
         except (IndexError, ValueError) as error:
             raise DataFormatError(f"{name}:{number}: bad row: {error}") from None
-        if label not in ("0", "1"):
-            raise DataFormatError(f"{name}:{number}: is_fraud must be 0 or 1, got {label!r}")
-        yield Labeled(transaction, label == "1")
+        except KeyError:
+            raise DataFormatError(f"{name}:{number}: is_fraud must be 0 or 1, got {row[i_label]!r}") from None
+        yield Labeled(transaction, label)

@@ -1,0 +1,212 @@
+"""End-to-end fixtures: the deployed pipeline, in the local emulator or on AWS.
+
+    pytest tests/e2e                                  # deploy into the emulator, both stream_consumer modes
+    pytest tests/e2e --target aws --env pr-42         # a real deployment (reads its Terraform outputs)
+
+Locally the ``pipeline`` fixture deploys the real Terraform once per ``stream_consumer`` mode (module
+scope; environments ``e2e-eventbridge`` and ``e2e-direct`` under build/, so a second run restores
+instead of re-applying) and runs it with ``tools.emulator.LocalCloud``. Against AWS it reads the
+outputs of an environment that ``make deploy`` created; tests that need fault injection skip there.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+ANALYSIS_EVENT = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("e2e", "end-to-end target")
+    group.addoption("--target", choices=("local", "aws"), default="local", help="local emulator (default) or a real deployment")
+    group.addoption("--env", dest="e2e_env", metavar="SUFFIX", help="with --target aws: the environment suffix to test")
+
+
+class Pipeline:
+    """What a test can do to a deployed pipeline, wherever it runs."""
+
+    def __init__(self, outputs: dict[str, Any], session: Any, cloud: Any = None, settle_s: float = 45.0) -> None:
+        self.outputs = outputs
+        self.session = session
+        self.cloud = cloud  # tools.emulator.LocalCloud locally, None on AWS
+        self.settle_s = settle_s
+        self.mode = outputs["stream_consumer"]
+        self.api_url = cloud.api_url if cloud is not None else outputs["api_url"]
+        self.api_key = outputs["api_key_value"]
+        self.sqs = session.client("sqs")
+        self.dynamodb = session.client("dynamodb")
+        self.alerts: dict[str, dict[str, Any]] = {}  # every alert seen on the subscription, by id
+        self.deliveries: dict[str, int] = {}
+
+    @property
+    def local(self) -> bool:
+        return self.cloud is not None
+
+    def post(self, body: Any, api_key: str | None = "default") -> tuple[int, Any]:
+        key = self.api_key if api_key == "default" else api_key
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.api_url,
+            data=data,
+            headers={"Content-Type": "application/json", **({"x-api-key": key} if key else {})},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status, text = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read()
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text.decode(errors="replace")
+
+    def items(self, transaction_id: str) -> list[dict[str, Any]]:
+        """Every item of the table under this transaction id (the transaction and its claim)."""
+        return self.dynamodb.query(
+            TableName=self.outputs["table_name"],
+            KeyConditionExpression="transaction_id = :id",
+            ExpressionAttributeValues={":id": {"S": transaction_id}},
+            ConsistentRead=True,
+        )["Items"]
+
+    def settle(self) -> None:
+        """Let the pipeline finish what it has (locally: until idle; on AWS: a fixed wait)."""
+        if self.local:
+            assert self.cloud.wait_idle(quiet_s=1.0, timeout_s=120), "the pipeline did not settle"
+        else:
+            time.sleep(self.settle_s)
+
+    def drain_alerts(self) -> None:
+        url = self.outputs["alert_subscription_queue_url"]
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0 if self.local else 2).get("Messages", [])
+            if not messages:
+                return
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                alert = json.loads(envelope["Message"]) if "Message" in envelope else envelope
+                self.alerts.setdefault(alert["alert_id"], alert)
+                self.deliveries[alert["alert_id"]] = self.deliveries.get(alert["alert_id"], 0) + 1
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def wait_for_alert(self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 120) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.drain_alerts()
+            found = [a for a in self.alerts.values() if predicate(a)]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                return None
+            if self.local:
+                self.cloud.wait_idle(quiet_s=0.5, timeout_s=2)
+            else:
+                time.sleep(2)
+
+    def transaction_alerts(self, transaction_id: str) -> list[dict[str, Any]]:
+        self.drain_alerts()
+        return [
+            a for a in self.alerts.values()
+            if a.get("kind") == "transaction" and a["transaction"]["transaction_id"] == transaction_id
+        ]
+
+    def run_analysis(self) -> None:
+        """Run analyze-patterns now, as its schedule would."""
+        if self.local:
+            self.cloud.trigger_schedule("analyze-patterns")
+        else:
+            self.session.client("lambda").invoke(
+                FunctionName=self.outputs["function_names"]["analyze-patterns"],
+                InvocationType="Event",
+                Payload=json.dumps(ANALYSIS_EVENT).encode(),
+            )
+
+    def queue_depth(self, url: str) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _local_pipeline(mode: str) -> Iterator[Pipeline]:
+    from tools._cli import BUILD
+    from tools.demo import deploy
+    from tools.emulator import LocalCloud
+    from tools.localaws import LocalAWS
+
+    suffix = f"e2e-{mode}"
+    with LocalAWS() as aws:
+        outputs, _ = deploy(aws, mode, suffix=suffix)
+        # Time runs 120x faster for waits (SQS visibility 360 s -> 3 s); schedules run only when triggered.
+        with LocalCloud(
+            aws.endpoint, aws.region, outputs, log_dir=BUILD / suffix / "logs", time_scale=120.0, schedule_time_scale=None
+        ) as cloud:
+            yield Pipeline(outputs, cloud.session, cloud)
+            assert not cloud.errors(), cloud.errors()
+
+
+def _aws_pipeline(suffix: str) -> Iterator[Pipeline]:
+    import boto3
+
+    outputs = deployed_outputs(suffix)
+    yield Pipeline(outputs, boto3.Session(region_name=outputs["region"]))
+
+
+def deployed_outputs(suffix: str) -> dict[str, Any]:
+    """The Terraform outputs of a deployed environment (initialising its working directory if needed)."""
+    from tools._cli import ToolError
+    from tools.tf import Stack
+
+    stack = Stack(suffix)
+    try:
+        if not (stack.dir / ".terraform").is_dir():
+            stack.init()
+        outputs = stack.outputs()
+    except ToolError as error:
+        pytest.fail(f"cannot read the Terraform outputs of {suffix} (deployed with make deploy ENV={suffix}?): {error}")
+    if "api_url" not in outputs:
+        pytest.fail(f"environment {suffix} has no outputs: deploy it first (make deploy ENV={suffix})")
+    return outputs
+
+
+@pytest.fixture(scope="module", params=["eventbridge", "direct"])
+def pipeline(request: pytest.FixtureRequest, terraform_bin: str) -> Iterator[Pipeline]:
+    """The deployed pipeline; locally once per stream_consumer mode, on AWS the one --env names."""
+    if request.config.getoption("--target") == "aws":
+        suffix = request.config.getoption("e2e_env")
+        if not suffix:
+            pytest.fail("--target aws needs --env <suffix> (an environment deployed with make deploy)")
+        # The mode is the deployment's own: run the suite once, under the matching parameter.
+        deployed = deployed_outputs(suffix)["stream_consumer"]
+        if request.param != deployed:
+            pytest.skip(f"environment {suffix} uses stream_consumer={deployed}")
+        yield from _aws_pipeline(suffix)
+        return
+    yield from _local_pipeline(request.param)
+
+
+@pytest.fixture
+def local_pipeline(pipeline: Pipeline) -> Pipeline:
+    """The pipeline, for tests that inject faults: they need the emulator and skip on AWS."""
+    if not pipeline.local:
+        pytest.skip("fault injection needs the local emulator (it cannot take SNS down on AWS)")
+    return pipeline
+
+
+@pytest.fixture
+def new_id() -> Callable[[str], str]:
+    run = uuid.uuid4().hex[:8]
+
+    def make(prefix: str) -> str:
+        return f"e2e-{run}-{prefix}"
+
+    return make

@@ -1,0 +1,557 @@
+"""``make demo``: deploy the real Terraform into an embedded AWS emulator and run the pipeline on it.
+
+    python -m tools.demo            # deploy, send traffic, print what happened, serve the API until Ctrl-C
+    python -m tools.demo --once     # ... and exit after the summary (non-zero if anything was lost)
+    python -m tools.demo --bench    # measure end-to-end throughput and POST-to-alert latency
+
+Steps: start moto on 127.0.0.1, package the functions, render the variables of environment
+``local``, restore the previous run's emulator state or ``terraform apply`` into it, run the deployed
+pipeline (``tools.emulator.LocalCloud``), send simulated traffic with fraud through the API, wait
+for the pipeline to settle and reconcile: every accepted transaction stored once, every stored one
+scored, every alert published, nothing in a dead-letter queue. See docs/local-emulator.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import statistics
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tools import package, simulate, tfvars
+from tools._cli import BUILD, ROOT, ToolError, progress, run
+from tools.emulator import EndpointSession, LocalCloud, snapshot
+from tools.localaws import LocalAWS
+from tools.tf import Stack, stream_terraform_output
+
+SUFFIX = "local"
+RECORDING = "moto-requests.jsonl"
+FINGERPRINT = "moto-requests.fingerprint"
+
+
+# -- deploy ---------------------------------------------------------------------------------------------
+
+
+def fingerprint(stack: Stack) -> str:
+    """A hash of everything a ``terraform apply`` depends on: configuration, variables, packages."""
+    digest = hashlib.sha256()
+    sources = sorted((ROOT / "terraform").rglob("*.tf")) + sorted((ROOT / "modules").rglob("*.tf"))
+    artifacts = Path(json.loads(stack.var_file.read_text())["artifacts_dir"])
+    for path in [*sources, stack.var_file, *sorted(artifacts.glob("*.zip"))]:
+        digest.update(str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path).encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def deploy(
+    aws: LocalAWS, stream_consumer: str, *, suffix: str = SUFFIX, fresh: bool = False, verbose: bool = False
+) -> tuple[dict[str, Any], str]:
+    """Package, render, then restore the previous run's emulator state (when nothing changed since its
+    apply) or apply into the emptied emulator ``aws``. Returns the Terraform outputs and how the stack
+    got there (``restored`` or ``applied``)."""
+    if package.main([]) != 0:
+        raise ToolError("packaging failed (see above)")
+    if tfvars.main(["--env", suffix, "--profile", "local", "--stream-consumer", stream_consumer]) != 0:
+        raise ToolError("rendering the variables failed (see above)")
+    if verbose:
+        stream_terraform_output()
+    app = snapshot.install(aws)
+    stack = Stack(suffix, env=aws.env())
+    recording = stack.dir / RECORDING
+    marker = stack.dir / FINGERPRINT
+    if not (stack.dir / ".terraform").is_dir():
+        progress("terraform init")
+        stack.init()
+    current = fingerprint(stack)
+    unchanged = marker.is_file() and marker.read_text() == current
+    if not fresh and unchanged and stack.state_file.is_file() and recording.is_file():
+        if _restore(aws, app, stack, recording):
+            return stack.outputs(), "restored"
+    elif stack.state_file.is_file() and not fresh:
+        # moto cannot update every resource in place (API Gateway models, for one): a changed
+        # configuration is applied to an empty emulator rather than over the recorded one.
+        progress("the Terraform configuration, variables or packages changed since the recorded apply")
+    # Start over: an empty emulator, and no state that describes a server that is gone.
+    snapshot.reset(app)
+    snapshot.seed(app)
+    for stale in (stack.state_file, recording, marker):
+        stale.unlink(missing_ok=True)
+    progress("terraform apply into the emulator")
+    started = time.monotonic()
+    app.start_recording(recording)
+    try:
+        stack.apply(plan=False)
+    finally:
+        app.stop_recording()
+    marker.write_text(current)
+    progress(f"applied in {time.monotonic() - started:.0f} s")
+    return stack.outputs(), "applied"
+
+
+def _restore(aws: LocalAWS, app: snapshot.RecordingApp, stack: Stack, recording: Path) -> bool:
+    """Replay the recording into an empty emulator; True if it now holds what the state says."""
+    snapshot.reset(app)  # moto's backends are per process: start from nothing, whatever ran before
+    snapshot.seed(app)
+    started = time.monotonic()
+    try:
+        count = app.replay(recording)
+    except Exception as error:  # a recording from another moto version or configuration
+        progress(f"could not restore the emulator from {recording} ({error!r}): applying from scratch")
+        return False
+    missing = missing_resources(EndpointSession(aws.endpoint, aws.region), stack.outputs())
+    if missing:
+        progress(f"the restored emulator does not match the Terraform state ({missing}): applying from scratch")
+        return False
+    progress(f"restored the emulator from the previous run: {count} requests in {time.monotonic() - started:.1f} s")
+    return True
+
+
+def missing_resources(session: EndpointSession, outputs: dict[str, Any]) -> str:
+    """The first resource named by the outputs that the emulator does not have, or ''."""
+    checks = [
+        ("REST API", lambda: session.client("apigateway").get_rest_api(restApiId=outputs["api_id"])),
+        ("API key", lambda: session.client("apigateway").get_api_key(apiKey=outputs["api_key_id"])),
+        ("KMS key", lambda: session.client("kms").describe_key(KeyId=outputs["kms_key_arn"])),
+        ("stream", lambda: session.client("dynamodbstreams").describe_stream(StreamArn=outputs["table_stream_arn"])),
+        *(
+            (f"queue {url}", lambda url=url: session.client("sqs").get_queue_attributes(QueueUrl=url))
+            for url in (outputs["alerts_queue_url"], outputs["alerts_dlq_url"], outputs["alert_subscription_queue_url"])
+        ),
+        *(
+            (f"function {name}", lambda name=name: session.client("lambda").get_function_configuration(FunctionName=name))
+            for name in outputs["function_names"].values()
+        ),
+    ]
+    for what, check in checks:
+        try:
+            check()
+        except (ClientError, KeyError):
+            return what
+    return ""
+
+
+# -- what happened ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Alerts:
+    """Alerts published to the topic, read from its SQS subscription queue."""
+
+    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subjects: dict[str, str] = field(default_factory=dict)
+    arrived: dict[str, float] = field(default_factory=dict)  # alert id -> time.time() of first sight
+    deliveries: int = 0
+
+    def drain(self, sqs: Any, queue_url: str) -> int:
+        """Read and delete everything in the queue now; returns how many messages."""
+        seen = 0
+        while True:
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            if not messages:
+                return seen
+            now = time.time()
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                alert = json.loads(envelope["Message"]) if "Message" in envelope else envelope
+                alert_id = alert["alert_id"]
+                self.deliveries += 1
+                self.by_id.setdefault(alert_id, alert)
+                self.arrived.setdefault(alert_id, now)
+                if envelope.get("Subject"):
+                    self.subjects.setdefault(alert_id, envelope["Subject"])
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+            seen += len(messages)
+
+    def kinds(self) -> Counter[str]:
+        return Counter(alert.get("kind", "?") for alert in self.by_id.values())
+
+
+def email_texts(cloud: LocalCloud) -> list[tuple[str, str]]:
+    """(subject, body) of each email the topic sent, from moto's record of published messages.
+
+    notify-team publishes with ``MessageStructure=json``; the ``email`` variant is what an email
+    subscriber receives, and the SQS subscription gets the structured one, so the text comes from
+    moto's list of sent notifications (the only place it is kept without a mail server).
+    """
+    from moto.sns.models import sns_backends
+
+    topic_arn = cloud.outputs["topic_arn"]
+    account, region = topic_arn.split(":")[4], topic_arn.split(":")[3]
+    emails = []
+    for _, message, subject, _, _ in sns_backends[account][region].topics[topic_arn].sent_notifications:
+        try:
+            text = json.loads(message).get("email", message)
+        except ValueError:
+            text = message
+        emails.append((subject or "", text))
+    return emails
+
+
+def count_stored(cloud: LocalCloud) -> int:
+    """Transaction items in the table (claims excluded)."""
+    dynamodb = cloud.client("dynamodb")
+    total = 0
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=cloud.outputs["table_name"],
+        FilterExpression="#k = :t",
+        ExpressionAttributeNames={"#k": "kind"},
+        ExpressionAttributeValues={":t": {"S": "transaction"}},
+        Select="COUNT",
+    ):
+        total += page["Count"]
+    return total
+
+
+def queue_depth(cloud: LocalCloud, url: str) -> int:
+    attributes = cloud.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+@dataclass
+class Reconciliation:
+    posted: int
+    accepted: int
+    rejected: int
+    failed: int
+    stored: int
+    scored: int
+    score_failures: int
+    alerts_published: int
+    alert_kinds: Counter[str]
+    dead_letters: int
+    discarded: int
+    fraud_sent: int
+    fraud_alerted: int
+    problems: list[str]
+    counters: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def reconcile(cloud: LocalCloud, summary: simulate.Summary, alerts: Alerts, fraud_ids: set[str], accepted: int) -> Reconciliation:
+    """Compare what each stage says it did; ``fraud_ids``: the stored simulated frauds."""
+    stored = count_stored(cloud)
+    detect = cloud.topology.function("detect-fraud").name  # type: ignore[union-attr]
+    scored = cloud.ledger[(detect, "ok")]
+    score_failures = cloud.ledger[(detect, "failed")]
+    dead = queue_depth(cloud, cloud.outputs["alerts_dlq_url"])
+    discarded = len(cloud.invoker.discarded) + sum(cloud.destinations.sent.values())
+    transaction_alerts = {a["transaction"]["transaction_id"] for a in alerts.by_id.values() if a.get("kind") == "transaction"}
+    problems = []
+    if stored != accepted:
+        problems.append(f"{accepted} transactions accepted but {stored} stored")
+    if scored != stored:
+        problems.append(f"{stored} transactions stored but {scored} scored")
+    if score_failures and scored != stored:
+        problems.append(f"{score_failures} scoring attempts failed")
+    if dead:
+        problems.append(f"{dead} alerts in the dead-letter queue")
+    if discarded:
+        problems.append(f"{discarded} events went to an on-failure destination or were discarded")
+    if summary.failed:
+        problems.append(f"{summary.failed} requests got no answer or a 5xx")
+    errors = cloud.errors()
+    if errors:
+        problems.append("emulator errors: " + "; ".join(errors))
+    if not alerts.by_id:
+        problems.append("no alert came out")
+    return Reconciliation(
+        posted=summary.sent,
+        accepted=accepted,
+        rejected=summary.rejected,
+        failed=summary.failed,
+        stored=stored,
+        scored=scored,
+        score_failures=score_failures,
+        alerts_published=len(alerts.by_id),
+        alert_kinds=alerts.kinds(),
+        dead_letters=dead,
+        discarded=discarded,
+        fraud_sent=len(fraud_ids),
+        fraud_alerted=len(fraud_ids & transaction_alerts),
+        problems=problems,
+        counters=cloud.counters(),
+    )
+
+
+def print_report(result: Reconciliation, alerts: Alerts, emails: list[tuple[str, str]], show_emails: int) -> None:
+    print()
+    for subject, text in emails[:show_emails]:
+        print("-" * 78)
+        print(f"To: the fraud team\nSubject: {subject}\n\n{text.strip()}")
+    if len(emails) > show_emails:
+        print("-" * 78)
+        print(f"... and {len(emails) - show_emails} more alert emails")
+    print("=" * 78)
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(result.alert_kinds.items())) or "none"
+    print(
+        f"posted      {result.posted:>6}\n"
+        f"accepted    {result.accepted:>6}   (distinct transactions answered 201; exact retries get the same answer)\n"
+        f"rejected    {result.rejected:>6}   (HTTP 4xx: invalid, unauthenticated, duplicate conflicts)\n"
+        f"stored      {result.stored:>6}   (transaction items in the table)\n"
+        f"scored      {result.scored:>6}   (stream records detect-fraud processed)\n"
+        f"alerted     {result.alerts_published:>6}   ({kinds}; {alerts.deliveries} deliveries on the SQS subscription)\n"
+        f"dead letter {result.dead_letters:>6}\n"
+        f"fraud caught {result.fraud_alerted}/{result.fraud_sent} of the simulated fraudulent transactions"
+    )
+    if result.ok:
+        print("reconciled: every accepted transaction was stored and scored, every alert published, nothing lost")
+    else:
+        print("NOT RECONCILED:\n  " + "\n  ".join(result.problems))
+        print("what each part did:\n" + json.dumps(result.counters, indent=2))
+    print("=" * 78)
+
+
+# -- traffic -------------------------------------------------------------------------------------------
+
+
+def traffic(count: int, users: int, seed: int, fraud_rate: float) -> list[dict[str, Any]]:
+    """Simulated labeled transactions of the last day, ending now (so the API accepts the timestamps)."""
+    now_ms = int(time.time() * 1000)
+    return list(
+        simulate.generate(n_users=users, days=1, seed=seed, fraud_rate=fraud_rate, end_ms=now_ms - 1000, n_transactions=count)
+    )
+
+
+def post_one(url: str, key: str | None, body: dict[str, Any]) -> tuple[int, str]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **({"x-api-key": key} if key else {})},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def show_api_answers(cloud: LocalCloud, sample: dict[str, Any]) -> tuple[set[str], Counter[int]]:
+    """One request of each kind a client can send, with the answer: the ids accepted, the statuses."""
+    url, key = cloud.api_url, cloud.api_key
+    body = simulate.api_body(sample)
+    accepted = set()
+    statuses: Counter[int] = Counter()
+    for title, request_key, payload in (
+        ("valid", key, body),
+        ("exact retry", key, body),
+        ("same id, other amount", key, {**body, "amount": round(float(body["amount"]) + 1, 2)}),
+        ("invalid", key, {**body, "amount": -5, "currency": "dollars"}),
+        ("no API key", None, body),
+    ):
+        status, text = post_one(url, request_key, payload)
+        statuses[status] += 1
+        if status == 201:
+            accepted.add(body["transaction_id"])
+        progress(f"  {title:<22} -> {status} {text[:110]}")
+    return accepted, statuses
+
+
+def curl_line(cloud: LocalCloud) -> str:
+    body = {
+        "transaction_id": "curl-demo-1",
+        "user_id": "user-curl",
+        "amount": 42.5,
+        "currency": "EUR",
+        "merchant_id": "merchant-1",
+        "merchant_category": "grocery",
+        "timestamp": int(time.time() * 1000),
+    }
+    return (
+        f"curl -s -X POST '{cloud.api_url}' -H 'x-api-key: {cloud.api_key}' "
+        f"-H 'Content-Type: application/json' -d '{json.dumps(body)}'"
+    )
+
+
+# -- main ----------------------------------------------------------------------------------------------
+
+
+def run_demo(cloud: LocalCloud, args: argparse.Namespace) -> Reconciliation:
+    sqs = cloud.client("sqs")
+    subscription = cloud.outputs["alert_subscription_queue_url"]
+    transactions = traffic(args.transactions, args.users, args.seed, args.fraud_rate)
+    fraud_ids = {t["transaction_id"] for t in transactions if t["is_fraud"]}
+    progress(f"API: {cloud.api_url}")
+    progress("what the API answers:")
+    sample_ids, sample_statuses = show_api_answers(cloud, transactions[0])
+    accepted = len(sample_ids)
+    progress(f"sending {len(transactions) - 1} simulated transactions ({len(fraud_ids)} fraudulent) at {args.rate:.0f}/s")
+    summary = simulate.post(transactions[1:], cloud.api_url, cloud.api_key, rate=args.rate)
+    accepted += summary.accepted
+    summary.sent += sum(sample_statuses.values())
+    summary.rejected += sum(n for status, n in sample_statuses.items() if 400 <= status < 500)
+    progress(f"  {summary.accepted} accepted, {summary.rejected} rejected, {summary.failed} failed in {summary.seconds:.1f} s")
+    progress("waiting for the pipeline to settle (scoring, alerts, retries)")
+    alerts = Alerts()
+    settle(cloud, alerts, sqs, subscription)
+    progress("running analyze-patterns now (the 5-minute schedule)")
+    cloud.trigger_schedule("analyze-patterns")
+    settle(cloud, alerts, sqs, subscription)
+    result = reconcile(cloud, summary, alerts, stored_ids(cloud, sorted(fraud_ids)), accepted)
+    print_report(result, alerts, email_texts(cloud), args.show_emails)
+    return result
+
+
+def stored_ids(cloud: LocalCloud, ids: list[str]) -> set[str]:
+    dynamodb = cloud.client("dynamodb")
+    found = set()
+    for transaction_id in ids:
+        reply = dynamodb.query(
+            TableName=cloud.outputs["table_name"],
+            KeyConditionExpression="transaction_id = :id AND #ts > :zero",
+            ExpressionAttributeNames={"#ts": "timestamp"},
+            ExpressionAttributeValues={":id": {"S": transaction_id}, ":zero": {"N": "0"}},
+            Select="COUNT",
+        )
+        if reply["Count"]:
+            found.add(transaction_id)
+    return found
+
+
+def settle(cloud: LocalCloud, alerts: Alerts, sqs: Any, subscription: str, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cloud.wait_idle(quiet_s=1.5, timeout_s=2):
+        alerts.drain(sqs, subscription)
+        if time.monotonic() > deadline:
+            raise ToolError(f"the pipeline did not settle within {timeout_s:.0f} s")
+    alerts.drain(sqs, subscription)
+
+
+def run_bench(cloud: LocalCloud, args: argparse.Namespace) -> dict[str, Any]:
+    """Throughput (accepted transactions scored per second, end to end) and POST-to-alert latency."""
+    sqs = cloud.client("sqs")
+    subscription = cloud.outputs["alert_subscription_queue_url"]
+    transactions = traffic(args.transactions, args.users, args.seed + 1, max(args.fraud_rate, 0.05))
+    posted_at: dict[str, float] = {}
+    alerts = Alerts()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            if not alerts.drain(sqs, subscription):
+                time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    detect = cloud.topology.function("detect-fraud").name  # type: ignore[union-attr]
+    scored_before = cloud.ledger[(detect, "ok")]
+    started = time.time()
+
+    def send(txn: dict[str, Any]) -> int:
+        posted_at[txn["transaction_id"]] = time.time()
+        return post_one(cloud.api_url, cloud.api_key, simulate.api_body(txn))[0]
+
+    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+        statuses = Counter(pool.map(send, transactions))
+    post_seconds = time.time() - started
+    cloud.wait_idle(quiet_s=1.0, timeout_s=600)
+    stop.set()
+    watcher.join()
+    alerts.drain(sqs, subscription)
+    scored = cloud.ledger[(detect, "ok")] - scored_before
+    last_score = cloud.last_success.get(detect, time.time())
+    latencies = sorted(
+        (alerts.arrived[alert_id] - posted_at[alert["transaction"]["transaction_id"]]) * 1000
+        for alert_id, alert in alerts.by_id.items()
+        if alert.get("kind") == "transaction" and alert["transaction"]["transaction_id"] in posted_at
+    )
+    result = {
+        "transactions": len(transactions),
+        "statuses": dict(statuses),
+        "post_seconds": round(post_seconds, 2),
+        "api_tx_per_s": round(len(transactions) / post_seconds, 1),
+        "scored": scored,
+        "end_to_end_tx_per_s": round(scored / max(last_score - started, 1e-9), 1),
+        "alerts": len(latencies),
+        "latency_ms_median": round(statistics.median(latencies)) if latencies else None,
+        "latency_ms_p95": round(latencies[max(0, int(0.95 * len(latencies)) - 1)]) if latencies else None,
+        "concurrency": args.concurrency,
+        "sandboxes_per_function": args.sandboxes,
+    }
+    print(json.dumps(result, indent=2))
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--once", action="store_true", help="exit after the summary (non-zero if anything was lost or no alert came out)")
+    parser.add_argument("--bench", action="store_true", help="measure throughput and POST-to-alert latency, then exit")
+    parser.add_argument("--stream-consumer", choices=("eventbridge", "direct"), default="eventbridge")
+    parser.add_argument("--transactions", type=int, default=400, help="simulated transactions to send (default 400)")
+    parser.add_argument("--users", type=int, default=100, help="simulated cardholders (default 100)")
+    parser.add_argument("--fraud-rate", type=float, default=0.08, help="share of fraudulent transactions (default 0.08)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rate", type=float, default=40.0, help="transactions per second to send (default 40)")
+    parser.add_argument("--concurrency", type=int, default=8, help="--bench: parallel clients (default 8)")
+    parser.add_argument("--sandboxes", type=int, default=4, help="maximum sandboxes per function (default 4)")
+    parser.add_argument("--time-scale", type=float, default=60.0, help="divide SQS visibility and retry waits by this (default 60)")
+    parser.add_argument("--schedule-speedup", type=float, default=60.0, help="divide schedule rates by this (default 60: every 5 s)")
+    parser.add_argument("--api-port", type=int, default=0, help="port of the local API (default: a free one)")
+    parser.add_argument("--show-emails", type=int, default=3, help="alert emails to print (default 3)")
+    parser.add_argument("--fresh", action="store_true", help="ignore the previous run's state: apply from scratch")
+    parser.add_argument("--verbose", action="store_true", help="stream terraform's output")
+    return parser
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="emulator: %(message)s")
+    started = time.monotonic()
+    progress("starting the AWS emulator (moto) on 127.0.0.1")
+    with LocalAWS() as aws:
+        outputs, how = deploy(aws, args.stream_consumer, fresh=args.fresh, verbose=args.verbose)
+        progress(f"deployment {how} in {time.monotonic() - started:.0f} s; starting the functions")
+        with LocalCloud(
+            aws.endpoint,
+            aws.region,
+            outputs,
+            log_dir=BUILD / SUFFIX / "logs",
+            time_scale=args.time_scale,
+            schedule_time_scale=None if args.once or args.bench else args.schedule_speedup,
+            api_port=args.api_port,
+            max_sandboxes=args.sandboxes,
+        ) as cloud:
+            progress(f"pipeline running ({outputs['stream_consumer']} stream consumer); function logs in {cloud.log_dir}")
+            if args.bench:
+                run_bench(cloud, args)
+                return 0
+            result = run_demo(cloud, args)
+            progress(f"total {time.monotonic() - started:.0f} s")
+            if args.once:
+                return 0 if result.ok else 1
+            print(f"\nThe API keeps running until Ctrl-C. Try:\n  {curl_line(cloud)}\n", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                progress("stopping")
+                return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(_main, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,347 @@
+"""The front door: a local HTTP server that serves the deployed REST API as API Gateway would.
+
+For each request, in API Gateway's order: route (``/<stage>/<resource path>``, else 403 "Missing
+Authentication Token"), API key (``x-api-key`` must be an enabled key of a usage plan on this stage,
+else 403 "Forbidden"), throttling (the usage plan's token bucket per key and its quota, then the
+stage's bucket: 429 "Too Many Requests" / "Limit Exceeded"), body validation against the deployed
+request model when the method's validator asks for it (JSON Schema draft-04: 400 "Invalid request
+body"), then the ``AWS_PROXY`` integration: a REST API proxy (payload v1) event to the function,
+whose ``statusCode``/``headers``/``body`` become the response. A function error is 502 "Internal
+server error", a function timeout or an integration over 29 s is 504 "Endpoint request timed out".
+Error bodies follow the deployed gateway responses when the API defines any.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from jsonschema import Draft4Validator
+
+from tools.emulator.runtime import LambdaRuntime
+from tools.emulator.topology import RestApi, Route
+
+INTEGRATION_TIMEOUT_S = 29
+# API Gateway's default gateway responses (status, message) by response type.
+DEFAULT_RESPONSES = {
+    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "INVALID_API_KEY": (403, "Forbidden"),
+    "THROTTLED": (429, "Too Many Requests"),
+    "QUOTA_EXCEEDED": (429, "Limit Exceeded"),
+    "BAD_REQUEST_BODY": (400, "Invalid request body"),
+    "INTEGRATION_FAILURE": (502, "Internal server error"),
+    "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
+}
+_QUOTA_PERIOD_S = {"DAY": 86400, "WEEK": 7 * 86400, "MONTH": 30 * 86400}
+
+
+class TokenBucket:
+    """API Gateway's throttle: ``rate`` requests per second on average, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.capacity = max(burst, 1) if rate > 0 else 0
+        self.tokens = float(self.capacity)
+        self.updated = time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            return False
+
+
+@dataclass
+class Quota:
+    limit: int
+    period_s: int
+    used: int = 0
+    window_start: float = field(default_factory=time.time)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.time()
+            if now - self.window_start >= self.period_s:
+                self.window_start, self.used = now, 0
+            if self.used >= self.limit:
+                return False
+            self.used += 1
+            return True
+
+
+class GatewayError(Exception):
+    def __init__(self, response_type: str, detail: str = "") -> None:
+        super().__init__(response_type)
+        self.response_type = response_type
+        self.detail = detail
+
+
+class FrontDoor:
+    """Serves one deployed REST API stage on ``http://127.0.0.1:<port>/<stage>/...``."""
+
+    def __init__(self, api: RestApi, runtime: LambdaRuntime, account: str, region: str, port: int = 0) -> None:
+        self.api = api
+        self.runtime = runtime
+        self.account = account
+        self.region = region
+        self._routes = [(self._path_regex(r.path), r) for r in api.routes]
+        self._stage_bucket = TokenBucket(api.stage_rate, api.stage_burst or 0) if api.stage_rate is not None else None
+        self._key_plans = {key_id: plan for plan in api.usage_plans for key_id in plan.key_ids}
+        self._key_buckets: dict[str, TokenBucket] = {}
+        self._quotas: dict[str, Quota] = {}
+        self._lock = threading.Lock()
+        self._validators: dict[str, Draft4Validator] = {}
+        self.counts: dict[int, int] = {}
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="front-door", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/{self.api.stage}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def start(self) -> "FrontDoor":
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @staticmethod
+    def _path_regex(template: str) -> re.Pattern[str]:
+        pattern = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(template))
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
+        return re.compile(f"^{pattern}$")
+
+    # -- the request pipeline ------------------------------------------------------------------------
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str) -> tuple[int, dict[str, str], bytes]:
+        request_id = str(uuid.uuid4())
+        try:
+            status, response_headers, response_body = self._handle(method, raw_path, headers, body, source_ip, request_id)
+        except GatewayError as error:
+            status, response_headers, response_body = self._gateway_response(error, request_id)
+        response_headers.setdefault("Content-Type", "application/json")
+        response_headers["x-amzn-RequestId"] = request_id
+        with self._lock:
+            self.counts[status] = self.counts.get(status, 0) + 1
+        return status, response_headers, response_body
+
+    def _handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str, request_id: str) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(raw_path)
+        stage_prefix = f"/{self.api.stage}"
+        if not (parts.path == stage_prefix or parts.path.startswith(stage_prefix + "/")):
+            raise GatewayError("MISSING_AUTHENTICATION_TOKEN")
+        path = parts.path[len(stage_prefix) :] or "/"
+        route, path_params = self._route(method, path)
+        lower = {k.lower(): v for k, v in headers.items()}
+        key_id = None
+        if route.api_key_required:
+            key_id = self.api.api_keys.get(lower.get("x-api-key", ""))
+            if key_id is None:
+                raise GatewayError("INVALID_API_KEY")
+        self._throttle(key_id)
+        if route.validate_body and route.request_schema is not None:
+            self._validate(route, body)
+        if route.integration_type != "AWS_PROXY" or not route.function_arn:
+            raise GatewayError("INTEGRATION_FAILURE", f"integration {route.integration_type} is not emulated")
+        event = self._proxy_event(route, method, path, parts.query, headers, body, source_ip, request_id, key_id, path_params)
+        outcome = self.runtime.invoke(route.function_arn, event)
+        if not outcome.ok:
+            if outcome.error_type == "Sandbox.Timedout":
+                raise GatewayError("INTEGRATION_TIMEOUT")
+            raise GatewayError("INTEGRATION_FAILURE", json.dumps(outcome.error))
+        if outcome.duration_ms > INTEGRATION_TIMEOUT_S * 1000:
+            raise GatewayError("INTEGRATION_TIMEOUT")
+        return self._proxy_response(outcome.result)
+
+    def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        for regex, route in self._routes:
+            match = regex.match(path)
+            if match and route.method in (method, "ANY"):
+                return route, match.groupdict()
+        raise GatewayError("MISSING_AUTHENTICATION_TOKEN")
+
+    def _throttle(self, key_id: str | None) -> None:
+        plan = self._key_plans.get(key_id) if key_id else None
+        if plan is not None:
+            with self._lock:
+                if key_id not in self._key_buckets and plan.rate is not None:
+                    self._key_buckets[key_id] = TokenBucket(plan.rate, plan.burst or 0)
+                if key_id not in self._quotas and plan.quota_limit is not None:
+                    self._quotas[key_id] = Quota(plan.quota_limit, _QUOTA_PERIOD_S.get(plan.quota_period or "DAY", 86400))
+            bucket = self._key_buckets.get(key_id)
+            if bucket is not None and not bucket.take():
+                raise GatewayError("THROTTLED")
+            quota = self._quotas.get(key_id)
+            if quota is not None and not quota.take():
+                raise GatewayError("QUOTA_EXCEEDED")
+        if self._stage_bucket is not None and not self._stage_bucket.take():
+            raise GatewayError("THROTTLED")
+
+    def _validate(self, route: Route, body: bytes) -> None:
+        # Decimals, not floats, on both sides: API Gateway checks `multipleOf: 0.01` exactly, and in
+        # binary floating point 906.31 is not a multiple of 0.01.
+        try:
+            document = json.loads(body or b"null", parse_float=Decimal)
+        except ValueError:
+            raise GatewayError("BAD_REQUEST_BODY", "[Invalid JSON]") from None
+        validator = self._validators.get(route.resource_id + route.method)
+        if validator is None:
+            schema = json.loads(json.dumps(route.request_schema), parse_float=Decimal)
+            validator = self._validators[route.resource_id + route.method] = Draft4Validator(schema)
+        errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+        if errors:
+            raise GatewayError("BAD_REQUEST_BODY", "[" + ", ".join(e.message for e in errors) + "]")
+
+    def _proxy_event(self, route: Route, method: str, path: str, query: str, headers: dict[str, str], body: bytes, source_ip: str, request_id: str, key_id: str | None, path_params: dict[str, str]) -> dict[str, Any]:
+        multi_query = parse_qs(query, keep_blank_values=True) if query else None
+        multi_headers: dict[str, list[str]] = {}
+        for name, value in headers.items():
+            multi_headers.setdefault(name, []).append(value)
+        now = datetime.now(timezone.utc)
+        try:
+            text, encoded = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode("ascii"), True
+        lower = {k.lower(): v for k, v in headers.items()}
+        return {
+            "resource": route.path,
+            "path": path,
+            "httpMethod": method,
+            "headers": dict(headers) or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} if multi_query else None,
+            "multiValueQueryStringParameters": multi_query,
+            "pathParameters": path_params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourceId": route.resource_id,
+                "resourcePath": route.path,
+                "httpMethod": method,
+                "extendedRequestId": request_id,
+                "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "path": f"/{self.api.stage}{path}",
+                "accountId": self.account,
+                "protocol": "HTTP/1.1",
+                "stage": self.api.stage,
+                "domainPrefix": self.api.id,
+                "requestTimeEpoch": int(now.timestamp() * 1000),
+                "requestId": request_id,
+                "identity": {
+                    "sourceIp": source_ip,
+                    "userAgent": lower.get("user-agent"),
+                    "apiKey": lower.get("x-api-key") if key_id else None,
+                    "apiKeyId": key_id,
+                    "accountId": None,
+                    "caller": None,
+                    "user": None,
+                    "userArn": None,
+                },
+                "domainName": f"{self.api.id}.execute-api.{self.region}.amazonaws.com",
+                "apiId": self.api.id,
+            },
+            "body": text if body else None,
+            "isBase64Encoded": encoded,
+        }
+
+    @staticmethod
+    def _proxy_response(result: Any) -> tuple[int, dict[str, str], bytes]:
+        """A proxy integration result; anything malformed is a 502, as API Gateway answers."""
+        if not isinstance(result, dict) or not isinstance(result.get("statusCode", 200), int):
+            raise GatewayError("INTEGRATION_FAILURE", "Malformed Lambda proxy response")
+        headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers[str(name)] = ", ".join(str(v) for v in values)
+        body = result.get("body") or ""
+        if not isinstance(body, str):
+            raise GatewayError("INTEGRATION_FAILURE", "Malformed Lambda proxy response")
+        raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+        return int(result.get("statusCode", 200)), headers, raw
+
+    def _gateway_response(self, error: GatewayError, request_id: str) -> tuple[int, dict[str, str], bytes]:
+        status, message = DEFAULT_RESPONSES[error.response_type]
+        headers = {"x-amzn-ErrorType": _error_type(error.response_type)}
+        deployed = self.api.gateway_responses.get(error.response_type) or {}
+        template = (deployed.get("responseTemplates") or {}).get("application/json")
+        if deployed.get("statusCode"):
+            status = int(deployed["statusCode"])
+        for name, value in (deployed.get("responseParameters") or {}).items():
+            if name.startswith("gatewayresponse.header."):
+                headers[name.removeprefix("gatewayresponse.header.")] = value.strip("'")
+        if template:
+            body = (
+                template.replace("$context.error.messageString", json.dumps(message))
+                .replace("$context.error.validationErrorString", json.dumps(error.detail)[1:-1])
+                .replace("$context.requestId", request_id)
+                .replace("$context.error.responseType", error.response_type)
+            )
+        else:
+            body = json.dumps({"message": message})
+        return status, headers, body.encode("utf-8")
+
+    # -- HTTP ----------------------------------------------------------------------------------------
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        door = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, headers, payload = door.handle(
+                    self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+                )
+                try:
+                    reason = HTTPStatus(status).phrase
+                except ValueError:
+                    reason = ""
+                self.send_response(status, reason)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:  # access logs stay quiet
+                pass
+
+        return Handler
+
+
+def _error_type(response_type: str) -> str:
+    return {
+        "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+        "INVALID_API_KEY": "ForbiddenException",
+        "THROTTLED": "TooManyRequestsException",
+        "QUOTA_EXCEEDED": "LimitExceededException",
+        "BAD_REQUEST_BODY": "BadRequestException",
+        "INTEGRATION_FAILURE": "InternalServerErrorException",
+        "INTEGRATION_TIMEOUT": "InternalServerErrorException",
+    }[response_type]

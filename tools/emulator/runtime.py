@@ -1,0 +1,351 @@
+"""The Lambda runtime: each deployed function runs in its own worker processes (its sandboxes).
+
+A function's deployment zip is extracted once into its own directory; each sandbox is a
+``worker.py`` process started with the deployed handler name and environment (plus the emulator's
+endpoint and test credentials), which imports the handler once and then serves invocations one at a
+time, as a Lambda execution environment does. A function scales out to more sandboxes under
+concurrent load, up to its reserved concurrency or ``max_sandboxes``.
+
+The deployed timeout is enforced the way Lambda enforces it: an invocation that outlives it kills its
+sandbox and fails with ``Sandbox.Timedout``. The memory size is reported, not enforced: each REPORT
+line gives the sandbox's peak resident memory next to it, and a warning says when a function goes
+over (a CPython process on this host is not the same size as on Lambda's arm64 runtime). Each function logs to
+``<log_dir>/<function>.log`` with Lambda's START / END / REPORT lines around the handler's own output.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tools.emulator.topology import FunctionSpec, Topology
+
+log = logging.getLogger("emulator")
+
+WORKER = Path(__file__).with_name("worker.py")
+INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase of on-demand functions
+
+
+@dataclass
+class Invocation:
+    """The outcome of one invocation, as Lambda reports it."""
+
+    function: str
+    request_id: str
+    ok: bool
+    result: Any = None
+    error: dict[str, Any] | None = None
+    duration_ms: float = 0.0
+    max_rss_mb: float = 0.0
+    cold_start: bool = False
+
+    @property
+    def error_type(self) -> str | None:
+        return self.error.get("errorType") if self.error else None
+
+
+class InvocationError(RuntimeError):
+    pass
+
+
+class RuntimeClosed(RuntimeError):
+    """The runtime was closed (the emulator is shutting down); the invocation did not run."""
+
+
+class _Sandbox:
+    """One worker process for one function."""
+
+    def __init__(self, spec: FunctionSpec, code_dir: Path, env: dict[str, str], log: Path) -> None:
+        self.spec = spec
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        with open(log, "ab") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, str(WORKER), str(code_dir), spec.handler, str(req_r), str(resp_w)],
+                env=env,
+                cwd=code_dir,
+                pass_fds=(req_r, resp_w),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        os.close(req_r)
+        os.close(resp_w)
+        self._requests = os.fdopen(req_w, "w", encoding="utf-8")
+        self._responses = resp_r
+        self._buffer = b""
+        self._killed = False
+        self._kill_lock = threading.Lock()
+        ready = self._read(time.monotonic() + max(INIT_TIMEOUT_S, spec.timeout_s))
+        if ready is None:
+            self.kill()
+            raise InvocationError(f"{spec.name}: the sandbox did not initialise within {INIT_TIMEOUT_S:.0f} s")
+        self.init_ms = ready["init_ms"]
+
+    def _read(self, deadline: float) -> dict[str, Any] | None:
+        """One reply line, or None when ``deadline`` passes or the process dies first."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._responses, selectors.EVENT_READ)
+            while b"\n" not in self._buffer:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not selector.select(remaining):
+                    return None
+                chunk = os.read(self._responses, 65536)
+                if not chunk:
+                    return None
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def invoke(self, event: Any, request_id: str) -> dict[str, Any] | None:
+        deadline_s = time.time() + self.spec.timeout_s
+        self._requests.write(
+            json.dumps({"event": event, "request_id": request_id, "deadline_ms": int(deadline_s * 1000)}) + "\n"
+        )
+        self._requests.flush()
+        return self._read(time.monotonic() + self.spec.timeout_s)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        with self._kill_lock:
+            if self._killed:
+                return
+            self._killed = True
+            if self.alive:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self._requests.close()
+            os.close(self._responses)
+
+
+class _Function:
+    """The sandboxes of one function and the bookkeeping around them."""
+
+    def __init__(self, spec: FunctionSpec, code_dir: Path, env: dict[str, str], log: Path, max_sandboxes: int) -> None:
+        self.spec = spec
+        self.code_dir = code_dir
+        self.env = env
+        self.log = log
+        self.limit = min(max_sandboxes, spec.reserved_concurrency or max_sandboxes)
+        self.idle: list[_Sandbox] = []
+        self.all: set[_Sandbox] = set()
+        self.closed = False
+        self.count = 0
+        self.cond = threading.Condition()
+        self.invocations = 0
+        self.errors = 0
+        self.memory_warned = False
+        self.failure: dict[str, Any] | None = None  # an injected fault: every invocation fails with it
+
+    def acquire(self) -> tuple[_Sandbox, bool]:
+        with self.cond:
+            while not self.closed and not self.idle and self.count >= self.limit:
+                self.cond.wait()
+            if self.closed:
+                raise RuntimeClosed(self.spec.name)
+            if self.idle:
+                return self.idle.pop(), False
+            self.count += 1
+        try:
+            sandbox = _Sandbox(self.spec, self.code_dir, self.env, self.log)
+        except BaseException:
+            self.release(None)
+            raise
+        with self.cond:
+            self.all.add(sandbox)
+        return sandbox, True
+
+    def release(self, sandbox: _Sandbox | None) -> None:
+        with self.cond:
+            if sandbox is not None and sandbox.alive and not self.closed:
+                self.idle.append(sandbox)
+            else:
+                self.count -= 1
+                self.all.discard(sandbox)  # type: ignore[arg-type]
+            self.cond.notify()
+
+    def write_log(self, text: str) -> None:
+        with open(self.log, "a", encoding="utf-8") as log:
+            log.write(text + "\n")
+
+
+class LambdaRuntime:
+    """Runs the functions of a ``Topology``; ``invoke`` is a synchronous (RequestResponse) invocation."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        aws_env: dict[str, str],
+        log_dir: Path,
+        env_overrides: dict[str, dict[str, str]] | None = None,
+        max_sandboxes: int = 4,
+    ) -> None:
+        """``aws_env``: endpoint and test credentials for every sandbox; ``env_overrides``: extra
+        variables per function name (fault injection points a service endpoint at a proxy)."""
+        self.topology = topology
+        self.log_dir = log_dir
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self._code_root = tempfile.TemporaryDirectory(prefix="lambda-code-")
+        self._functions: dict[str, _Function] = {}
+        for name, spec in topology.functions.items():
+            code_dir = Path(self._code_root.name) / name
+            with zipfile.ZipFile(io.BytesIO(spec.code)) as archive:
+                archive.extractall(code_dir)
+            self._functions[name] = _Function(
+                spec,
+                code_dir,
+                self._environment(spec, aws_env, (env_overrides or {}).get(name, {})),
+                log_dir / f"{name}.log",
+                max_sandboxes,
+            )
+
+    def _environment(self, spec: FunctionSpec, aws_env: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
+        region = self.topology.region
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "_HANDLER": spec.handler,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"emulator/{uuid.uuid4().hex}",
+            "EMULATOR_FUNCTION_ARN": spec.arn,
+            # The X-Ray daemon is not emulated: Powertools' tracer becomes a no-op.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **spec.environment,
+            **aws_env,
+            **overrides,
+        }
+
+    def warm(self) -> None:
+        """Start one sandbox per function, all at once (their cold starts overlap)."""
+        threads = [threading.Thread(target=self._warm_one, args=(f,)) for f in self._functions.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _warm_one(self, function: _Function) -> None:
+        sandbox, _ = function.acquire()
+        function.release(sandbox)
+
+    def function(self, name_or_arn: str) -> FunctionSpec:
+        return self.topology.function(name_or_arn)
+
+    def invoke(self, name_or_arn: str, event: Any) -> Invocation:
+        function = self._functions[self.topology.function(name_or_arn).name]
+        spec = function.spec
+        request_id = str(uuid.uuid4())
+        function.write_log(f"START RequestId: {request_id} Version: $LATEST")
+        if function.failure is not None:
+            outcome = Invocation(spec.name, request_id, False, error=dict(function.failure))
+        else:
+            outcome = self._run(function, event, request_id)
+        if outcome.error is not None:
+            # Lambda logs an unhandled error as one JSON line before END.
+            function.write_log(json.dumps({"errorType": outcome.error.get("errorType"), "requestId": request_id, **outcome.error}))
+        function.write_log(f"END RequestId: {request_id}")
+        function.write_log(
+            f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
+            f"Memory Size: {spec.memory_mb} MB\tMax Memory Used: {outcome.max_rss_mb:.0f} MB"
+            + ("\tInit: cold start" if outcome.cold_start else "")
+            + (f"\tError: {outcome.error_type}" if outcome.error else "")
+        )
+        with function.cond:
+            function.invocations += 1
+            function.errors += not outcome.ok
+        return outcome
+
+    def _run(self, function: _Function, event: Any, request_id: str) -> Invocation:
+        spec = function.spec
+        sandbox, cold = function.acquire()
+        started = time.perf_counter()
+        try:
+            reply = sandbox.invoke(event, request_id)
+        except (OSError, ValueError) as exc:  # the sandbox died or was killed by close()
+            reply = None
+            crash = f"Runtime exited before the invocation: {exc}"
+        else:
+            crash = "Runtime exited with error: the sandbox process died"
+        duration_ms = (time.perf_counter() - started) * 1000
+        if reply is None:
+            timed_out = sandbox.alive
+            sandbox.kill()
+            function.release(sandbox)
+            if timed_out:
+                error = {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"{request_id} Task timed out after {spec.timeout_s:.2f} seconds",
+                }
+            else:
+                error = {"errorType": "Runtime.ExitError", "errorMessage": crash}
+            return Invocation(spec.name, request_id, False, error=error, duration_ms=duration_ms, cold_start=cold)
+        outcome = Invocation(
+            spec.name,
+            request_id,
+            bool(reply["ok"]),
+            result=reply.get("result"),
+            error=reply.get("error"),
+            duration_ms=reply["duration_ms"],
+            max_rss_mb=reply["max_rss_mb"],
+            cold_start=cold,
+        )
+        if outcome.max_rss_mb > spec.memory_mb and not function.memory_warned:
+            # Reported, not enforced: a CPython process on this host is not the same size as the same
+            # code on Lambda's arm64 runtime, so killing at the deployed size would be misleading.
+            function.memory_warned = True
+            log.warning(
+                "%s used %.0f MB, more than its %d MB memory size (reported, not enforced)",
+                spec.name, outcome.max_rss_mb, spec.memory_mb,
+            )
+        function.release(sandbox)
+        return outcome
+
+    def inject_failure(self, name_or_arn: str, message: str = "injected failure") -> None:
+        """Make every invocation of a function fail (as an unhandled error) until ``clear_failure``."""
+        function = self._functions[self.topology.function(name_or_arn).name]
+        function.failure = {"errorType": "InjectedFault", "errorMessage": message}
+
+    def clear_failure(self, name_or_arn: str) -> None:
+        self._functions[self.topology.function(name_or_arn).name].failure = None
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return {
+            name: {"invocations": f.invocations, "errors": f.errors, "sandboxes": f.count}
+            for name, f in self._functions.items()
+        }
+
+    def close(self) -> None:
+        """Kill every sandbox, busy ones included; later invocations raise ``RuntimeClosed``."""
+        for function in self._functions.values():
+            with function.cond:
+                function.closed = True
+                sandboxes, function.idle = list(function.all), []
+                function.cond.notify_all()
+            for sandbox in sandboxes:
+                sandbox.kill()
+        self._code_root.cleanup()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -14,6 +15,32 @@ TERRAFORM_DIR = ROOT / "terraform"
 
 # The same rule as the `suffix` variable in terraform/variables.tf.
 SUFFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,22}[a-z0-9]$")
+
+
+# Where a filesystem mirror of the AWS provider is looked for when TF_PLUGIN_DIR is not set: Terraform's
+# implicit local mirror directories, then the shared mirror this project's CI machines carry.
+MIRROR_CANDIDATES = (
+    Path.home() / ".terraform.d" / "plugins",
+    Path.home() / ".local" / "share" / "terraform" / "plugins",
+    Path("/usr/local/share/terraform/plugins"),
+    Path("/usr/share/terraform/plugins"),
+    Path("/opt/tf-plugins"),
+)
+
+
+def provider_mirror(environ: dict[str, str] | None = None) -> str | None:
+    """The provider mirror ``terraform init -plugin-dir`` should use, or None for the registry.
+
+    ``TF_PLUGIN_DIR`` wins when set; otherwise the first candidate directory that holds the
+    hashicorp/aws provider, so a machine without internet access to the registry works as is.
+    """
+    environ = os.environ if environ is None else environ
+    if explicit := environ.get("TF_PLUGIN_DIR"):
+        return explicit
+    for candidate in MIRROR_CANDIDATES:
+        if (candidate / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+            return str(candidate)
+    return None
 
 
 class ToolError(Exception):

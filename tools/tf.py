@@ -7,7 +7,8 @@ and the saved ``plan.tfplan`` with its ``plan.json`` (``terraform show -json``).
 generated ``terraform/backend_override.tf`` switches the backend; the S3 lock file needs Terraform
 1.10+, and an environment that already has local state keeps it there until you run
 ``terraform init -migrate-state``). ``init`` installs the provider from the filesystem mirror in
-``TF_PLUGIN_DIR`` when it is set, from the registry otherwise.
+``TF_PLUGIN_DIR`` when it is set, or from a mirror found in Terraform's implicit local mirror
+directories (``tools._cli.MIRROR_CANDIDATES``), from the registry otherwise.
 
     python -m tools.tf plan --env pr-42
     python -m tools.tf deploy --env pr-42 [--auto-approve]
@@ -34,7 +35,7 @@ from typing import Any
 
 import tftest
 
-from tools._cli import BUILD, TERRAFORM_DIR, ToolError, progress, run, validate_suffix
+from tools._cli import BUILD, TERRAFORM_DIR, ToolError, progress, provider_mirror, run, validate_suffix
 from tools.package import FUNCTIONS
 
 STATE_KEY_PREFIX = "fraud-pipeline"
@@ -214,7 +215,7 @@ class Stack:
         args = ["-input=false", "-no-color", "-reconfigure", *self.backend_config()]
         if self._effective_env.get("TF_STATE_BUCKET"):
             self._require_credentials()
-        plugin_dir = self._effective_env.get("TF_PLUGIN_DIR")
+        plugin_dir = provider_mirror(self._effective_env)
         if plugin_dir:
             if not Path(plugin_dir, "registry.terraform.io").is_dir():
                 raise ToolError(f"TF_PLUGIN_DIR={plugin_dir} holds no registry.terraform.io/ provider mirror")

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, require
+from tools._cli import provider_mirror
 from tools.localaws import LocalAWS
 
 pytestmark = [pytest.mark.terraform, pytest.mark.slow]
@@ -50,7 +51,7 @@ class Workspace:
 
     def init(self, directory: Path) -> None:
         args = [self.terraform, f"-chdir={directory}", "init", "-input=false", "-no-color", "-backend=false"]
-        if plugin_dir := os.environ.get("TF_PLUGIN_DIR"):
+        if plugin_dir := provider_mirror():
             args.append(f"-plugin-dir={plugin_dir}")
         subprocess.run(args, env=self.env, check=True, capture_output=True, text=True)
 

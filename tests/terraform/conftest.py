@@ -9,7 +9,6 @@ deferred) and the configuration, so each test can state a requirement in the wor
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import pytest
 
 from tests.conftest import ROOT, in_ci, require
 from tools import package, tfvars
+from tools._cli import provider_mirror
 from tools.localaws import LocalAWS
 from tools.tf import Stack
 
@@ -260,8 +260,8 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def planner(terraform_bin: str, artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planner]:
     # Off CI, init falls back to the registry; CI has no internet, so it must have the mirror.
     require(
-        bool(os.environ.get("TF_PLUGIN_DIR")) or not in_ci(),
-        "TF_PLUGIN_DIR is not set: point it at the provider mirror (a directory holding registry.terraform.io/)",
+        provider_mirror() is not None or not in_ci(),
+        "no provider mirror: set TF_PLUGIN_DIR to a directory holding registry.terraform.io/hashicorp/aws",
     )
     with LocalAWS() as aws:
         planner = Planner(tmp_path_factory.mktemp("build"), artifacts, aws.env())

@@ -39,6 +39,7 @@ from fraud.engine import Engine  # noqa: E402
 from fraud.history import InMemoryHistoryStore, Item  # noqa: E402
 
 PARTS = ("all", "fit", "check")
+CHUNK = 4096  # transactions between progress-bar updates
 
 
 def part_of(user_id: str) -> str:
@@ -168,52 +169,41 @@ def no_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
-def replay(records: Sequence[readers.Labeled], config: EngineConfig, *, source: str = "<records>",
+def replay(records: Sequence[tuple[Item, bool, str | None]], config: EngineConfig, *, source: str = "<records>",
            config_name: str = "defaults", show_progress: bool = False) -> Result:
-    """Score ``records`` (in time order) with a fresh engine and history store.
+    """Score ``records`` (``(item, is_fraud, scenario)`` in time order, ``readers.read_items``) with a
+    fresh engine and history store.
 
-    Each record's transaction is converted to an ``Item`` once and that item is scored, then
-    recorded (the store and the engine take items as they are); the loop reads bound methods from
-    locals, and the garbage collector pauses meanwhile (``no_gc``).
+    Each item is scored, then recorded; the loop only keeps the assessments (the counts come from
+    them afterwards, inside the timed part), reads bound methods from locals, redraws the progress bar
+    every ``CHUNK`` items, and the garbage collector pauses meanwhile (``no_gc``).
     """
     engine = Engine(config)
     store = InMemoryHistoryStore(config)
-    alert = config.alert_threshold
-    labels = [record.is_fraud for record in records]
-    scores: list[int] = []
-    flagged: list[bool] = []
-    hits: Counter = Counter()
-    fraud_hits: Counter = Counter()
-    reviewed = 0
+    labels = [is_fraud for _, is_fraud, _ in records]
+    assessments: list = []
     bar = ProgressBar(len(records), "backtest", enabled=show_progress)
-    assess, history_for, remember = engine.assess, store.history_for, store.record
-    add_score, add_flag = scores.append, flagged.append
+    assess, history_for, remember, keep = engine.assess, store.history_for, store.record, assessments.append
     with no_gc():
         began, began_cpu = time.perf_counter(), time.process_time()
-        for done, record in enumerate(records):
-            item = Item(record.transaction)
-            assessment = assess(item, history_for(item))
-            remember(item)
-            add_score(assessment.score)
-            decision = assessment.decision
-            add_flag(decision == "alert")
-            if decision == "review":
-                reviewed += 1
-            reasons = assessment.reasons
-            if reasons:
-                for reason in reasons:
-                    hits[reason.code] += 1
-                if record.is_fraud:
-                    for reason in reasons:
-                        fraud_hits[reason.code] += 1
-            if not done & 0x3FF:
-                bar.update(done)
+        for start in range(0, len(records), CHUNK):
+            for item, _, _ in records[start:start + CHUNK]:
+                keep(assess(item, history_for(item)))
+                remember(item)
+            bar.update(min(start + CHUNK, len(records)))
+        scores = [assessment.score for assessment in assessments]
+        decisions = [assessment.decision for assessment in assessments]
+        flagged = [decision == "alert" for decision in decisions]
+        hits = Counter(reason.code for assessment in assessments for reason in assessment.reasons)
+        fraud_hits = Counter(reason.code for assessment, is_fraud in zip(assessments, labels) if is_fraud
+                             for reason in assessment.reasons)
         seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - began_cpu
     bar.close(len(records))
     return Result(
-        source=source, config_name=config_name, alert_threshold=alert, review_threshold=config.review_threshold,
-        labels=labels, scores=scores, flagged=flagged, reviewed=reviewed,
-        scenarios=[record.scenario for record in records], rule_hits=hits, rule_fraud_hits=fraud_hits,
+        source=source, config_name=config_name, alert_threshold=config.alert_threshold,
+        review_threshold=config.review_threshold, labels=labels, scores=scores, flagged=flagged,
+        reviewed=decisions.count("review"), scenarios=[scenario for _, _, scenario in records],
+        rule_hits=hits, rule_fraud_hits=fraud_hits,
         timing={"engine_seconds": round(seconds, 3), "engine_cpu_seconds": round(cpu_seconds, 3),
                 "engine_tx_per_s": round(len(records) / seconds) if seconds else None,
                 "engine_tx_per_cpu_s": round(len(records) / cpu_seconds) if cpu_seconds else None},
@@ -240,13 +230,13 @@ def backtest(path: str | Path, fmt: str | None = None, *, rules: str | None = No
     began, began_cpu = time.perf_counter(), time.process_time()
     try:
         with no_gc():
-            records = readers.read(path, fmt)
+            records = readers.read_items(path, fmt)
     except OSError as error:
         raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
     except readers.DataFormatError as error:
         raise ToolError(str(error)) from None
     if part != "all":
-        records = [record for record in records if part_of(record.transaction["user_id"]) == part]
+        records = [record for record in records if part_of(record[0].user_id) == part]
     parse_seconds, parse_cpu_seconds = time.perf_counter() - began, time.process_time() - began_cpu
     if not records:
         raise ToolError(f"{path}: no transactions to replay" + (f" in part {part}" if part != "all" else ""))

@@ -9,6 +9,15 @@ import pytest
 
 from tools import simulate
 from tools.quality import readers
+from fraud.history import Item
+
+
+@pytest.fixture(scope="module")
+def simulated_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sim") / "sim.jsonl"
+    with path.open("w") as handle:
+        simulate.write_jsonl(simulate.generate(n_users=20, days=10, seed=3, fraud_rate=0.05), handle)
+    return path
 
 
 def test_kaggle_head_file_reads_every_row_and_label(kaggle_file):
@@ -62,7 +71,32 @@ def test_unknown_format_is_a_clear_error(tmp_path):
         readers.read(path)
 
 
-def test_bad_row_names_file_and_line():
+@pytest.mark.parametrize("parse", [readers.read_sparkov, readers.read_sparkov_items])
+def test_bad_row_names_file_and_line(parse):
     handle = io.StringIO(",".join(readers.SPARKOV_COLUMNS) + "\n" + ",".join(["x"] * 22) + "\n")
     with pytest.raises(readers.DataFormatError, match=r"<stream>:2: bad row"):
-        list(readers.read_sparkov(handle))
+        list(parse(handle))
+
+
+def test_a_label_other_than_0_or_1_is_an_error_in_the_item_parser_too():
+    row = dict.fromkeys(readers.SPARKOV_COLUMNS, "0") | {"trans_date_trans_time": "2019-01-01 00:03:13",
+                                                          "is_fraud": "2"}
+    handle = io.StringIO(",".join(readers.SPARKOV_COLUMNS) + "\n" + ",".join(row.values()) + "\n")
+    with pytest.raises(readers.DataFormatError, match=r"<stream>:2: is_fraud must be 0 or 1, got '2'"):
+        readers.read_sparkov_items(handle)
+
+
+def _fields(item) -> dict:
+    return {name: getattr(item, name) for name in Item.__slots__}
+
+
+@pytest.mark.parametrize("data", ["kaggle_file", "sparkov_slice", "simulated_file"])
+def test_read_items_gives_the_engine_item_of_every_transaction_read_gives(data, request):
+    """The backtest replays ``read_items``; it must be exactly ``Item(transaction)`` of ``read``, in order."""
+    path = request.getfixturevalue(data)
+    records, items = readers.read(path), readers.read_items(path)
+    assert len(items) == len(records) > 0
+    for record, (item, is_fraud, scenario) in zip(records, items):
+        assert type(item) is Item
+        assert _fields(item) == _fields(Item(record.transaction))
+        assert (is_fraud, scenario) == (record.is_fraud, record.scenario)

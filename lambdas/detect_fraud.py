@@ -44,7 +44,10 @@ from fraud.storage import TransactionStore, deserialize_item, json_default
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, logger=logger)
+# No ``logger=`` argument: BatchProcessor only takes one since Powertools 3.3x, newer than the pinned
+# layer (AWSLambdaPowertoolsPythonV3 version 27), where it is a TypeError at import. Failures are
+# logged by the record handler instead.
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 EVENT_SOURCE = "fraud.transactions"
 # How long a sent alert id is remembered. Longer than every redelivery path: stream retention (24 h),
@@ -132,7 +135,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         engine = load_engine(res)
 
         def record_handler(record: DynamoDBRecord) -> str:
-            return score_stream_record(record.raw_event, engine=engine, res=res)
+            try:
+                return score_stream_record(record.raw_event, engine=engine, res=res)
+            except Exception:
+                logger.exception("Stream record failed", extra={"event_id": record.event_id})
+                raise
 
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context

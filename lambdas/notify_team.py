@@ -31,7 +31,10 @@ from fraud.alerts import email_subject, sns_message
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS, logger=logger)
+# No ``logger=`` argument: BatchProcessor only takes one since Powertools 3.3x, newer than the pinned
+# layer (AWSLambdaPowertoolsPythonV3 version 27), where it is a TypeError at import. Failures are
+# logged by ``notify`` instead.
+processor = BatchProcessor(event_type=EventType.SQS)
 
 # Longer than a message can live on the queue and its redrives (visibility 360 s x 3 receives), and
 # than the DLQ retention (14 days), so a message redriven from the DLQ is not published twice either.
@@ -116,7 +119,11 @@ def notify(record: SQSRecord) -> str:
         metrics.add_metric(name="InvalidAlerts", unit=MetricUnit.Count, value=1)
         raise InvalidAlert(reason) from error
     with logger.append_context_keys(alert_id=alert["alert_id"]):
-        return resources().publish_once(alert=alert, subject=subject, message=message)
+        try:
+            return resources().publish_once(alert=alert, subject=subject, message=message)
+        except Exception:
+            logger.exception("Alert not published", extra={"message_id": record.message_id})
+            raise
 
 
 @logger.inject_lambda_context

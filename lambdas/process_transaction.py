@@ -8,7 +8,6 @@ faults propagate: API Gateway answers 5xx and the client retries, which is safe.
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import json
 import os
@@ -70,7 +69,7 @@ def _request_body(event: dict[str, Any]) -> str | bytes | None:
         return body
     try:
         return base64.b64decode(body, validate=True)
-    except binascii.Error as error:
+    except ValueError as error:  # binascii.Error, or a plain ValueError for a non-ASCII body
         raise ValidationFailed([{"field": "body", "message": f"not valid base64: {error}"}]) from None
 
 

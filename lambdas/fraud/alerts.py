@@ -26,7 +26,7 @@ MASKED_ENTITIES = frozenset({"CARD_TESTING", "SHARED_DEVICE", "SHARED_IP"})
 MASKED_DETAIL_KEYS = frozenset({"card_id", "card_ids", "cards", "device_id", "device_ids", "ip_address",
                                 "ip_addresses"})
 
-SUBJECT_MAX = 100
+SUBJECT_MAX = 99  # SNS: "must be less than 100 characters"
 _STARS = "********"
 
 
@@ -127,7 +127,7 @@ def _truncate(text: str, limit: int) -> str:
 
 
 def email_subject(alert: dict) -> str:
-    """One line of at most 100 characters, e.g. ``[dev] ALERT 87/100: 912.40 USD at m_123 (user u_42)``."""
+    """One line of fewer than 100 characters (SNS limit), e.g. ``[dev] ALERT 87/100: 912.40 USD at m_123 (user u_42)``."""
     head = f"[{alert['environment']}] {alert['decision'].upper()} {alert['score']}/100"
     if alert["kind"] == "transaction":
         txn = alert["transaction"]
@@ -135,7 +135,10 @@ def email_subject(alert: dict) -> str:
     else:
         finding = alert["finding"]
         text = f"{head}: {finding['type']} {finding['entity']}"
-    return _truncate(" ".join(text.split()), SUBJECT_MAX)  # no newlines: SNS rejects them in a subject
+    # No line breaks or control characters: SNS rejects them in a subject (the publish would fail on
+    # every redelivery). Validation only refuses ASCII controls in ids; C1 controls (U+0080-U+009F) pass.
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return _truncate(" ".join(text.split()), SUBJECT_MAX)
 
 
 def _when(ms: Any) -> str:

@@ -27,6 +27,7 @@ MAX_FUTURE_MS = 5 * 60 * 1000
 """How far in the future a timestamp may be (clock skew between client and server)."""
 
 _CENTS = Decimal("0.01")
+_MIN_DEGREES = Decimal("1E-100")  # a smaller non-zero coordinate is noise, and DynamoDB stores >= 1E-130
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CARD_SEPARATORS = re.compile(r"[ -]")
 
@@ -152,6 +153,9 @@ def _extra_error(name: str, value: Any, now_ms: int) -> str | None:
                 return "must have at most 2 decimal places"
         except decimal.InvalidOperation:
             return "must have at most 2 decimal places"
+    elif name in ("lat", "lon") and value != 0 and abs(Decimal(value)) < _MIN_DEGREES:
+        # DynamoDB cannot store a number this small (the write would fail: a 500, not a 400).
+        return f"must be 0 or at least {_MIN_DEGREES} in magnitude"
     elif name == "timestamp" and value > now_ms + MAX_FUTURE_MS:
         return "must not be more than 5 minutes in the future"
     elif name == "card_id" and _looks_like_card_number(value):

@@ -85,7 +85,15 @@ def test_subject_and_body_are_readable_and_masked():
 def test_subject_is_at_most_100_characters_on_one_line():
     long_txn = {**TXN, "merchant_id": "m" * 150, "user_id": "u\n" * 20}
     subject = email_subject(transaction_alert(long_txn, ASSESSMENT, environment="dev", now_ms=NOW))
-    assert len(subject) <= 100 and "\n" not in subject and subject.endswith("...")
+    assert len(subject) < 100 and "\n" not in subject and subject.endswith("...")
+
+
+def test_subject_has_no_control_characters_validation_lets_through():
+    # SNS rejects a subject with control characters; ids may hold C1 controls (only ASCII ones are refused).
+    txn = {**TXN, "merchant_id": "m\x80_1\x9b23", "user_id": "u\u200b_42"}
+    subject = email_subject(transaction_alert(txn, ASSESSMENT, environment="dev", now_ms=NOW))
+    assert subject.isprintable()
+    assert subject == "[dev] ALERT 87/100: 912.40 USD at m _1 23 (user u _42)"
 
 
 def test_pattern_alert_layout_masking_and_ids():

@@ -179,6 +179,20 @@ def test_sqs_failure_in_a_stream_batch_fails_that_record(detect_fraud, aws, hist
     assert response == {"batchItemFailures": [{"itemIdentifier": suspicious["dynamodb"]["SequenceNumber"]}]}
 
 
+def test_failed_stream_record_is_logged_with_its_traceback(
+    detect_fraud, aws, history, lambda_context, monkeypatch, caplog
+):
+    # The batch processor keeps a record's exception to itself (the layer's has no logger argument).
+    suspicious = record_of(aws, "txn-big")
+    throttle(monkeypatch, detect_fraud.resources().sqs, "send_message")
+
+    detect_fraud.handler(stream_batch([record_of(aws, "txn-ordinary"), suspicious]), lambda_context)
+
+    [failed] = [record for record in caplog.records if record.getMessage() == "Stream record failed"]
+    assert failed.exc_info and failed.exc_info[0] is ClientError
+    assert failed.event_id == suspicious["eventID"]
+
+
 def test_history_query_failure_propagates(detect_fraud, aws, history, lambda_context, monkeypatch):
     throttle(monkeypatch, detect_fraud.resources().store.client, "query")
 
@@ -257,3 +271,4 @@ def test_user_history_follows_pages_until_max_items(aws, process_transaction, la
 
     assert [item["transaction_id"] for item in items] == ["usual-7", "usual-6", "usual-5", "usual-4", "usual-3"]
     assert limits == [5, 3, 1]
+

@@ -58,7 +58,7 @@ def test_each_alert_is_published_with_subject_attributes_and_structured_body(not
     envelopes = sorted(published(aws), key=lambda envelope: envelope["Subject"])
     assert len(envelopes) == 2
     for envelope in envelopes:
-        assert 0 < len(envelope["Subject"]) <= 100
+        assert 0 < len(envelope["Subject"]) < 100
         delivered = json.loads(envelope["Message"])  # the "sqs" member of the JSON message structure
         assert delivered["alert_id"] in {"txn-a", "txn-b"}
         source = next(a for a in alerts if a["alert_id"] == delivered["alert_id"])
@@ -120,6 +120,24 @@ def test_sns_failure_fails_that_record_and_the_retry_publishes_it_once(notify_te
     response = notify_team.handler(event, lambda_context)
     assert response == {"batchItemFailures": []}
     assert [json.loads(envelope["Message"])["alert_id"] for envelope in published(aws)] == ["txn-b"]
+
+
+def test_sns_failure_is_logged_with_its_traceback(notify_team, aws, lambda_context, monkeypatch, caplog):
+    # The batch processor keeps a record's exception to itself (the layer's has no logger argument).
+    event = sqs_event([json.dumps(alert("txn-a"))])
+    sns = notify_team.resources().sns
+
+    def publish(**kwargs: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "Publish")
+
+    monkeypatch.setattr(sns, "publish", publish)
+
+    with pytest.raises(BatchProcessingError):
+        notify_team.handler(event, lambda_context)
+
+    [failed] = [record for record in caplog.records if record.getMessage() == "Alert not published"]
+    assert failed.exc_info and failed.exc_info[0] is ClientError
+    assert failed.message_id == event["Records"][0]["messageId"]
 
 
 def test_batch_where_every_record_fails_raises(notify_team, aws, lambda_context):

@@ -123,6 +123,11 @@ def test_different_ids_are_independent(process_transaction, aws, lambda_context)
         pytest.param(make_transaction(country="USA"), {"country"}, id="country"),
         pytest.param(make_transaction(ip_address="999.1.1.1"), {"ip_address"}, id="ip"),
         pytest.param(make_transaction(location={"lat": 91, "lon": 0}), {"location.lat"}, id="latitude"),
+        pytest.param(  # DynamoDB cannot store it: the write failed with a 500
+            make_transaction(location={"lat": 1e-200, "lon": -1e-300}),
+            {"location.lat", "location.lon"},
+            id="tiny-degrees",
+        ),
         pytest.param(make_transaction(transaction_id="has space"), {"transaction_id"}, id="id-pattern"),
         pytest.param(make_transaction(user_id=None), {"user_id"}, id="missing-user"),
         pytest.param(make_transaction(pan="4111111111111111"), {"pan"}, id="unknown-field"),
@@ -164,6 +169,17 @@ def test_body_that_is_not_base64_is_a_400(process_transaction, aws, lambda_conte
 
     assert status == 400
     assert [error["field"] for error in response["errors"]] == ["body"]
+
+
+def test_base64_body_with_non_ascii_characters_is_a_400(process_transaction, aws, lambda_context):
+    event = api_event("eyJ9é")  # b64decode raises a plain ValueError here, not binascii.Error
+    event["isBase64Encoded"] = True
+
+    status, response = call(process_transaction, event, lambda_context)
+
+    assert status == 400
+    assert [error["field"] for error in response["errors"]] == ["body"]
+    assert table_items(aws) == []
 
 
 def test_throttled_write_propagates_so_the_client_retries(process_transaction, aws, lambda_context, monkeypatch):

@@ -35,37 +35,37 @@ test: venv ## run every test session (SESSIONS="unit tools" for a subset)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nox $(if $(SESSIONS),--sessions $(SESSIONS),)
 
 demo: venv ## deploy into the embedded emulator and run traffic through the pipeline (ONCE=1 to exit after the summary)
-	$(PY) -m tools.demo $(if $(ONCE),--once,)
+	$(PY) -m tools.emulator.demo $(if $(ONCE),--once,)
 
 package: venv ## build the deterministic Lambda zips into build/dist
-	$(PY) -m tools.package
+	$(PY) -m tools.deploy.package
 
 tfvars: venv ## render build/$(ENV)/terraform.tfvars.json
-	$(PY) -m tools.tfvars --env $(ENV) $(PROFILE_ARG)
+	$(PY) -m tools.deploy.tfvars --env $(ENV) $(PROFILE_ARG)
 
 policy: venv ## checkov gate over modules/ and terraform/ (own virtualenv, offline)
-	$(PY) -m tools.policy
+	$(PY) -m tools.deploy.policy
 
 plan: package tfvars ## terraform plan for ENV, written to build/$(ENV)/plan.tfplan and plan.json
-	$(PY) -m tools.tf plan --env $(ENV)
+	$(PY) -m tools.deploy.tf plan --env $(ENV)
 
 deploy: package tfvars policy ## plan and apply ENV (asks for confirmation unless AUTO_APPROVE=1)
-	$(PY) -m tools.tf deploy --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,)
+	$(PY) -m tools.deploy.tf deploy --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,)
 
 destroy: venv ## destroy ENV (asks for confirmation unless AUTO_APPROVE=1)
-	$(PY) -m tools.tf destroy --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,)
+	$(PY) -m tools.deploy.tf destroy --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,)
 
 output: venv ## print the Terraform outputs of ENV
-	$(PY) -m tools.tf output --env $(ENV)
+	$(PY) -m tools.deploy.tf output --env $(ENV)
 
 rules: venv ## upload a rules document to ENV's SSM parameter without a redeploy (FILE=path.json)
-	$(PY) -m tools.rules --env $(ENV) --file $(FILE)
+	$(PY) -m tools.detection.rules --env $(ENV) --file $(FILE)
 
-simulate: venv ## write simulated labeled traffic (see python -m tools.simulate --help)
-	$(PY) -m tools.simulate --help
+simulate: venv ## write simulated labeled traffic (see python -m tools.detection.simulate --help)
+	$(PY) -m tools.detection.simulate --help
 
 backtest: venv ## backtest the default rules on the labeled training data
-	$(PY) -m tools.backtest ../shared/data/sparkov_train_150cards.csv.gz --report build/backtest/report.md
+	$(PY) -m tools.detection.backtest ../shared/data/sparkov_train_150cards.csv.gz --report build/backtest/report.md
 
 bench: venv ## import times and engine throughput
 	$(PY) -m tools.bench

@@ -2,7 +2,7 @@
 
 Sessions run with ``venv_backend="none"``: make owns the environment (one install from pyproject.toml),
 nox only names and orders the suites. The policy gate builds its own virtualenv (checkov's pins clash
-with ours), see tools/policy.py.
+with ours), see tools/deploy/policy.py.
 """
 
 import sys
@@ -38,7 +38,7 @@ def terraform(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def policy(session: nox.Session) -> None:
     """The checkov gate (fails on any failed check)."""
-    session.run(PYTHON, "-m", "tools.policy", *session.posargs)
+    session.run(PYTHON, "-m", "tools.deploy.policy", *session.posargs)
 
 
 @nox.session(venv_backend="none")

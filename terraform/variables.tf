@@ -137,7 +137,7 @@ variable "enable_vpc" {
 }
 
 variable "functions" {
-  description = "Per-function overrides of memory_mb, timeout_seconds and reserved_concurrency, by function key (process-transaction, detect-fraud, notify-team, analyze-patterns). Unset values take the built-in defaults; reserved_concurrency null = unreserved."
+  description = "Per-function overrides of memory_mb, timeout_seconds and reserved_concurrency, by function key (a key of lambdas/functions.json, e.g. detect-fraud). Unset values take the catalog's defaults; reserved_concurrency null = unreserved."
   type = map(object({
     memory_mb            = optional(number)
     timeout_seconds      = optional(number)
@@ -147,8 +147,8 @@ variable "functions" {
   nullable = false
 
   validation {
-    condition     = alltrue([for k in keys(var.functions) : contains(["process-transaction", "detect-fraud", "notify-team", "analyze-patterns"], k)])
-    error_message = "functions keys must be among \"process-transaction\", \"detect-fraud\", \"notify-team\" and \"analyze-patterns\"."
+    condition     = alltrue([for k in keys(var.functions) : contains(keys(jsondecode(file("${path.module}/../lambdas/functions.json"))), k)])
+    error_message = "functions keys must be function keys of lambdas/functions.json: ${join(", ", keys(jsondecode(file("${path.module}/../lambdas/functions.json"))))}."
   }
 
   validation {

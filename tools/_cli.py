@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 DIST = BUILD / "dist"
 TERRAFORM_DIR = ROOT / "terraform"
+LAMBDAS = ROOT / "lambdas"
+# The one declaration of the functions: key (Terraform map key, zip name, name prefix) -> handler module,
+# description and default sizing. Terraform reads the same file (terraform/functions.tf).
+FUNCTIONS_FILE = LAMBDAS / "functions.json"
 
 # The same rule as the `suffix` variable in terraform/variables.tf.
 SUFFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,22}[a-z0-9]$")
@@ -41,6 +48,17 @@ def provider_mirror(environ: dict[str, str] | None = None) -> str | None:
         if (candidate / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
             return str(candidate)
     return None
+
+
+@functools.cache
+def function_catalog() -> dict[str, dict[str, Any]]:
+    """``lambdas/functions.json``: function key -> ``{"module", "description", "memory_mb", "timeout_seconds"}``."""
+    return json.loads(FUNCTIONS_FILE.read_text(encoding="utf-8"))
+
+
+def function_modules() -> dict[str, str]:
+    """Function key -> handler module (``detect-fraud`` -> ``detect_fraud``), in declaration order."""
+    return {key: spec["module"] for key, spec in function_catalog().items()}
 
 
 class ToolError(Exception):

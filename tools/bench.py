@@ -20,13 +20,24 @@ import random
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-LAMBDAS = ROOT / "lambdas"
-HANDLERS = ("process_transaction", "detect_fraud", "notify_team", "analyze_patterns")
-CATEGORIES = ("grocery_pos", "gas_transport", "shopping_net", "shopping_pos", "food_dining", "misc_net",
-              "entertainment", "health_fitness", "home", "kids_pets", "personal_care", "travel")
+from tools._cli import LAMBDAS, ROOT, function_modules
+
+HANDLERS = tuple(function_modules().values())
+CATEGORIES = (
+    "grocery_pos",
+    "gas_transport",
+    "shopping_net",
+    "shopping_pos",
+    "food_dining",
+    "misc_net",
+    "entertainment",
+    "health_fitness",
+    "home",
+    "kids_pets",
+    "personal_care",
+    "travel",
+)
 COUNTRIES = ("US", "US", "US", "US", "CA", "GB", "FR", "DE", "MX")
 
 
@@ -35,8 +46,14 @@ def import_time_ms(module: str, repeat: int = 3) -> float:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(LAMBDAS), os.environ.get("PYTHONPATH")]))}
     best = math.inf
     for _ in range(repeat):
-        proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"],
-                              capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            check=False,
+        )
         if proc.returncode != 0:
             tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
             raise RuntimeError(f"import {module} failed: {tail[0]}")
@@ -55,15 +72,17 @@ def synthetic_stream(n: int, users: int = 2_000, seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
     profiles = []
     for u in range(users):
-        profiles.append({
-            "user_id": f"u{u}",
-            "scale": math.exp(rng.gauss(3.8, 0.6)),
-            "categories": rng.sample(CATEGORIES, 4),
-            "country": rng.choice(COUNTRIES),
-            "devices": [f"dev-{u}-{i}" for i in range(rng.randint(1, 3))],
-            "home": (rng.uniform(25, 48), rng.uniform(-122, -70)),
-            "hours": rng.sample(range(24), 10),
-        })
+        profiles.append(
+            {
+                "user_id": f"u{u}",
+                "scale": math.exp(rng.gauss(3.8, 0.6)),
+                "categories": rng.sample(CATEGORIES, 4),
+                "country": rng.choice(COUNTRIES),
+                "devices": [f"dev-{u}-{i}" for i in range(rng.randint(1, 3))],
+                "home": (rng.uniform(25, 48), rng.uniform(-122, -70)),
+                "hours": rng.sample(range(24), 10),
+            }
+        )
     ts = 1_700_000_000_000
     mean_gap_ms = 86_400_000 / (3 * users)  # about 3 transactions per user and day, like card data
     stream = []
@@ -71,20 +90,22 @@ def synthetic_stream(n: int, users: int = 2_000, seed: int = 7) -> list[dict]:
         p = profiles[rng.randrange(users)]
         ts += int(rng.expovariate(1 / mean_gap_ms)) + 1
         lat, lon = p["home"]
-        stream.append({
-            "transaction_id": f"t{i}",
-            "user_id": p["user_id"],
-            "amount": round(p["scale"] * math.exp(rng.gauss(0, 0.7)), 2) or 0.01,
-            "currency": "USD",
-            "merchant_id": f"m{rng.randrange(5_000)}",
-            "merchant_category": rng.choice(p["categories"]) if rng.random() < 0.9 else rng.choice(CATEGORIES),
-            "timestamp": ts,
-            "local_hour": rng.choice(p["hours"]),
-            "country": p["country"] if rng.random() < 0.98 else rng.choice(COUNTRIES),
-            "device_id": rng.choice(p["devices"]) if rng.random() < 0.97 else f"dev-x{i}",
-            "location": {"lat": lat + rng.gauss(0, 0.3), "lon": lon + rng.gauss(0, 0.3)},
-            "channel": "online",
-        })
+        stream.append(
+            {
+                "transaction_id": f"t{i}",
+                "user_id": p["user_id"],
+                "amount": round(p["scale"] * math.exp(rng.gauss(0, 0.7)), 2) or 0.01,
+                "currency": "USD",
+                "merchant_id": f"m{rng.randrange(5_000)}",
+                "merchant_category": rng.choice(p["categories"]) if rng.random() < 0.9 else rng.choice(CATEGORIES),
+                "timestamp": ts,
+                "local_hour": rng.choice(p["hours"]),
+                "country": p["country"] if rng.random() < 0.98 else rng.choice(COUNTRIES),
+                "device_id": rng.choice(p["devices"]) if rng.random() < 0.97 else f"dev-x{i}",
+                "location": {"lat": lat + rng.gauss(0, 0.3), "lon": lon + rng.gauss(0, 0.3)},
+                "channel": "online",
+            }
+        )
     return stream
 
 
@@ -108,8 +129,14 @@ def engine_throughput(n: int = 200_000) -> dict:
     cpu = time.process_time() - cpu_started
     elapsed = time.perf_counter() - started
     # CPU time is the per-core cost; wall time also counts whatever else the machine is doing.
-    return {"transactions": n, "cpu_seconds": round(cpu, 3), "wall_seconds": round(elapsed, 3),
-            "per_second": round(n / cpu), "per_wall_second": round(n / elapsed), "decisions": decisions}
+    return {
+        "transactions": n,
+        "cpu_seconds": round(cpu, 3),
+        "wall_seconds": round(elapsed, 3),
+        "per_second": round(n / cpu),
+        "per_wall_second": round(n / elapsed),
+        "decisions": decisions,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,9 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {module:22s} {'-' if ms is None else f'{ms:8.1f} ms'}")
     for note in notes:
         print(f"  note: {note}")
-    print(f"engine: {throughput['transactions']:,} transactions in {throughput['cpu_seconds']} CPU s"
-          f" = {throughput['per_second']:,} transactions/s per core"
-          f" ({throughput['per_wall_second']:,}/s wall clock); decisions {throughput['decisions']}")
+    print(
+        f"engine: {throughput['transactions']:,} transactions in {throughput['cpu_seconds']} CPU s"
+        f" = {throughput['per_second']:,} transactions/s per core"
+        f" ({throughput['per_wall_second']:,}/s wall clock); decisions {throughput['decisions']}"
+    )
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,8 +23,9 @@ MASKED_FIELDS = frozenset({"card_id", "device_id", "ip_address"})
 MASKED_ENTITIES = frozenset({"CARD_TESTING", "SHARED_DEVICE", "SHARED_IP"})
 """Finding types whose entity is a card, device or IP identifier."""
 
-MASKED_DETAIL_KEYS = frozenset({"card_id", "card_ids", "cards", "device_id", "device_ids", "ip_address",
-                                "ip_addresses"})
+MASKED_DETAIL_KEYS = frozenset(
+    {"card_id", "card_ids", "cards", "device_id", "device_ids", "ip_address", "ip_addresses"}
+)
 
 SUBJECT_MAX = 99  # SNS: "must be less than 100 characters"
 _STARS = "********"
@@ -127,11 +128,16 @@ def _truncate(text: str, limit: int) -> str:
 
 
 def email_subject(alert: dict) -> str:
-    """One line of fewer than 100 characters (SNS limit), e.g. ``[dev] ALERT 87/100: 912.40 USD at m_123 (user u_42)``."""
+    """One line of fewer than 100 characters (SNS limit).
+
+    E.g. ``[dev] ALERT 87/100: 912.40 USD at m_123 (user u_42)``.
+    """
     head = f"[{alert['environment']}] {alert['decision'].upper()} {alert['score']}/100"
     if alert["kind"] == "transaction":
         txn = alert["transaction"]
-        text = f"{head}: {txn['amount']} {txn.get('currency', '')} at {txn.get('merchant_id')} (user {txn.get('user_id')})"
+        text = (
+            f"{head}: {txn['amount']} {txn.get('currency', '')} at {txn.get('merchant_id')} (user {txn.get('user_id')})"
+        )
     else:
         finding = alert["finding"]
         text = f"{head}: {finding['type']} {finding['entity']}"
@@ -142,7 +148,7 @@ def email_subject(alert: dict) -> str:
 
 
 def _when(ms: Any) -> str:
-    return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def email_body(alert: dict) -> str:
@@ -160,8 +166,13 @@ def email_body(alert: dict) -> str:
         ]
         if "timestamp" in txn:
             lines.append(f"Time         {_when(txn['timestamp'])}")
-        for key, label in (("card_id", "Card"), ("device_id", "Device"), ("ip_address", "IP address"),
-                           ("country", "Country"), ("channel", "Channel")):
+        for key, label in (
+            ("card_id", "Card"),
+            ("device_id", "Device"),
+            ("ip_address", "IP address"),
+            ("country", "Country"),
+            ("channel", "Channel"),
+        ):
             if txn.get(key) is not None:
                 lines.append(f"{label:<12} {txn[key]}")
         next_steps = [
@@ -187,8 +198,11 @@ def email_body(alert: dict) -> str:
     lines += ["", "Reasons:"]
     lines += [f"  - {r['code']} (+{r['score']}): {r['explanation']}" for r in alert["reasons"]] or ["  (none)"]
     lines += ["", "Next steps:"] + [f"  {i}. {step}" for i, step in enumerate(next_steps, 1)]
-    lines += ["", f"Alert {alert['alert_id']} ({alert['environment']}), created {_when(alert['created_at'])}.",
-              "Identifiers are masked; see the fraud console for the full record."]
+    lines += [
+        "",
+        f"Alert {alert['alert_id']} ({alert['environment']}), created {_when(alert['created_at'])}.",
+        "Identifiers are masked; see the fraud console for the full record.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -229,10 +229,23 @@ class _Section:
             raise ConfigError(self._key(key), f"must be a non-empty string, got {_kind(value)}")
         return value
 
-    def number(self, key: str, *, minimum: float | None = None, maximum: float | None = None,
-               exclusive_minimum: bool = False, integer: bool = False) -> float:
-        return _number(self.raw(key), self._key(key), minimum=minimum, maximum=maximum,
-                       exclusive_minimum=exclusive_minimum, integer=integer)
+    def number(
+        self,
+        key: str,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        exclusive_minimum: bool = False,
+        integer: bool = False,
+    ) -> float:
+        return _number(
+            self.raw(key),
+            self._key(key),
+            minimum=minimum,
+            maximum=maximum,
+            exclusive_minimum=exclusive_minimum,
+            integer=integer,
+        )
 
     def weight(self, key: str = "weight") -> float:
         return self.number(key, minimum=0, maximum=100)
@@ -262,8 +275,15 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _number(value: Any, path: str, *, minimum: float | None = None, maximum: float | None = None,
-            exclusive_minimum: bool = False, integer: bool = False) -> float:
+def _number(
+    value: Any,
+    path: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: bool = False,
+    integer: bool = False,
+) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(path, f"must be a number, got {_kind(value)}")
     if not math.isfinite(value):
@@ -321,16 +341,19 @@ def _velocity(s: _Section) -> VelocityConfig:
     windows = []
     for i, raw in enumerate(raw_windows):
         w = _Section(raw, f"{windows_path}[{i}]")
-        windows.append(VelocityWindow(
-            name=w.string("name"),
-            span_ms=int(w.number("seconds", minimum=0, exclusive_minimum=True, integer=True) * 1000),
-            max_count=w.count("max_count"),
-            max_amount=w.number("max_amount", minimum=0, exclusive_minimum=True),
-            baseline_factor=w.number("baseline_factor", minimum=0),
-        ))
+        windows.append(
+            VelocityWindow(
+                name=w.string("name"),
+                span_ms=int(w.number("seconds", minimum=0, exclusive_minimum=True, integer=True) * 1000),
+                max_count=w.count("max_count"),
+                max_amount=w.number("max_amount", minimum=0, exclusive_minimum=True),
+                baseline_factor=w.number("baseline_factor", minimum=0),
+            )
+        )
         w.done()
-    cfg = VelocityConfig(enabled=s.boolean("enabled"), weight=s.weight(), min_history=s.count("min_history", 0),
-                         windows=tuple(windows))
+    cfg = VelocityConfig(
+        enabled=s.boolean("enabled"), weight=s.weight(), min_history=s.count("min_history", 0), windows=tuple(windows)
+    )
     s.done()
     return cfg
 
@@ -378,13 +401,21 @@ def _engine_config(document: dict) -> EngineConfig:
     categories = s.section("categories")
     for name in categories.data:
         c = categories.section(name)
-        bounds = (c.number("start", minimum=0, exclusive_minimum=True), c.number("full", minimum=0, exclusive_minimum=True))
+        bounds = (
+            c.number("start", minimum=0, exclusive_minimum=True),
+            c.number("full", minimum=0, exclusive_minimum=True),
+        )
         _ordered(c.path, *bounds, "start", "full")
         c.done()
         per_category[str(name)] = bounds
     categories.done()
-    high = HighAmountConfig(s.boolean("enabled"), s.weight(), s.number("start", minimum=0, exclusive_minimum=True),
-                            s.number("full", minimum=0, exclusive_minimum=True), per_category)
+    high = HighAmountConfig(
+        s.boolean("enabled"),
+        s.weight(),
+        s.number("start", minimum=0, exclusive_minimum=True),
+        s.number("full", minimum=0, exclusive_minimum=True),
+        per_category,
+    )
     _ordered(s.path, high.start, high.full, "start", "full")
     s.done()
 
@@ -392,25 +423,32 @@ def _engine_config(document: dict) -> EngineConfig:
     window_ms = int(window_days * DAY_MS)
     for i, w in enumerate(velocity.windows):
         if w.span_ms > window_ms:  # the history would not hold the whole window
-            raise ConfigError(f"rules.velocity.windows[{i}].seconds",
-                              f"must not be longer than history.window_days ({window_days} days)")
+            raise ConfigError(
+                f"rules.velocity.windows[{i}].seconds",
+                f"must not be longer than history.window_days ({window_days} days)",
+            )
 
     s = rules.section("card_testing")
     card = CardTestingConfig(
-        enabled=s.boolean("enabled"), weight=s.weight(),
+        enabled=s.boolean("enabled"),
+        weight=s.weight(),
         window_ms=int(s.number("window_seconds", minimum=0, exclusive_minimum=True, integer=True) * 1000),
         max_amount=s.number("max_amount", minimum=0, exclusive_minimum=True),
-        min_count=s.count("min_count", 2), full_count=s.count("full_count", 2),
+        min_count=s.count("min_count", 2),
+        full_count=s.count("full_count", 2),
     )
     if card.window_ms > window_ms:
-        raise ConfigError(f"{s.path}.window_seconds", f"must not be longer than history.window_days ({window_days} days)")
+        raise ConfigError(
+            f"{s.path}.window_seconds", f"must not be longer than history.window_days ({window_days} days)"
+        )
     if card.full_count < card.min_count:
         raise ConfigError(f"{s.path}.full_count", f"must be at least min_count ({card.min_count})")
     s.done()
 
     s = rules.section("impossible_travel")
     travel = ImpossibleTravelConfig(
-        enabled=s.boolean("enabled"), weight=s.weight(),
+        enabled=s.boolean("enabled"),
+        weight=s.weight(),
         max_speed_kmh=s.number("max_speed_kmh", minimum=0, exclusive_minimum=True),
         full_speed_kmh=s.number("full_speed_kmh", minimum=0, exclusive_minimum=True),
         min_distance_km=s.number("min_distance_km", minimum=0),
@@ -432,7 +470,9 @@ def _engine_config(document: dict) -> EngineConfig:
 
     s = rules.section("unusual_hour")
     hour = UnusualHourConfig(
-        enabled=s.boolean("enabled"), weight=s.weight(), min_history=s.count("min_history", 0),
+        enabled=s.boolean("enabled"),
+        weight=s.weight(),
+        min_history=s.count("min_history", 0),
         max_share=s.number("max_share", minimum=0, maximum=1, exclusive_minimum=True),
         prior_strength=s.number("prior_strength", minimum=0),
     )
@@ -444,34 +484,51 @@ def _engine_config(document: dict) -> EngineConfig:
     for key, value in risk_section.data.items():
         path = f"{risk_section.path}.{key}"
         if not (isinstance(key, str) and key.isdigit() and 0 <= int(key) <= 23):
-            raise ConfigError(path, "must be an hour of day, \"0\" to \"23\"")
+            raise ConfigError(path, 'must be an hour of day, "0" to "23"')
         hour_risk[int(key)] = _number(value, path, minimum=0, maximum=1)
     risky_hour = RiskyHourConfig(s.boolean("enabled"), s.weight(), tuple(hour_risk))
     s.done()
 
     s = rules.section("spree")
     spree = SpreeConfig(
-        enabled=s.boolean("enabled"), weight=s.weight(),
+        enabled=s.boolean("enabled"),
+        weight=s.weight(),
         window_ms=int(s.number("window_seconds", minimum=0, exclusive_minimum=True, integer=True) * 1000),
         full_count=s.count("full_count"),
         z_min=s.number("z_min", minimum=0),
         min_hour_risk=s.number("min_hour_risk", minimum=0, maximum=1),
-        hour_risk=risky_hour.risk, amount=aa, high=high, hours=frozenset(),
+        hour_risk=risky_hour.risk,
+        amount=aa,
+        high=high,
+        hours=frozenset(),
     )
     spree = spree._replace(hours=frozenset(h for h, risk in enumerate(spree.hour_risk) if risk >= spree.min_hour_risk))
     if spree.window_ms > window_ms:
-        raise ConfigError(f"{s.path}.window_seconds", f"must not be longer than history.window_days ({window_days} days)")
+        raise ConfigError(
+            f"{s.path}.window_seconds", f"must not be longer than history.window_days ({window_days} days)"
+        )
     s.done()
     rules.done()
 
     patterns = _patterns(root.section("patterns"))
     root.done()
     return EngineConfig(
-        review_threshold=review, alert_threshold=alert,
-        history_window_ms=window_ms, history_max_items=max_items,
-        amount_anomaly=aa, high_amount=high, velocity=velocity, card_testing=card, impossible_travel=travel,
-        new_country=first_use["new_country"], new_device=first_use["new_device"],
-        merchant_category=category, unusual_hour=hour, risky_hour=risky_hour, spree=spree, patterns=patterns,
+        review_threshold=review,
+        alert_threshold=alert,
+        history_window_ms=window_ms,
+        history_max_items=max_items,
+        amount_anomaly=aa,
+        high_amount=high,
+        velocity=velocity,
+        card_testing=card,
+        impossible_travel=travel,
+        new_country=first_use["new_country"],
+        new_device=first_use["new_device"],
+        merchant_category=category,
+        unusual_hour=hour,
+        risky_hour=risky_hour,
+        spree=spree,
+        patterns=patterns,
         document=document,
     )
 

@@ -106,7 +106,8 @@ class Engine:
         if velocity is not None:
             self._velocity_windows = tuple(
                 ((w.span_ms, None, None), w.span_ms, w.max_count, w.max_amount, w.baseline_factor)
-                for w in velocity.windows)
+                for w in velocity.windows
+            )
         self._card = card = on(config.card_testing)
         if card is not None:
             self._card_key = (card.window_ms, card.max_amount, None)
@@ -115,9 +116,15 @@ class Engine:
         self._new_country = on(config.new_country)
         self._new_device = on(config.new_device)
         category = on(config.merchant_category)
-        self._category_reasons = {} if category is None else {
-            name: rules._category_reason(name, risk, category.weight) for name, risk in category.risk.items() if risk > 0
-        }
+        self._category_reasons = (
+            {}
+            if category is None
+            else {
+                name: rules._category_reason(name, risk, category.weight)
+                for name, risk in category.risk.items()
+                if risk > 0
+            }
+        )
         self._unusual = unusual = on(config.unusual_hour)
         if unusual is not None:
             self._unusual_prior = unusual.prior_strength / 24
@@ -217,19 +224,27 @@ class Engine:
         if travel is not None and item.lat is not None:
             last = history.last_located
             if last is not None and (
-                    (abs(item.lat - last.lat) + abs(item.lon - last.lon)) * rules.KM_PER_DEGREE
-                    >= travel.min_distance_km):
+                (abs(item.lat - last.lat) + abs(item.lon - last.lon)) * rules.KM_PER_DEGREE >= travel.min_distance_km
+            ):
                 reason = rules.impossible_travel(item, history, travel)
                 if reason is not None:
                     reasons.append(reason)
 
         first = self._new_country
-        if (first is not None and item.country is not None and history.country_count >= first.min_history
-                and item.country not in history.countries):
+        if (
+            first is not None
+            and item.country is not None
+            and history.country_count >= first.min_history
+            and item.country not in history.countries
+        ):
             reasons.append(rules.new_country(item, history, first))
         first = self._new_device
-        if (first is not None and item.device is not None and history.device_count >= first.min_history
-                and item.device not in history.devices):
+        if (
+            first is not None
+            and item.device is not None
+            and history.device_count >= first.min_history
+            and item.device not in history.devices
+        ):
             reasons.append(rules.new_device(item, history, first))
 
         reason = self._category_reasons.get(category)
@@ -306,9 +321,14 @@ class _Priors(NamedTuple):
 
 def _prior_constants(cfg: AmountAnomalyConfig) -> _Priors:
     return _Priors(
-        {name: (p.mu, p.variance, max(math.sqrt(p.variance), cfg.min_spread))
-         for name, p in cfg.category_priors.items()},
-        cfg.prior_strength, cfg.prior.mu, cfg.prior.variance, cfg.min_spread,
+        {
+            name: (p.mu, p.variance, max(math.sqrt(p.variance), cfg.min_spread))
+            for name, p in cfg.category_priors.items()
+        },
+        cfg.prior_strength,
+        cfg.prior.mu,
+        cfg.prior.variance,
+        cfg.min_spread,
     )
 
 

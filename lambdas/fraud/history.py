@@ -35,8 +35,21 @@ class Item:
     ``utc_offset_minutes`` when present, otherwise the UTC hour.
     """
 
-    __slots__ = ("transaction_id", "user_id", "ts", "amount", "cents", "log_amount", "category", "hour", "country",
-                 "device", "merchant", "lat", "lon")
+    __slots__ = (
+        "transaction_id",
+        "user_id",
+        "ts",
+        "amount",
+        "cents",
+        "log_amount",
+        "category",
+        "hour",
+        "country",
+        "device",
+        "merchant",
+        "lat",
+        "lon",
+    )
 
     def __init__(self, txn: dict) -> None:
         get = txn.get
@@ -101,8 +114,9 @@ class Window:
 
     def keeps(self, item: Item) -> bool:
         """Whether ``item`` belongs to this window by its filters (time aside)."""
-        return ((self.max_amount is None or item.amount <= self.max_amount)
-                and (self.hours is None or item.hour in self.hours))
+        return (self.max_amount is None or item.amount <= self.max_amount) and (
+            self.hours is None or item.hour in self.hours
+        )
 
 
 class UserHistory:
@@ -116,9 +130,25 @@ class UserHistory:
     for: no rule reads it, so it is not kept up to date on every add and eviction.
     """
 
-    __slots__ = ("window_ms", "max_items", "now_ms", "items", "amount_cents", "log_sum", "log_sq_sum", "categories",
-                 "hour_counts", "countries", "devices", "country_count", "device_count", "last_located",
-                 "_windows", "_counted", "_filtered")
+    __slots__ = (
+        "window_ms",
+        "max_items",
+        "now_ms",
+        "items",
+        "amount_cents",
+        "log_sum",
+        "log_sq_sum",
+        "categories",
+        "hour_counts",
+        "countries",
+        "devices",
+        "country_count",
+        "device_count",
+        "last_located",
+        "_windows",
+        "_counted",
+        "_filtered",
+    )
 
     def __init__(self, window_ms: int, max_items: int) -> None:
         if window_ms <= 0 or max_items <= 0:
@@ -280,8 +310,9 @@ class UserHistory:
                 window.count += 1
                 window.cents += cents
             for window in self._filtered:
-                if ((window.max_amount is None or item.amount <= window.max_amount)
-                        and (window.hours is None or item.hour in window.hours)):
+                if (window.max_amount is None or item.amount <= window.max_amount) and (
+                    window.hours is None or item.hour in window.hours
+                ):
                     window.items.append(item)
                     window.count += 1
                     window.cents += cents
@@ -363,8 +394,9 @@ def _decrement(counts: dict[str, int], key: str) -> None:
         counts[key] -= 1
 
 
-def history_from_items(items: Iterable[dict], window_ms: int, max_items: int, now_ms: int, *,
-                       exclude_id: str | None = None) -> UserHistory:
+def history_from_items(
+    items: Iterable[dict], window_ms: int, max_items: int, now_ms: int, *, exclude_id: str | None = None
+) -> UserHistory:
     """Build a user's history at ``now_ms`` from stored items (any order, e.g. a newest-first query).
 
     Keeps items with ``now_ms - window_ms <= timestamp <= now_ms``, skips ``exclude_id`` (the
@@ -372,7 +404,8 @@ def history_from_items(items: Iterable[dict], window_ms: int, max_items: int, no
     """
     cutoff = now_ms - window_ms
     converted = [
-        item for item in map(Item, items)
+        item
+        for item in map(Item, items)
         if cutoff <= item.ts <= now_ms and (exclude_id is None or item.transaction_id != exclude_id)
     ]
     converted.sort(key=lambda item: item.ts)

@@ -14,8 +14,14 @@ from dataclasses import dataclass, field
 
 from fraud.config import EngineConfig
 
-FINDING_TYPES = ("CARD_TESTING", "MERCHANT_SPIKE", "SHARED_DEVICE", "SHARED_IP", "USER_MANY_CARDS",
-                 "USER_MANY_COUNTRIES")
+FINDING_TYPES = (
+    "CARD_TESTING",
+    "MERCHANT_SPIKE",
+    "SHARED_DEVICE",
+    "SHARED_IP",
+    "USER_MANY_CARDS",
+    "USER_MANY_COUNTRIES",
+)
 
 
 @dataclass(frozen=True)
@@ -111,41 +117,79 @@ class PatternAnalyzer:
         found: list[Finding] = []
         for card, (count, cents) in sorted(self._small_by_card.items()):
             if count >= cfg.card_testing_min_count:
-                found.append(Finding(
-                    "CARD_TESTING", card, finding_score(count, cfg.card_testing_min_count),
-                    f"{count} transactions of at most {cfg.card_testing_max_amount:.2f} on one card in the window",
-                    {"count": count, "total": f"{cents / 100:.2f}"},
-                ))
+                found.append(
+                    Finding(
+                        "CARD_TESTING",
+                        card,
+                        finding_score(count, cfg.card_testing_min_count),
+                        f"{count} transactions of at most {cfg.card_testing_max_amount:.2f} on one card in the window",
+                        {"count": count, "total": f"{cents / 100:.2f}"},
+                    )
+                )
         if merchant_baseline:
             for merchant, count in sorted(self._merchants.items()):
                 baseline = float(merchant_baseline.get(merchant, 0.0))
                 limit = max(cfg.merchant_spike_factor * baseline, cfg.merchant_spike_min_count)
                 if count >= limit:
-                    found.append(Finding(
-                        "MERCHANT_SPIKE", merchant, finding_score(count, limit),
-                        f"{count} transactions in the window, " + (
-                            f"{count / baseline:.1f}x its recent average of {baseline:.1f} per window"
-                            if baseline > 0 else "none in recent windows"),
-                        {"count": count, "baseline": round(baseline, 2)},
-                    ))
-        found += self._shared(self._device_users, "SHARED_DEVICE", cfg.shared_device_min_users,
-                              lambda n: f"one device used by {n} users in the window", "users")
-        found += self._shared(self._ip_users, "SHARED_IP", cfg.shared_ip_min_users,
-                              lambda n: f"one IP address used by {n} users in the window", "users")
-        found += self._shared(self._user_cards, "USER_MANY_CARDS", cfg.user_min_cards,
-                              lambda n: f"one user on {n} different cards in the window", "cards")
-        found += self._shared(self._user_countries, "USER_MANY_COUNTRIES", cfg.user_min_countries,
-                              lambda n: f"one user in {n} different countries in the window", "countries")
+                    found.append(
+                        Finding(
+                            "MERCHANT_SPIKE",
+                            merchant,
+                            finding_score(count, limit),
+                            f"{count} transactions in the window, "
+                            + (
+                                f"{count / baseline:.1f}x its recent average of {baseline:.1f} per window"
+                                if baseline > 0
+                                else "none in recent windows"
+                            ),
+                            {"count": count, "baseline": round(baseline, 2)},
+                        )
+                    )
+        found += self._shared(
+            self._device_users,
+            "SHARED_DEVICE",
+            cfg.shared_device_min_users,
+            lambda n: f"one device used by {n} users in the window",
+            "users",
+        )
+        found += self._shared(
+            self._ip_users,
+            "SHARED_IP",
+            cfg.shared_ip_min_users,
+            lambda n: f"one IP address used by {n} users in the window",
+            "users",
+        )
+        found += self._shared(
+            self._user_cards,
+            "USER_MANY_CARDS",
+            cfg.user_min_cards,
+            lambda n: f"one user on {n} different cards in the window",
+            "cards",
+        )
+        found += self._shared(
+            self._user_countries,
+            "USER_MANY_COUNTRIES",
+            cfg.user_min_countries,
+            lambda n: f"one user in {n} different countries in the window",
+            "countries",
+        )
         found.sort(key=lambda f: (-f.score, f.type, f.entity))
         return found
 
-    def _shared(self, sets: _CappedSets, kind: str, minimum: int, explain: Callable[[str], str],
-                key: str) -> list[Finding]:
+    def _shared(
+        self, sets: _CappedSets, kind: str, minimum: int, explain: Callable[[str], str], key: str
+    ) -> list[Finding]:
         out = []
         for entity, members in sets.at_least(minimum):
             n = len(members)
             shown = f"at least {n}" if n >= sets.cap else str(n)
-            out.append(Finding(kind, entity, finding_score(n, minimum), explain(shown),
-                               {"distinct": n, "capped": n >= sets.cap, key: sorted(members)[: self.SAMPLE]}))
+            out.append(
+                Finding(
+                    kind,
+                    entity,
+                    finding_score(n, minimum),
+                    explain(shown),
+                    {"distinct": n, "capped": n >= sets.cap, key: sorted(members)[: self.SAMPLE]},
+                )
+            )
         return out
-

@@ -8,8 +8,8 @@ threshold, so a score moves smoothly with the evidence (which also keeps calibra
 
 from __future__ import annotations
 
-import math
 import functools
+import math
 from typing import NamedTuple
 
 from fraud.config import (
@@ -107,10 +107,7 @@ def amount_anomaly(item: Item, history: UserHistory, cfg: AmountAnomalyConfig) -
         return None
     typical = math.exp(mu)
     whose = "this user's typical" if own else "the typical"
-    if z > 0:
-        relation = f"{item.amount / typical:.1f}x"
-    else:
-        relation = f"1/{typical / item.amount:.1f} of"
+    relation = f"{item.amount / typical:.1f}x" if z > 0 else f"1/{typical / item.amount:.1f} of"
     return Reason(
         "AMOUNT_ANOMALY",
         weight * strength,
@@ -126,8 +123,11 @@ def high_amount(item: Item, history: UserHistory, cfg: HighAmountConfig) -> Reas
     if strength == 0.0:
         return None
     where = f" for {item.category}" if item.category in cfg.categories else ""
-    return Reason("HIGH_AMOUNT", cfg.weight * strength,
-                  f"amount {money(item.amount)} is above the high-amount threshold {money(start)}{where}")
+    return Reason(
+        "HIGH_AMOUNT",
+        cfg.weight * strength,
+        f"amount {money(item.amount)} is above the high-amount threshold {money(start)}{where}",
+    )
 
 
 def velocity(item: Item, history: UserHistory, cfg: VelocityConfig) -> Reason | None:
@@ -135,8 +135,9 @@ def velocity(item: Item, history: UserHistory, cfg: VelocityConfig) -> Reason | 
 
     Each window compares its count and sum with absolute limits and, when ``baseline_factor`` > 0 and
     the user has ``min_history`` transactions, with ``baseline_factor`` times the user's own typical
-    count and spend over such a window (at least one transaction of the user's average amount). The window and measure furthest over its limit
-    count: the contribution starts at the limit and is full at twice the limit.
+    count and spend over such a window (at least one transaction of the user's average amount). The
+    window and measure furthest over its limit count: the contribution starts at the limit and is full
+    at twice the limit.
     """
     best = 0.0
     best_text = ""
@@ -159,14 +160,20 @@ def velocity(item: Item, history: UserHistory, cfg: VelocityConfig) -> Reason | 
         if ratio - 1.0 > best:
             best = min(ratio - 1.0, 1.0)
             if kind == 3:
-                best_text = (f"{money(total)} spent in the last {w.name} ({count} transactions),"
-                             f" {total / typical_total:.1f}x this user's typical {money(typical_total)} per {w.name}")
+                best_text = (
+                    f"{money(total)} spent in the last {w.name} ({count} transactions),"
+                    f" {total / typical_total:.1f}x this user's typical {money(typical_total)} per {w.name}"
+                )
             elif kind == 2:
-                best_text = (f"{count} transactions in the last {w.name}, this user's typical is"
-                             f" {typical_count:.1f} per {w.name}")
+                best_text = (
+                    f"{count} transactions in the last {w.name}, this user's typical is"
+                    f" {typical_count:.1f} per {w.name}"
+                )
             else:
-                best_text = (f"{count} transactions totalling {money(total)} in the last {w.name}"
-                             f" (limits {w.max_count} transactions, {money(w.max_amount)})")
+                best_text = (
+                    f"{count} transactions totalling {money(total)} in the last {w.name}"
+                    f" (limits {w.max_count} transactions, {money(w.max_amount)})"
+                )
     if best == 0.0:
         return None
     return Reason("VELOCITY", cfg.weight * best, best_text)
@@ -214,17 +221,19 @@ def new_country(item: Item, history: UserHistory, cfg: FirstUseConfig) -> Reason
     if item.country is None or history.country_count < cfg.min_history or item.country in history.countries:
         return None
     known = ", ".join(sorted(history.countries)[:5])
-    return Reason("NEW_COUNTRY", cfg.weight,
-                  f"first transaction from {item.country}; earlier ones were from {known}")
+    return Reason("NEW_COUNTRY", cfg.weight, f"first transaction from {item.country}; earlier ones were from {known}")
 
 
 def new_device(item: Item, history: UserHistory, cfg: FirstUseConfig) -> Reason | None:
     """First transaction from a device for a user with enough history that carries a device."""
     if item.device is None or history.device_count < cfg.min_history or item.device in history.devices:
         return None
-    return Reason("NEW_DEVICE", cfg.weight,
-                  f"first transaction from this device; {len(history.devices)} known device(s)"
-                  f" over {history.device_count} earlier transactions")
+    return Reason(
+        "NEW_DEVICE",
+        cfg.weight,
+        f"first transaction from this device; {len(history.devices)} known device(s)"
+        f" over {history.device_count} earlier transactions",
+    )
 
 
 def merchant_category(item: Item, history: UserHistory, cfg: MerchantCategoryConfig) -> Reason | None:
@@ -263,7 +272,6 @@ def unusual_hour(item: Item, history: UserHistory, cfg: UnusualHourConfig) -> Re
         f"{item.hour:02d}:00-{item.hour:02d}:59 is unusual for this user:"
         f" {seen} of {history.count} earlier transactions in that hour",
     )
-
 
 
 def risky_hour(item: Item, history: UserHistory, cfg: RiskyHourConfig) -> Reason | None:

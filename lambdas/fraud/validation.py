@@ -96,7 +96,9 @@ def _object_errors(path: tuple[str, ...], data: dict, now_ms: int) -> list[dict]
     properties = definition["properties"]
     prefix = "".join(f"{p}." for p in path)
     errors = [{"field": prefix + name, "message": "is required"} for name in definition["required"] if name not in data]
-    errors += [{"field": prefix + (name or '""'), "message": "unknown field"} for name in data if name not in properties]
+    errors += [
+        {"field": prefix + (name or '""'), "message": "unknown field"} for name in data if name not in properties
+    ]
     for name, value in data.items():
         if name in properties:
             errors += _value_errors((*path, name), value, now_ms)

@@ -26,7 +26,9 @@ ANALYSIS_EVENT = {"version": "0", "detail-type": "Scheduled Event", "source": "a
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("e2e", "end-to-end target")
-    group.addoption("--target", choices=("local", "aws"), default="local", help="local emulator (default) or a real deployment")
+    group.addoption(
+        "--target", choices=("local", "aws"), default="local", help="local emulator (default) or a real deployment"
+    )
     group.addoption("--env", dest="e2e_env", metavar="SUFFIX", help="with --target aws: the environment suffix to test")
 
 
@@ -88,7 +90,9 @@ class Pipeline:
     def drain_alerts(self) -> None:
         url = self.outputs["alert_subscription_queue_url"]
         while True:
-            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0 if self.local else 2).get("Messages", [])
+            messages = self.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0 if self.local else 2
+            ).get("Messages", [])
             if not messages:
                 return
             for message in messages:
@@ -98,7 +102,9 @@ class Pipeline:
                 self.deliveries[alert["alert_id"]] = self.deliveries.get(alert["alert_id"], 0) + 1
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
-    def wait_for_alert(self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 120) -> dict[str, Any] | None:
+    def wait_for_alert(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 120
+    ) -> dict[str, Any] | None:
         deadline = time.monotonic() + timeout_s
         while True:
             self.drain_alerts()
@@ -115,7 +121,8 @@ class Pipeline:
     def transaction_alerts(self, transaction_id: str) -> list[dict[str, Any]]:
         self.drain_alerts()
         return [
-            a for a in self.alerts.values()
+            a
+            for a in self.alerts.values()
             if a.get("kind") == "transaction" and a["transaction"]["transaction_id"] == transaction_id
         ]
 
@@ -139,16 +146,21 @@ class Pipeline:
 
 def _local_pipeline(mode: str) -> Iterator[Pipeline]:
     from tools._cli import BUILD
-    from tools.demo import deploy
     from tools.emulator import LocalCloud
-    from tools.localaws import LocalAWS
+    from tools.emulator.demo import deploy
+    from tools.emulator.localaws import LocalAWS
 
     suffix = f"e2e-{mode}"
     with LocalAWS() as aws:
         outputs, _ = deploy(aws, mode, suffix=suffix)
         # Time runs 120x faster for waits (SQS visibility 360 s -> 3 s); schedules run only when triggered.
         with LocalCloud(
-            aws.endpoint, aws.region, outputs, log_dir=BUILD / suffix / "logs", time_scale=120.0, schedule_time_scale=None
+            aws.endpoint,
+            aws.region,
+            outputs,
+            log_dir=BUILD / suffix / "logs",
+            time_scale=120.0,
+            schedule_time_scale=None,
         ) as cloud:
             yield Pipeline(outputs, cloud.session, cloud)
             assert not cloud.errors(), cloud.errors()
@@ -164,7 +176,7 @@ def _aws_pipeline(suffix: str) -> Iterator[Pipeline]:
 def deployed_outputs(suffix: str) -> dict[str, Any]:
     """The Terraform outputs of a deployed environment (initialising its working directory if needed)."""
     from tools._cli import ToolError
-    from tools.tf import Stack
+    from tools.deploy.tf import Stack
 
     stack = Stack(suffix)
     try:

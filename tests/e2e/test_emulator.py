@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tools.emulator import EndpointSession, LocalCloud
-from tools.localaws import LocalAWS
+from tools.emulator.localaws import LocalAWS
 
 pytestmark = pytest.mark.e2e
 
@@ -82,9 +82,19 @@ def cloud(target: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
     role = session.client("iam").create_role(RoleName="emulator-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam, sqs = session.client("lambda"), session.client("sqs")
     arns = {}
-    for name, handler, timeout in [("api", "handlers.api", 3), ("slow", "handlers.slow", 1), ("fails", "handlers.fails", 3), ("batch", "handlers.batch", 3)]:
+    for name, handler, timeout in [
+        ("api", "handlers.api", 3),
+        ("slow", "handlers.slow", 1),
+        ("fails", "handlers.fails", 3),
+        ("batch", "handlers.batch", 3),
+    ]:
         arns[name] = lam.create_function(
-            FunctionName=name, Runtime="python3.11", Role=role, Handler=handler, Code={"ZipFile": _zip()}, Timeout=timeout
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role,
+            Handler=handler,
+            Code={"ZipFile": _zip()},
+            Timeout=timeout,
         )["FunctionArn"]
     _, async_dlq_arn = _queue(sqs, "async-failures")
     lam.put_function_event_invoke_config(
@@ -99,13 +109,19 @@ def cloud(target: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
     )
     _, stream_dlq_arn = _queue(sqs, "stream-failures")
     lam.create_event_source_mapping(
-        EventSourceArn=table["TableDescription"]["LatestStreamArn"], FunctionName="batch", StartingPosition="LATEST",
-        BatchSize=4, FunctionResponseTypes=["ReportBatchItemFailures"], MaximumRetryAttempts=1,
+        EventSourceArn=table["TableDescription"]["LatestStreamArn"],
+        FunctionName="batch",
+        StartingPosition="LATEST",
+        BatchSize=4,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        MaximumRetryAttempts=1,
         DestinationConfig={"OnFailure": {"Destination": stream_dlq_arn}},
         FilterCriteria={"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]},
     )
     session.client("scheduler").create_schedule(
-        Name="fails-every-minute", ScheduleExpression="rate(1 minute)", FlexibleTimeWindow={"Mode": "OFF"},
+        Name="fails-every-minute",
+        ScheduleExpression="rate(1 minute)",
+        FlexibleTimeWindow={"Mode": "OFF"},
         Target={"Arn": arns["fails"], "RoleArn": role},
     )
     gw = session.client("apigateway")
@@ -115,14 +131,31 @@ def cloud(target: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
         resource = gw.create_resource(restApiId=api, parentId=root, pathPart=path)["id"]
         gw.create_model(restApiId=api, name=f"M{path}", contentType="application/json", schema=json.dumps(SCHEMA))
         validator = gw.create_request_validator(restApiId=api, name=f"v{path}", validateRequestBody=True)["id"]
-        gw.put_method(restApiId=api, resourceId=resource, httpMethod="POST", authorizationType="NONE", apiKeyRequired=True,
-                      requestValidatorId=validator, requestModels={"application/json": f"M{path}"})
-        gw.put_integration(restApiId=api, resourceId=resource, httpMethod="POST", type="AWS_PROXY", integrationHttpMethod="POST",
-                           uri=f"arn:aws:apigateway:{target.region}:lambda:path/2015-03-31/functions/{arns[function]}/invocations")
+        gw.put_method(
+            restApiId=api,
+            resourceId=resource,
+            httpMethod="POST",
+            authorizationType="NONE",
+            apiKeyRequired=True,
+            requestValidatorId=validator,
+            requestModels={"application/json": f"M{path}"},
+        )
+        gw.put_integration(
+            restApiId=api,
+            resourceId=resource,
+            httpMethod="POST",
+            type="AWS_PROXY",
+            integrationHttpMethod="POST",
+            uri=f"arn:aws:apigateway:{target.region}:lambda:path/2015-03-31/functions/{arns[function]}/invocations",
+        )
     gw.create_deployment(restApiId=api, stageName="v1")
     key = gw.create_api_key(name="k", enabled=True)
-    plan = gw.create_usage_plan(name="p", apiStages=[{"apiId": api, "stage": "v1"}], throttle={"rateLimit": 1, "burstLimit": 3},
-                                quota={"limit": 5, "period": "DAY"})
+    plan = gw.create_usage_plan(
+        name="p",
+        apiStages=[{"apiId": api, "stage": "v1"}],
+        throttle={"rateLimit": 1, "burstLimit": 3},
+        quota={"limit": 5, "period": "DAY"},
+    )
     gw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
     outputs = {
         "function_names": {name: name for name in arns},
@@ -132,13 +165,19 @@ def cloud(target: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
         "api_key_value": key["value"],
     }
     log_dir = tmp_path_factory.mktemp("logs")
-    with LocalCloud(target.endpoint, target.region, outputs, log_dir=log_dir, time_scale=600.0, schedule_time_scale=None) as running:
+    with LocalCloud(
+        target.endpoint, target.region, outputs, log_dir=log_dir, time_scale=600.0, schedule_time_scale=None
+    ) as running:
         yield running
 
 
 def post(url: str, body: Any, key: str | None) -> tuple[int, dict[str, str], Any]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", **({"x-api-key": key} if key else {})})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **({"x-api-key": key} if key else {})},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers), json.loads(response.read())
@@ -149,7 +188,9 @@ def post(url: str, body: Any, key: str | None) -> tuple[int, dict[str, str], Any
 def messages(cloud: LocalCloud, queue: str) -> list[dict[str, Any]]:
     sqs = cloud.client("sqs")
     url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    return [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+    return [
+        json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    ]
 
 
 def test_the_front_door_answers_like_api_gateway_and_enforces_the_usage_plan(cloud: LocalCloud) -> None:
@@ -189,12 +230,18 @@ def test_a_failing_async_invocation_is_retried_then_sent_to_its_on_failure_desti
     assert record["responsePayload"]["errorMessage"] == "always fails"
 
 
-def test_a_stream_mapping_retries_from_the_first_reported_failure_then_gives_up_to_its_destination(cloud: LocalCloud) -> None:
+def test_a_stream_mapping_retries_from_the_first_reported_failure_then_gives_up_to_its_destination(
+    cloud: LocalCloud,
+) -> None:
     dynamodb = cloud.client("dynamodb")
-    dynamodb.batch_write_item(RequestItems={"items": [
-        {"PutRequest": {"Item": {"id": {"S": name}, "poison": {"BOOL": poison}}}}
-        for name, poison in (("r1", False), ("r2", True), ("r3", False))
-    ]})  # one request: the three records reach the stream together
+    dynamodb.batch_write_item(
+        RequestItems={
+            "items": [
+                {"PutRequest": {"Item": {"id": {"S": name}, "poison": {"BOOL": poison}}}}
+                for name, poison in (("r1", False), ("r2", True), ("r3", False))
+            ]
+        }
+    )  # one request: the three records reach the stream together
 
     assert cloud.wait_idle(quiet_s=0.5, timeout_s=30)
 
@@ -210,10 +257,18 @@ def test_a_rolled_back_transaction_does_not_stop_the_stream(cloud: LocalCloud) -
     dynamodb = cloud.client("dynamodb")
     dynamodb.put_item(TableName="items", Item={"id": {"S": "t0"}})
     with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
-        dynamodb.transact_write_items(TransactItems=[
-            {"Put": {"TableName": "items", "Item": {"id": {"S": "t-phantom"}}}},
-            {"Put": {"TableName": "items", "Item": {"id": {"S": "t0"}}, "ConditionExpression": "attribute_not_exists(id)"}},
-        ])
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "items", "Item": {"id": {"S": "t-phantom"}}}},
+                {
+                    "Put": {
+                        "TableName": "items",
+                        "Item": {"id": {"S": "t0"}},
+                        "ConditionExpression": "attribute_not_exists(id)",
+                    }
+                },
+            ]
+        )
     dynamodb.put_item(TableName="items", Item={"id": {"S": "t1"}})
 
     assert cloud.wait_idle(quiet_s=0.5, timeout_s=30)

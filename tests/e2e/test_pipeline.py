@@ -51,10 +51,7 @@ def midday(days_ago: int) -> int:
 
 def history(new_id: Callable[[str], str], user: str, count: int = 8) -> list[dict[str, Any]]:
     """A cardholder's ordinary weeks: grocery purchases around 40 USD at midday, same card and device."""
-    return [
-        transaction(new_id(f"h{i}"), user, amount=35 + i, timestamp=midday(2 * (count - i)))
-        for i in range(count)
-    ]
+    return [transaction(new_id(f"h{i}"), user, amount=35 + i, timestamp=midday(2 * (count - i))) for i in range(count)]
 
 
 def post_all(pipeline: Pipeline, bodies: list[dict[str, Any]]) -> None:
@@ -66,7 +63,9 @@ def post_all(pipeline: Pipeline, bodies: list[dict[str, Any]]) -> None:
 # -- the API ----------------------------------------------------------------------------------------------
 
 
-def test_a_valid_transaction_is_accepted_and_stored_exactly_once(pipeline: Pipeline, new_id: Callable[[str], str]) -> None:
+def test_a_valid_transaction_is_accepted_and_stored_exactly_once(
+    pipeline: Pipeline, new_id: Callable[[str], str]
+) -> None:
     body = transaction(new_id("valid"), new_id("user"))
 
     status, answer = pipeline.post(body)
@@ -78,7 +77,9 @@ def test_a_valid_transaction_is_accepted_and_stored_exactly_once(pipeline: Pipel
     assert kinds == ["claim", "transaction"], "one transaction item (and the claim that guards its id)"
 
 
-def test_the_same_id_with_a_different_body_is_a_conflict_and_changes_nothing(pipeline: Pipeline, new_id: Callable[[str], str]) -> None:
+def test_the_same_id_with_a_different_body_is_a_conflict_and_changes_nothing(
+    pipeline: Pipeline, new_id: Callable[[str], str]
+) -> None:
     body = transaction(new_id("conflict"), new_id("user"))
     assert pipeline.post(body)[0] == 201
 
@@ -100,7 +101,9 @@ def test_the_same_id_with_a_different_body_is_a_conflict_and_changes_nothing(pip
     ],
     ids=["negative-amount", "three-decimals", "bad-currency", "unknown-field", "bad-id"],
 )
-def test_an_invalid_body_is_rejected_with_400_and_not_stored(pipeline: Pipeline, new_id: Callable[[str], str], change: dict[str, Any]) -> None:
+def test_an_invalid_body_is_rejected_with_400_and_not_stored(
+    pipeline: Pipeline, new_id: Callable[[str], str], change: dict[str, Any]
+) -> None:
     body = {**transaction(new_id("invalid"), new_id("user")), **change}
 
     status, answer = pipeline.post(body)
@@ -121,7 +124,9 @@ def test_malformed_json_is_rejected_with_400(pipeline: Pipeline) -> None:
 
 
 @pytest.mark.parametrize("api_key", [None, "not-the-key"], ids=["no-key", "wrong-key"])
-def test_a_request_without_the_api_key_is_forbidden(pipeline: Pipeline, new_id: Callable[[str], str], api_key: str | None) -> None:
+def test_a_request_without_the_api_key_is_forbidden(
+    pipeline: Pipeline, new_id: Callable[[str], str], api_key: str | None
+) -> None:
     body = transaction(new_id("nokey"), new_id("user"))
 
     status, answer = pipeline.post(body, api_key=api_key)
@@ -133,13 +138,22 @@ def test_a_request_without_the_api_key_is_forbidden(pipeline: Pipeline, new_id: 
 # -- scoring and alerting ---------------------------------------------------------------------------------
 
 
-def test_a_fraudulent_sequence_produces_one_alert_for_the_fraud_team(pipeline: Pipeline, new_id: Callable[[str], str]) -> None:
+def test_a_fraudulent_sequence_produces_one_alert_for_the_fraud_team(
+    pipeline: Pipeline, new_id: Callable[[str], str]
+) -> None:
     user = new_id("victim")
     post_all(pipeline, history(new_id, user))
     pipeline.settle()
     fraud = transaction(
-        new_id("fraud"), user, amount=4999.0, merchant_category="shopping_net", merchant_id="m-unknown-9",
-        country="NG", device_id=new_id("new-device"), channel="online", timestamp=now_ms() - 1000,
+        new_id("fraud"),
+        user,
+        amount=4999.0,
+        merchant_category="shopping_net",
+        merchant_id="m-unknown-9",
+        country="NG",
+        device_id=new_id("new-device"),
+        channel="online",
+        timestamp=now_ms() - 1000,
     )
 
     post_all(pipeline, [fraud])
@@ -172,8 +186,15 @@ def test_a_benign_sequence_produces_no_alert(pipeline: Pipeline, new_id: Callabl
 def test_analyze_patterns_finds_a_card_testing_burst(pipeline: Pipeline, new_id: Callable[[str], str]) -> None:
     card = new_id("card") + "Zq7x"  # the alert masks the card: its last 4 characters identify it
     burst = [
-        transaction(new_id(f"probe{i}"), new_id(f"user{i}"), amount=1.0 + i / 100, card_id=card,
-                    merchant_category="misc_net", merchant_id=f"m-misc-{i}", timestamp=now_ms() - (20 - i) * 10_000)
+        transaction(
+            new_id(f"probe{i}"),
+            new_id(f"user{i}"),
+            amount=1.0 + i / 100,
+            card_id=card,
+            merchant_category="misc_net",
+            merchant_id=f"m-misc-{i}",
+            timestamp=now_ms() - (20 - i) * 10_000,
+        )
         for i in range(8)
     ]
     post_all(pipeline, burst)
@@ -181,7 +202,11 @@ def test_analyze_patterns_finds_a_card_testing_burst(pipeline: Pipeline, new_id:
 
     pipeline.run_analysis()
     finding = pipeline.wait_for_alert(
-        lambda a: a.get("kind") == "pattern" and a["finding"]["type"] == "CARD_TESTING" and a["finding"]["entity"].endswith("Zq7x")
+        lambda a: (
+            a.get("kind") == "pattern"
+            and a["finding"]["type"] == "CARD_TESTING"
+            and a["finding"]["entity"].endswith("Zq7x")
+        )
     )
 
     assert finding is not None, "analyze-patterns published no CARD_TESTING finding for the card"
@@ -195,11 +220,21 @@ def fraud_after_history(pipeline: Pipeline, new_id: Callable[[str], str], name: 
     user = new_id(name)
     post_all(pipeline, history(new_id, user, count=5))
     pipeline.settle()
-    return transaction(new_id(f"{name}-fraud"), user, amount=3999.0, merchant_category="shopping_net",
-                       country="RU", device_id=new_id("dev"), channel="online", timestamp=now_ms() - 1000)
+    return transaction(
+        new_id(f"{name}-fraud"),
+        user,
+        amount=3999.0,
+        merchant_category="shopping_net",
+        country="RU",
+        device_id=new_id("dev"),
+        channel="online",
+        timestamp=now_ms() - 1000,
+    )
 
 
-def test_an_alert_that_keeps_failing_in_notify_team_ends_in_the_dlq_after_3_receives(local_pipeline: Pipeline, new_id: Callable[[str], str]) -> None:
+def test_an_alert_that_keeps_failing_in_notify_team_ends_in_the_dlq_after_3_receives(
+    local_pipeline: Pipeline, new_id: Callable[[str], str]
+) -> None:
     pipeline, cloud = local_pipeline, local_pipeline.cloud
     notify = pipeline.outputs["function_names"]["notify-team"]
     dlq = pipeline.outputs["alerts_dlq_url"]
@@ -213,7 +248,9 @@ def test_an_alert_that_keeps_failing_in_notify_team_ends_in_the_dlq_after_3_rece
     finally:
         cloud.runtime.clear_failure(notify)
 
-    messages = pipeline.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+    messages = pipeline.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+        "Messages", []
+    )
     assert [m for m in messages if fraud["transaction_id"] in m["Body"]], "the alert is in the DLQ"
     assert cloud.runtime.stats()[notify]["invocations"] - before == 3, "received (and failed) exactly 3 times"
     assert pipeline.transaction_alerts(fraud["transaction_id"]) == [], "never published"

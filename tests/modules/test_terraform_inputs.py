@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, require
-from tools._cli import provider_mirror
-from tools.localaws import LocalAWS
+from tools._cli import FUNCTIONS_FILE, function_catalog, provider_mirror
+from tools.emulator.localaws import LocalAWS
 
 pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 
-FUNCTION_KEYS = ("process-transaction", "detect-fraud", "notify-team", "analyze-patterns")
+FUNCTION_KEYS = tuple(function_catalog())
 
 
 class Workspace:
@@ -38,16 +38,21 @@ class Workspace:
         self.terraform = terraform
         self.env = {**os.environ, **env, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
         shutil.copytree(ROOT / "modules", base / "modules", ignore=shutil.ignore_patterns(".terraform*"))
-        shutil.copytree(ROOT / "terraform", base / "terraform", ignore=shutil.ignore_patterns(".terraform*", "*_override.tf"))
+        shutil.copytree(
+            ROOT / "terraform", base / "terraform", ignore=shutil.ignore_patterns(".terraform*", "*_override.tf")
+        )
         fraud = base / "lambdas" / "fraud"
         fraud.mkdir(parents=True)
+        shutil.copy(FUNCTIONS_FILE, base / "lambdas" / FUNCTIONS_FILE.name)
         for name in ("rules.default.json", "transaction.schema.json"):
             shutil.copy(ROOT / "lambdas" / "fraud" / name, fraud / name)
         self.artifacts = base / "dist"
         self.artifacts.mkdir()
         for key in FUNCTION_KEYS:
             with zipfile.ZipFile(self.artifacts / f"{key}.zip", "w") as archive:
-                archive.writestr(f"{key.replace('-', '_')}.py", "def handler(event, context):\n    return None\n")
+                archive.writestr(
+                    f"{function_catalog()[key]['module']}.py", "def handler(event, context):\n    return None\n"
+                )
 
     def init(self, directory: Path) -> None:
         args = [self.terraform, f"-chdir={directory}", "init", "-input=false", "-no-color", "-backend=false"]
@@ -59,8 +64,16 @@ class Workspace:
         var_file = directory / f"case-{uuid.uuid4().hex}.tfvars.json"
         var_file.write_text(json.dumps(variables))
         # -refresh=false and no state: validation runs without touching (emulated) AWS resources.
-        args = [self.terraform, f"-chdir={directory}", "plan", "-input=false", "-no-color", "-lock=false",
-                "-refresh=false", f"-var-file={var_file}"]
+        args = [
+            self.terraform,
+            f"-chdir={directory}",
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-lock=false",
+            "-refresh=false",
+            f"-var-file={var_file}",
+        ]
         return subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=600)
 
     def plan_all(self, directory: Path, cases: Mapping[str, dict]) -> dict[str, subprocess.CompletedProcess[str]]:
@@ -92,11 +105,12 @@ def diagnostics(result: subprocess.CompletedProcess[str]) -> str:
 ROOT_CASES = {
     "suffix with capitals and an underscore": (
         {"suffix": "Dev_1"},
-        'suffix must be 2-24 lowercase letters, digits or hyphens, not starting or ending with a hyphen, e.g. "dev" or "pr-42".',
+        "suffix must be 2-24 lowercase letters, digits or hyphens, not starting or ending with a hyphen,"
+        ' e.g. "dev" or "pr-42".',
     ),
     "unknown function key": (
         {"functions": {"detect_fraud": {"memory_mb": 512}}},
-        'functions keys must be among "process-transaction", "detect-fraud", "notify-team" and "analyze-patterns".',
+        f"functions keys must be function keys of lambdas/functions.json: {', '.join(sorted(FUNCTION_KEYS))}.",
     ),
     "memory out of range": (
         {"functions": {"detect-fraud": {"memory_mb": 64}}},
@@ -208,7 +222,13 @@ module "function" {
 
 STATEMENT_CASES = {
     "wildcard action": (
-        [{"sid": "ReadTable", "actions": ["dynamodb:*"], "resources": ["arn:aws:dynamodb:us-east-1:123456789012:table/t-val"]}],
+        [
+            {
+                "sid": "ReadTable",
+                "actions": ["dynamodb:*"],
+                "resources": ["arn:aws:dynamodb:us-east-1:123456789012:table/t-val"],
+            }
+        ],
         "Policy statement actions must be exact service:Action names without wildcards",
     ),
     "Resource star": (
@@ -216,13 +236,23 @@ STATEMENT_CASES = {
         'Policy statement resources must be ARNs (no "*")',
     ),
     "statement without a purpose": (
-        [{"sid": "", "actions": ["dynamodb:GetItem"], "resources": ["arn:aws:dynamodb:us-east-1:123456789012:table/t-val"]}],
+        [
+            {
+                "sid": "",
+                "actions": ["dynamodb:GetItem"],
+                "resources": ["arn:aws:dynamodb:us-east-1:123456789012:table/t-val"],
+            }
+        ],
         "Each policy statement needs a unique sid of letters and digits that names its purpose",
     ),
 }
 
 
-SCOPED_STATEMENT = {"sid": "ReadTable", "actions": ["dynamodb:GetItem"], "resources": ["arn:aws:dynamodb:us-east-1:123456789012:table/t-val"]}
+SCOPED_STATEMENT = {
+    "sid": "ReadTable",
+    "actions": ["dynamodb:GetItem"],
+    "resources": ["arn:aws:dynamodb:us-east-1:123456789012:table/t-val"],
+}
 
 
 @pytest.fixture(scope="module")

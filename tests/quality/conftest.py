@@ -30,7 +30,9 @@ def kaggle_file() -> Path:
 def sparkov_slice(sparkov_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The header and the first 5,000 rows of the Sparkov file, gzip-compressed like the original."""
     path = tmp_path_factory.mktemp("data") / "sparkov_slice.csv.gz"
-    with gzip.open(sparkov_file, "rt", encoding="utf-8", newline="") as source, \
-            gzip.open(path, "wt", encoding="utf-8", newline="") as target:
+    with (
+        gzip.open(sparkov_file, "rt", encoding="utf-8", newline="") as source,
+        gzip.open(path, "wt", encoding="utf-8", newline="") as target,
+    ):
         target.writelines(itertools.islice(source, 5001))
     return path

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools import backtest, simulate
+from tools.detection import backtest, simulate
 
 
 @pytest.mark.slow

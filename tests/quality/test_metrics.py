@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.quality.metrics import Confusion, ScoreHistogram, confusion
+from tools.detection.metrics import Confusion, ScoreHistogram, confusion
 
 # 10 transactions: 4 fraud. Flagged: 3 of the fraud and 2 legitimate ones.
 FLAGGED = [True, True, True, False, True, True, False, False, False, False]

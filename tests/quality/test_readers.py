@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from tools import simulate
-from tools.quality import readers
 from fraud.history import Item
+from tools.detection import readers, simulate
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +78,10 @@ def test_bad_row_names_file_and_line(parse):
 
 
 def test_a_label_other_than_0_or_1_is_an_error_in_the_item_parser_too():
-    row = dict.fromkeys(readers.SPARKOV_COLUMNS, "0") | {"trans_date_trans_time": "2019-01-01 00:03:13",
-                                                          "is_fraud": "2"}
+    row = dict.fromkeys(readers.SPARKOV_COLUMNS, "0") | {
+        "trans_date_trans_time": "2019-01-01 00:03:13",
+        "is_fraud": "2",
+    }
     handle = io.StringIO(",".join(readers.SPARKOV_COLUMNS) + "\n" + ",".join(row.values()) + "\n")
     with pytest.raises(readers.DataFormatError, match=r"<stream>:2: is_fraud must be 0 or 1, got '2'"):
         readers.read_sparkov_items(handle)
@@ -96,7 +97,7 @@ def test_read_items_gives_the_engine_item_of_every_transaction_read_gives(data, 
     path = request.getfixturevalue(data)
     records, items = readers.read(path), readers.read_items(path)
     assert len(items) == len(records) > 0
-    for record, (item, is_fraud, scenario) in zip(records, items):
+    for record, (item, is_fraud, scenario) in zip(records, items, strict=True):
         assert type(item) is Item
         assert _fields(item) == _fields(Item(record.transaction))
         assert (is_fraud, scenario) == (record.is_fraud, record.scenario)

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tools import rules
 from tools._cli import ToolError
+from tools.detection import rules
 
 NAME = "/fraud-detection/test/rules-test"
 

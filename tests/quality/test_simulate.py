@@ -12,7 +12,7 @@ import pytest
 
 from fraud.history import Item
 from fraud.validation import ValidationFailed, validate_transaction
-from tools import simulate
+from tools.detection import simulate
 
 SMALL = {"n_users": 60, "days": 20, "fraud_rate": 0.02}
 
@@ -144,6 +144,7 @@ def test_post_sends_api_bodies_with_the_key_and_summarises_by_status(local_api):
 
 def test_post_counts_an_unreachable_api_as_failed():
     transactions = list(simulate.generate(seed=9, n_users=2, days=1, fraud_rate=0))[:2]
-    summary = simulate.post(transactions, "http://127.0.0.1:9/transactions", None, rate=1000,
-                            timeout=2, show_progress=False)
+    summary = simulate.post(
+        transactions, "http://127.0.0.1:9/transactions", None, rate=1000, timeout=2, show_progress=False
+    )
     assert summary.failed == 2 and summary.by_status["error"] == 2

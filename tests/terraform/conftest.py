@@ -1,7 +1,7 @@
 """Plans of the root module, made once per configuration against a local moto server (no AWS account).
 
 Each configuration (profile x stream consumer x VPC) is planned at most once per session, on first
-use, through ``tools.tf.Stack``: the same driver ``make plan`` uses. Tests read the plan through
+use, through ``tools.deploy.tf.Stack``: the same driver ``make plan`` uses. Tests read the plan through
 ``Plan``, which sees planned values, values unknown until apply, IAM documents (read at plan time or
 deferred) and the configuration, so each test can state a requirement in the words of the issue.
 """
@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, in_ci, require
-from tools import package, tfvars
 from tools._cli import provider_mirror
-from tools.localaws import LocalAWS
-from tools.tf import Stack
+from tools.deploy import package, tfvars
+from tools.deploy.tf import Stack
+from tools.emulator.localaws import LocalAWS
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,9 @@ class Plan:
         return matches[0]
 
     def functions(self) -> dict[str, Resource]:
-        return {r.get("function_name").rsplit(f"-{self.suffix}", 1)[0]: r for r in self.resources("aws_lambda_function")}
+        return {
+            r.get("function_name").rsplit(f"-{self.suffix}", 1)[0]: r for r in self.resources("aws_lambda_function")
+        }
 
     def statements(self) -> list[Statement]:
         """Every statement of every IAM policy document: data sources read now or at apply, inline JSON."""
@@ -177,7 +179,7 @@ class Plan:
         return module, re.sub(r"\[[^\]]*\]$", "", local)
 
 
-MODULE_PREFIX = re.compile(r'^(?:module\.[\w-]+(?:\[[^\]]*\])?\.)+')
+MODULE_PREFIX = re.compile(r"^(?:module\.[\w-]+(?:\[[^\]]*\])?\.)+")
 
 
 def _module_path(address: str) -> list[str]:
@@ -288,7 +290,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if MEASUREMENTS:
         terminalreporter.section("terraform plans")
         for config, numbers in MEASUREMENTS.items():
-            terminalreporter.line(f"{config:<24} {numbers['resources']:>4} resources  plan {numbers['plan_seconds']:>5} s")
+            terminalreporter.line(
+                f"{config:<24} {numbers['resources']:>4} resources  plan {numbers['plan_seconds']:>5} s"
+            )
 
 
 def _plan_fixture(configs: list[Config]):

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from tests.conftest import ROOT
-from tools.package import FUNCTIONS
+from tools.deploy.package import FUNCTIONS
 
 pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 
@@ -355,7 +355,9 @@ def test_vpc_functions_have_subnets_in_two_azs_and_endpoints_for_each_service(vp
     assert len(zones) >= 2
     assert all(s.get("map_public_ip_on_launch") is False for s in vpc_plan.resources("aws_subnet"))
     for key, function in vpc_plan.functions().items():
-        assert function.is_set("vpc_config", 0, "subnet_ids") and function.is_set("vpc_config", 0, "security_group_ids"), key
+        assert function.is_set("vpc_config", 0, "subnet_ids") and function.is_set(
+            "vpc_config", 0, "security_group_ids"
+        ), key
     endpoints = {e.get("service_name").rsplit(".", 1)[-1]: e for e in vpc_plan.resources("aws_vpc_endpoint")}
     assert endpoints["dynamodb"].get("vpc_endpoint_type") == "Gateway"
     for service in ("sqs", "sns", "ssm"):

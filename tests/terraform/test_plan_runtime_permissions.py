@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tools.package import FUNCTIONS
+from tools.deploy.package import FUNCTIONS
 
 pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 
@@ -43,7 +43,8 @@ CODE_CALLS = {
     "process-transaction": {"dynamodb:PutItem", "dynamodb:GetItem"},  # TransactWriteItems (2 Puts), claim read
     "detect-fraud": {"dynamodb:Query", "ssm:GetParameter", "sqs:SendMessage"} | IDEMPOTENCY,
     "notify-team": {"sns:Publish"} | IDEMPOTENCY,
-    "analyze-patterns": {"dynamodb:Query", "dynamodb:BatchGetItem", "ssm:GetParameter", "sqs:SendMessage"} | IDEMPOTENCY,
+    "analyze-patterns": {"dynamodb:Query", "dynamodb:BatchGetItem", "ssm:GetParameter", "sqs:SendMessage"}
+    | IDEMPOTENCY,
 }
 # What the event source mapping of a function does with the function's role.
 SQS_CONSUMER = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}
@@ -72,7 +73,9 @@ def policy_documents(plan) -> dict[str, list[dict[str, Any]]]:
 
 
 def document(plan, address_pattern: str) -> list[dict[str, Any]]:
-    matches = [statements for address, statements in policy_documents(plan).items() if re.search(address_pattern, address)]
+    matches = [
+        statements for address, statements in policy_documents(plan).items() if re.search(address_pattern, address)
+    ]
     assert len(matches) == 1, f"expected one policy document matching {address_pattern}, found {len(matches)}"
     return matches[0]
 
@@ -115,7 +118,9 @@ def test_each_function_role_allows_exactly_the_calls_its_code_and_triggers_make(
 def test_process_transaction_may_only_put_and_get_items_of_the_transactions_table(any_plan):
     (statement,) = [
         s
-        for s in document(any_plan, r'^module\.functions\["process-transaction"\]\.data\.aws_iam_policy_document\.scoped$')
+        for s in document(
+            any_plan, r'^module\.functions\["process-transaction"\]\.data\.aws_iam_policy_document\.scoped$'
+        )
         if s.get("sid") == "RecordTransactions"
     ]
     assert set(statement["actions"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}
@@ -128,7 +133,11 @@ def test_every_role_that_touches_an_encrypted_queue_topic_or_stream_can_use_the_
         roles["data.aws_iam_policy_document.pipe"] = "pipe"
     for prefix, role in roles.items():
         statements = [
-            s for a, d in policy_documents(any_plan).items() if a.startswith(prefix) for s in d if not s.get("principals")
+            s
+            for a, d in policy_documents(any_plan).items()
+            if a.startswith(prefix)
+            for s in d
+            if not s.get("principals")
         ]
         actions = {a for s in statements for a in s.get("actions") or []}
         if any(touches.match(a) for a in actions):
@@ -186,7 +195,12 @@ def test_the_key_policy_lets_each_service_that_encrypts_for_the_stack_use_the_ke
             by_service[service] = statement
     # CloudWatch Logs (every log group), SNS (delivering to fraud-alert-events), CloudWatch (alarms
     # publishing to fraud-ops) and EventBridge (rule targets' dead letters to fraud-events-dlq).
-    assert set(by_service) == {"logs.us-east-1.amazonaws.com", "sns.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com"}
+    assert set(by_service) == {
+        "logs.us-east-1.amazonaws.com",
+        "sns.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+        "events.amazonaws.com",
+    }
     for service, statement in by_service.items():
         assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(statement["actions"]), service
         assert "kms:*" not in statement["actions"], service

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tools import tfvars
+from tools.deploy import tfvars
 
 pytestmark = pytest.mark.terraform
 
@@ -64,15 +64,23 @@ def test_tfvars_renders_exactly_the_variables_the_root_module_declares():
 
 
 def test_the_root_module_has_every_output_of_the_contract():
-    assert CONTRACT_OUTPUTS <= declared("output", ROOT / "terraform")
+    assert declared("output", ROOT / "terraform") >= CONTRACT_OUTPUTS
 
 
 def test_every_module_has_a_readme_and_the_standard_files():
     for module in MODULE_DIRS:
-        assert {p.name for p in module.iterdir()} >= {"main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"}, module
+        assert {p.name for p in module.iterdir()} >= {
+            "main.tf",
+            "variables.tf",
+            "outputs.tf",
+            "versions.tf",
+            "README.md",
+        }, module
 
 
 def test_nothing_blocks_destroy():
     files = [*ROOT.joinpath("terraform").glob("*.tf"), *ROOT.joinpath("modules").rglob("*.tf")]
-    blocking = [f.relative_to(ROOT).as_posix() for f in files if re.search(r"prevent_destroy\s*=\s*true", f.read_text())]
+    blocking = [
+        f.relative_to(ROOT).as_posix() for f in files if re.search(r"prevent_destroy\s*=\s*true", f.read_text())
+    ]
     assert blocking == []

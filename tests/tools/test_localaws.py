@@ -6,7 +6,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from tools.localaws import LocalAWS
+from tools.emulator.localaws import LocalAWS
 
 
 def test_serves_aws_apis_at_the_endpoint_its_environment_names():

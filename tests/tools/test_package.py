@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import package
-from tools.package import FUNCTIONS
+from tools.deploy import package
+from tools.deploy.package import FUNCTIONS
 
 FRAUD_FILES = {
     "fraud/__init__.py": "",

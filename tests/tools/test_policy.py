@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import policy
 from tools._cli import ToolError
+from tools.deploy import policy
 
 FIXTURE = Path(__file__).parent / "fixtures" / "checkov_report.json"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tools import tf
 from tools._cli import ToolError
-from tools.package import FUNCTIONS
+from tools.deploy import tf
+from tools.deploy.package import FUNCTIONS
 
 
 def change(type_: str, *actions: str, mode: str = "managed") -> dict:
@@ -141,7 +141,7 @@ def test_a_hand_written_backend_override_is_never_overwritten(tmp_path, fake_ter
     tfdir.mkdir()
     (tfdir / tf.BACKEND_OVERRIDE).write_text('terraform {\n  backend "gcs" {}\n}\n')
     stack = tf.Stack("pr-42", env={**fake_terraform, "TF_STATE_BUCKET": "b"}, build_dir=tmp_path, tfdir=tfdir)
-    with pytest.raises(ToolError, match="not written by tools/tf.py"):
+    with pytest.raises(ToolError, match="not written by tools/deploy/tf.py"):
         stack.backend_config()
 
 
@@ -170,10 +170,8 @@ output "secret" {
 
 @pytest.mark.terraform
 @pytest.mark.slow
-def test_a_stack_inits_plans_applies_outputs_and_destroys_with_everything_under_its_build_dir(
-    terraform_bin, tmp_path
-):
-    from tools.localaws import LocalAWS
+def test_a_stack_inits_plans_applies_outputs_and_destroys_with_everything_under_its_build_dir(terraform_bin, tmp_path):
+    from tools.emulator.localaws import LocalAWS
 
     tfdir = tmp_path / "terraform"
     tfdir.mkdir()

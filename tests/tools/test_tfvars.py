@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tools import tfvars
 from tools._cli import DIST
-from tools.package import FUNCTIONS
+from tools.deploy import tfvars
+from tools.deploy.package import FUNCTIONS
 
 
 def rendered(suffix: str, *args: str, tmp_path: Path) -> dict:
@@ -20,7 +20,14 @@ def rendered(suffix: str, *args: str, tmp_path: Path) -> dict:
 
 @pytest.mark.parametrize(
     ("suffix", "profile"),
-    [("dev", "dev"), ("pr-42", "dev"), ("feature-x1", "dev"), ("staging", "staging"), ("prod", "prod"), ("local", "local")],
+    [
+        ("dev", "dev"),
+        ("pr-42", "dev"),
+        ("feature-x1", "dev"),
+        ("staging", "staging"),
+        ("prod", "prod"),
+        ("local", "local"),
+    ],
 )
 def test_the_profile_is_the_one_named_like_the_suffix_else_dev(suffix, profile, tmp_path):
     assert rendered(suffix, tmp_path=tmp_path)["tags"]["Profile"] == profile
@@ -41,7 +48,9 @@ def test_every_document_names_its_suffix_and_the_absolute_artifacts_dir(tmp_path
 
 def test_prod_reserves_100_per_function_runs_in_a_vpc_and_keeps_logs_7_days(tmp_path):
     variables = rendered("prod", tmp_path=tmp_path)
-    assert {key: f["reserved_concurrency"] for key, f in variables["functions"].items()} == dict.fromkeys(FUNCTIONS, 100)
+    assert {key: f["reserved_concurrency"] for key, f in variables["functions"].items()} == dict.fromkeys(
+        FUNCTIONS, 100
+    )
     assert variables["enable_vpc"] is True
     assert variables["log_retention_days"] == 7
     assert variables["manage_api_gateway_account"] is False

@@ -23,15 +23,28 @@ from fraud.patterns import Finding
 NOW = 1_763_000_000_000
 CARD = "tok_4111111111111111"
 TXN = {
-    "transaction_id": "txn-42", "user_id": "u_42", "amount": Decimal("912.4"), "currency": "USD",
-    "merchant_id": "m_123", "merchant_category": "shopping_net", "timestamp": Decimal(NOW - 5000),
-    "card_id": CARD, "country": "FR", "location": {"lat": Decimal("48.85"), "lon": Decimal("2")},
-    "device_id": "device-fingerprint-abcdef", "ip_address": "203.0.113.77", "channel": "online",
+    "transaction_id": "txn-42",
+    "user_id": "u_42",
+    "amount": Decimal("912.4"),
+    "currency": "USD",
+    "merchant_id": "m_123",
+    "merchant_category": "shopping_net",
+    "timestamp": Decimal(NOW - 5000),
+    "card_id": CARD,
+    "country": "FR",
+    "location": {"lat": Decimal("48.85"), "lon": Decimal("2")},
+    "device_id": "device-fingerprint-abcdef",
+    "ip_address": "203.0.113.77",
+    "channel": "online",
 }
-ASSESSMENT = Assessment(87, "alert", (
-    Reason("AMOUNT_ANOMALY", 35.04, "amount 912.40 is 8.3x this user's typical 110.00 for shopping_net"),
-    Reason("NEW_COUNTRY", 25, "first transaction from FR; earlier ones were from US"),
-))
+ASSESSMENT = Assessment(
+    87,
+    "alert",
+    (
+        Reason("AMOUNT_ANOMALY", 35.04, "amount 912.40 is 8.3x this user's typical 110.00 for shopping_net"),
+        Reason("NEW_COUNTRY", 25, "first transaction from FR; earlier ones were from US"),
+    ),
+)
 
 
 def test_mask_keeps_only_the_last_four():
@@ -45,7 +58,7 @@ def test_mask_keeps_only_the_last_four():
 def test_mask_never_leaks_more_than_the_last_four_characters(value):
     masked = mask(value)
     assert masked.startswith("********")
-    shown = masked[len("********"):]
+    shown = masked[len("********") :]
     assert len(shown) <= 4 and value.endswith(shown)
     assert len(shown) <= len(value) // 2  # a short value is never shown whole
 
@@ -60,7 +73,11 @@ def test_transaction_alert_layout_and_masking():
     assert alert["alert_id"] == "txn-txn-42" and alert["kind"] == "transaction"
     assert alert["created_at"] == NOW and alert["environment"] == "dev"
     assert alert["score"] == 87 and alert["decision"] == "alert"
-    assert alert["reasons"][0] == {"code": "AMOUNT_ANOMALY", "score": 35.0, "explanation": ASSESSMENT.reasons[0].explanation}
+    assert alert["reasons"][0] == {
+        "code": "AMOUNT_ANOMALY",
+        "score": 35.0,
+        "explanation": ASSESSMENT.reasons[0].explanation,
+    }
     shown = alert["transaction"]
     assert shown["amount"] == "912.40"
     assert shown["card_id"] == "********1111" and shown["device_id"] == "********cdef"
@@ -97,8 +114,13 @@ def test_subject_has_no_control_characters_validation_lets_through():
 
 
 def test_pattern_alert_layout_masking_and_ids():
-    finding = Finding("SHARED_DEVICE", "device-fingerprint-abcdef", 80, "one device used by 5 users in the window",
-                      {"distinct": 5, "users": ["u1", "u2"], "device_ids": ["device-fingerprint-abcdef"]})
+    finding = Finding(
+        "SHARED_DEVICE",
+        "device-fingerprint-abcdef",
+        80,
+        "one device used by 5 users in the window",
+        {"distinct": 5, "users": ["u1", "u2"], "device_ids": ["device-fingerprint-abcdef"]},
+    )
     alert = pattern_alert(finding, window_end_ms=NOW, environment="prod", now_ms=NOW + 10)
     key = finding_key(finding)
     assert key.startswith("pattern-SHARED_DEVICE-") and len(key.rsplit("-", 1)[1]) == 12

@@ -62,27 +62,63 @@ def test_json_text_is_accepted(raw):
         ({"rules": {"high_amount": {"weight": "10"}}}, "rules.high_amount.weight", "must be a number"),
         ({"rules": {"high_amount": {"weight": True}}}, "rules.high_amount.weight", "must be a number"),
         ({"rules": {"high_amount": {"start": 6000}}}, "rules.high_amount", "start (6000) must be less than full"),
-        ({"rules": {"high_amount": {"categories": {"home": {"start": 300, "full": 200}}}}},
-         "rules.high_amount.categories.home", "start (300) must be less than full"),
-        ({"rules": {"high_amount": {"categories": {"jewelry": {"start": 300}}}}},
-         "rules.high_amount.categories.jewelry.full", "is required"),
+        (
+            {"rules": {"high_amount": {"categories": {"home": {"start": 300, "full": 200}}}}},
+            "rules.high_amount.categories.home",
+            "start (300) must be less than full",
+        ),
+        (
+            {"rules": {"high_amount": {"categories": {"jewelry": {"start": 300}}}}},
+            "rules.high_amount.categories.jewelry.full",
+            "is required",
+        ),
         ({"rules": {"new_device": {"enabled": "yes"}}}, "rules.new_device.enabled", "true or false"),
         ({"rules": {"velocity": {"windows": {}}}}, "rules.velocity.windows", "must be a list"),
-        ({"rules": {"velocity": {"windows": [{"name": "x", "seconds": 0, "max_count": 1, "max_amount": 1,
-                                              "baseline_factor": 0}]}}},
-         "rules.velocity.windows[0].seconds", "greater than 0"),
-        ({"rules": {"velocity": {"windows": [{"name": "x", "seconds": 60}]}}},
-         "rules.velocity.windows[0].max_count", "is required"),
-        ({"rules": {"velocity": {"windows": [{"name": "x", "seconds": 60 * 86_400, "max_count": 1,
-                                              "max_amount": 1, "baseline_factor": 0}]}}},
-         "rules.velocity.windows[0].seconds", "longer than history.window_days"),
-        ({"rules": {"merchant_category": {"risk": {"travel": 1.5}}}}, "rules.merchant_category.risk.travel",
-         "at most 1"),
-        ({"rules": {"amount_anomaly": {"category_priors": {"x": {"typical": 0, "spread": 1}}}}},
-         "rules.amount_anomaly.category_priors.x.typical", "greater than 0"),
+        (
+            {
+                "rules": {
+                    "velocity": {
+                        "windows": [{"name": "x", "seconds": 0, "max_count": 1, "max_amount": 1, "baseline_factor": 0}]
+                    }
+                }
+            },
+            "rules.velocity.windows[0].seconds",
+            "greater than 0",
+        ),
+        (
+            {"rules": {"velocity": {"windows": [{"name": "x", "seconds": 60}]}}},
+            "rules.velocity.windows[0].max_count",
+            "is required",
+        ),
+        (
+            {
+                "rules": {
+                    "velocity": {
+                        "windows": [
+                            {"name": "x", "seconds": 60 * 86_400, "max_count": 1, "max_amount": 1, "baseline_factor": 0}
+                        ]
+                    }
+                }
+            },
+            "rules.velocity.windows[0].seconds",
+            "longer than history.window_days",
+        ),
+        (
+            {"rules": {"merchant_category": {"risk": {"travel": 1.5}}}},
+            "rules.merchant_category.risk.travel",
+            "at most 1",
+        ),
+        (
+            {"rules": {"amount_anomaly": {"category_priors": {"x": {"typical": 0, "spread": 1}}}}},
+            "rules.amount_anomaly.category_priors.x.typical",
+            "greater than 0",
+        ),
         ({"rules": {"amount_anomaly": {"z_start": 5, "z_full": 4}}}, "rules.amount_anomaly", "z_start (5)"),
-        ({"rules": {"card_testing": {"min_count": 5, "full_count": 4}}}, "rules.card_testing.full_count",
-         "at least min_count"),
+        (
+            {"rules": {"card_testing": {"min_count": 5, "full_count": 4}}},
+            "rules.card_testing.full_count",
+            "at least min_count",
+        ),
         ({"rules": {"unusual_hour": {"max_share": 0}}}, "rules.unusual_hour.max_share", "greater than 0"),
         ({"rules": {"spree": {"min_hour_risk": 2}}}, "rules.spree.min_hour_risk", "at most 1"),
         ({"rules": {"spree": {"window_seconds": 40 * 86400}}}, "rules.spree.window_seconds", "longer than history"),
@@ -91,8 +127,11 @@ def test_json_text_is_accepted(raw):
         ({"patterns": {"shared_ip": {"min_users": 1}}}, "patterns.shared_ip.min_users", "at least 2"),
         ({"patterns": {"merchant_spike": {"factor": 1}}}, "patterns.merchant_spike.factor", "greater than 1"),
         ({"patterns": {"suppression_minutes": -5}}, "patterns.suppression_minutes", "at least 0"),
-        ({"rules": {"impossible_travel": {"max_speed_kmh": float("nan")}}},
-         "rules.impossible_travel.max_speed_kmh", "finite"),
+        (
+            {"rules": {"impossible_travel": {"max_speed_kmh": float("nan")}}},
+            "rules.impossible_travel.max_speed_kmh",
+            "finite",
+        ),
     ],
 )
 def test_invalid_documents_name_the_key_and_why(document, path, reason):

@@ -271,4 +271,3 @@ def test_user_history_follows_pages_until_max_items(aws, process_transaction, la
 
     assert [item["transaction_id"] for item in items] == ["usual-7", "usual-6", "usual-5", "usual-4", "usual-3"]
     assert limits == [5, 3, 1]
-

@@ -17,8 +17,14 @@ T0 = 1_700_000_000_000
 
 
 def txn(i: int, ts: int, amount: float = 10.0, **extra) -> dict:
-    return {"transaction_id": f"t{i}", "user_id": "u1", "timestamp": ts, "amount": amount,
-            "merchant_category": "grocery_pos", **extra}
+    return {
+        "transaction_id": f"t{i}",
+        "user_id": "u1",
+        "timestamp": ts,
+        "amount": amount,
+        "merchant_category": "grocery_pos",
+        **extra,
+    }
 
 
 def snapshot(history: UserHistory, spans=((HOUR, None), (24 * HOUR, None), (HOUR, 5.0))) -> dict:
@@ -86,8 +92,14 @@ def test_windows_follow_max_items_evictions():
 
 
 def test_decimal_amounts_and_local_hour():
-    item = Item({"timestamp": Decimal(T0), "amount": Decimal("912.40"), "local_hour": Decimal(23),
-                 "location": {"lat": Decimal("1.5"), "lon": Decimal("-2")}})
+    item = Item(
+        {
+            "timestamp": Decimal(T0),
+            "amount": Decimal("912.40"),
+            "local_hour": Decimal(23),
+            "location": {"lat": Decimal("1.5"), "lon": Decimal("-2")},
+        }
+    )
     assert item.amount == 912.4 and item.cents == 91240 and item.hour == 23 and item.lat == 1.5
     assert Item({"timestamp": T0, "amount": 1}).hour == (T0 // HOUR) % 24
 
@@ -163,8 +175,12 @@ def test_aggregates_do_not_drift_over_a_long_replay():
     for i in range(20_000):
         history.advance(T0 + i * 60_000)
         history.add(txn(i, T0 + i * 60_000, amount=0.01 + (i % 997) * 1.37))
-    fresh = history_from_items([txn(i, T0 + i * 60_000, amount=0.01 + (i % 997) * 1.37)
-                                for i in range(20_000 - 60, 20_000)], HOUR, 50, history.now_ms)
+    fresh = history_from_items(
+        [txn(i, T0 + i * 60_000, amount=0.01 + (i % 997) * 1.37) for i in range(20_000 - 60, 20_000)],
+        HOUR,
+        50,
+        history.now_ms,
+    )
     assert history.amount_cents == fresh.amount_cents
     assert math.isclose(history.log_sum, fresh.log_sum, rel_tol=1e-9)
     assert math.isclose(history.log_sq_sum, fresh.log_sq_sum, rel_tol=1e-9)
@@ -185,4 +201,6 @@ def test_an_item_added_behind_now_enters_only_the_windows_that_reach_back_to_it(
     assert [item.transaction_id for item in night.items] == ["t1"]
     history.advance(T0 + 25 * HOUR)
     assert (hour.count, day.count, night.count, len(night.items)) == (0, 0, 0, 0)
-    assert snapshot(history) == snapshot(history_from_items([txn(1, T0, local_hour=23)], 48 * HOUR, 100, T0 + 25 * HOUR))
+    assert snapshot(history) == snapshot(
+        history_from_items([txn(1, T0, local_hour=23)], 48 * HOUR, 100, T0 + 25 * HOUR)
+    )

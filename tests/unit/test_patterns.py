@@ -27,14 +27,23 @@ def analyzer() -> PatternAnalyzer:
 
 
 def item(i: int, **fields) -> dict:
-    return {"user_id": f"u{i}", "amount": Decimal("25.00"), "currency": "USD", "merchant_id": f"m{i % 50}",
-            "merchant_category": "grocery_pos", "card_id": f"card{i}", "device_id": f"dev{i}",
-            "ip_address": f"10.0.{i // 250}.{i % 250}", "country": "US", **fields}
+    return {
+        "user_id": f"u{i}",
+        "amount": Decimal("25.00"),
+        "currency": "USD",
+        "merchant_id": f"m{i % 50}",
+        "merchant_category": "grocery_pos",
+        "card_id": f"card{i}",
+        "device_id": f"dev{i}",
+        "ip_address": f"10.0.{i // 250}.{i % 250}",
+        "country": "US",
+        **fields,
+    }
 
 
 def benign(analyzer: PatternAnalyzer, n: int = 2_000) -> None:
     rng = random.Random(3)
-    for i in range(n):
+    for _ in range(n):
         user = rng.randrange(400)
         analyzer.add(item(user, amount=Decimal(rng.randint(300, 20_000)) / 100, merchant_id=f"m{rng.randrange(100)}"))
 
@@ -109,8 +118,9 @@ def test_sets_are_capped(analyzer):
     [finding] = only(analyzer.findings({}), "SHARED_DEVICE")
     assert finding.details["capped"] is True and len(finding.details["users"]) <= PatternAnalyzer.SAMPLE
     assert "at least" in finding.explanation
-    assert len(analyzer._device_users.sets["dev_everyone"]) <= max(PATTERNS["shared_device"]["min_users"],
-                                                                     PatternAnalyzer.SAMPLE)
+    assert len(analyzer._device_users.sets["dev_everyone"]) <= max(
+        PATTERNS["shared_device"]["min_users"], PatternAnalyzer.SAMPLE
+    )
 
 
 def test_findings_are_strongest_first_and_typed(analyzer):

@@ -70,8 +70,9 @@ def test_valid_body_is_normalised():
 
 
 def test_minimal_body_and_bytes_are_accepted():
-    minimal = body(card_id=..., country=..., location=..., device_id=..., ip_address=..., channel=...,
-                   utc_offset_minutes=...)
+    minimal = body(
+        card_id=..., country=..., location=..., device_id=..., ip_address=..., channel=..., utc_offset_minutes=...
+    )
     txn = validate_transaction(json.dumps(minimal).encode(), now_ms=NOW)
     assert set(txn) == set(minimal)
 
@@ -139,8 +140,13 @@ def test_utc_offset_minutes_in_quarter_hours_is_accepted(offset):
 
 def test_utc_offset_minutes_is_in_the_schema_as_an_api_gateway_model_can_read_it():
     prop = json.loads(SCHEMA_PATH.read_text())["properties"]["utc_offset_minutes"]
-    assert prop == {"description": prop["description"], "type": "integer", "minimum": -720, "maximum": 840,
-                    "multipleOf": 15}
+    assert prop == {
+        "description": prop["description"],
+        "type": "integer",
+        "minimum": -720,
+        "maximum": 840,
+        "multipleOf": 15,
+    }
     assert "utc_offset_minutes" not in json.loads(SCHEMA_PATH.read_text())["required"]
 
 
@@ -156,11 +162,27 @@ def test_ipv6_is_accepted():
 
 
 def test_every_bad_field_is_reported_at_once():
-    bad = body(transaction_id="bad id", amount=0.005, currency="usd", channel="fax", extra=1,
-               location={"lat": 91, "lon": "east", "alt": 3}, user_id=...)
+    bad = body(
+        transaction_id="bad id",
+        amount=0.005,
+        currency="usd",
+        channel="fax",
+        extra=1,
+        location={"lat": 91, "lon": "east", "alt": 3},
+        user_id=...,
+    )
     errors = fields(bad)
-    assert set(errors) == {"transaction_id", "amount", "currency", "channel", "extra", "user_id",
-                           "location.lat", "location.lon", "location.alt"}
+    assert set(errors) == {
+        "transaction_id",
+        "amount",
+        "currency",
+        "channel",
+        "extra",
+        "user_id",
+        "location.lat",
+        "location.lon",
+        "location.alt",
+    }
     assert errors["extra"] == "unknown field" and errors["user_id"] == "is required"
 
 
@@ -199,7 +221,9 @@ def test_oversize_body_is_413():
 
 def test_body_hash_is_canonical():
     a = validate_transaction(json.dumps(body()), now_ms=NOW)
-    reordered = json.dumps(dict(reversed(list(body(amount=912.4, location={"lon": -74.0060, "lat": 40.71280}).items()))))
+    reordered = json.dumps(
+        dict(reversed(list(body(amount=912.4, location={"lon": -74.0060, "lat": 40.71280}).items())))
+    )
     b = validate_transaction(reordered, now_ms=NOW)
     assert body_hash(a) == body_hash(b)
     assert len(body_hash(a)) == 64

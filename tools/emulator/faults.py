@@ -52,7 +52,7 @@ class ServiceProxy:
         """The botocore variable that sends one service's calls to this proxy."""
         return f"AWS_ENDPOINT_URL_{self.service.upper().replace('-', '_')}"
 
-    def start(self) -> "ServiceProxy":
+    def start(self) -> ServiceProxy:
         self._thread.start()
         return self
 

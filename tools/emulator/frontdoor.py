@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -121,7 +121,7 @@ class FrontDoor:
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def start(self) -> "FrontDoor":
+    def start(self) -> FrontDoor:
         self._thread.start()
         return self
 
@@ -137,10 +137,14 @@ class FrontDoor:
 
     # -- the request pipeline ------------------------------------------------------------------------
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
         request_id = str(uuid.uuid4())
         try:
-            status, response_headers, response_body = self._handle(method, raw_path, headers, body, source_ip, request_id)
+            status, response_headers, response_body = self._handle(
+                method, raw_path, headers, body, source_ip, request_id
+            )
         except GatewayError as error:
             status, response_headers, response_body = self._gateway_response(error, request_id)
         response_headers.setdefault("Content-Type", "application/json")
@@ -149,7 +153,9 @@ class FrontDoor:
             self.counts[status] = self.counts.get(status, 0) + 1
         return status, response_headers, response_body
 
-    def _handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str, request_id: str) -> tuple[int, dict[str, str], bytes]:
+    def _handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str, request_id: str
+    ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(raw_path)
         stage_prefix = f"/{self.api.stage}"
         if not (parts.path == stage_prefix or parts.path.startswith(stage_prefix + "/")):
@@ -167,7 +173,9 @@ class FrontDoor:
             self._validate(route, body)
         if route.integration_type != "AWS_PROXY" or not route.function_arn:
             raise GatewayError("INTEGRATION_FAILURE", f"integration {route.integration_type} is not emulated")
-        event = self._proxy_event(route, method, path, parts.query, headers, body, source_ip, request_id, key_id, path_params)
+        event = self._proxy_event(
+            route, method, path, parts.query, headers, body, source_ip, request_id, key_id, path_params
+        )
         outcome = self.runtime.invoke(route.function_arn, event)
         if not outcome.ok:
             if outcome.error_type == "Sandbox.Timedout":
@@ -191,7 +199,9 @@ class FrontDoor:
                 if key_id not in self._key_buckets and plan.rate is not None:
                     self._key_buckets[key_id] = TokenBucket(plan.rate, plan.burst or 0)
                 if key_id not in self._quotas and plan.quota_limit is not None:
-                    self._quotas[key_id] = Quota(plan.quota_limit, _QUOTA_PERIOD_S.get(plan.quota_period or "DAY", 86400))
+                    self._quotas[key_id] = Quota(
+                        plan.quota_limit, _QUOTA_PERIOD_S.get(plan.quota_period or "DAY", 86400)
+                    )
             bucket = self._key_buckets.get(key_id)
             if bucket is not None and not bucket.take():
                 raise GatewayError("THROTTLED")
@@ -216,12 +226,24 @@ class FrontDoor:
         if errors:
             raise GatewayError("BAD_REQUEST_BODY", "[" + ", ".join(e.message for e in errors) + "]")
 
-    def _proxy_event(self, route: Route, method: str, path: str, query: str, headers: dict[str, str], body: bytes, source_ip: str, request_id: str, key_id: str | None, path_params: dict[str, str]) -> dict[str, Any]:
+    def _proxy_event(
+        self,
+        route: Route,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        source_ip: str,
+        request_id: str,
+        key_id: str | None,
+        path_params: dict[str, str],
+    ) -> dict[str, Any]:
         multi_query = parse_qs(query, keep_blank_values=True) if query else None
         multi_headers: dict[str, list[str]] = {}
         for name, value in headers.items():
             multi_headers.setdefault(name, []).append(value)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         try:
             text, encoded = body.decode("utf-8"), False
         except UnicodeDecodeError:

@@ -48,9 +48,7 @@ class EndpointSession(boto3.Session):
     """A boto3 session whose clients all talk to one endpoint (the moto server)."""
 
     def __init__(self, endpoint: str, region: str) -> None:
-        super().__init__(
-            aws_access_key_id=TEST_CREDENTIAL, aws_secret_access_key=TEST_CREDENTIAL, region_name=region
-        )
+        super().__init__(aws_access_key_id=TEST_CREDENTIAL, aws_secret_access_key=TEST_CREDENTIAL, region_name=region)
         self.endpoint = endpoint
 
     def client(self, service_name: str, **kwargs: Any) -> Any:  # type: ignore[override]
@@ -125,7 +123,9 @@ class LocalCloud:
             raise
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def start(self) -> None:
@@ -160,14 +160,20 @@ class LocalCloud:
         self.destinations.buses = self.buses
         for pipe in topology.pipes:
             if pipe.running:
-                self.pollers.append(StreamPipe(pipe, self.session, self.buses[_bus_name(pipe.target_arn)], self.activity))
+                self.pollers.append(
+                    StreamPipe(pipe, self.session, self.buses[_bus_name(pipe.target_arn)], self.activity)
+                )
         for mapping in topology.mappings:
             if not mapping.enabled:
                 continue
             if mapping.service == "sqs":
-                self.pollers.append(QueueMapping(mapping, self.session, self.runtime, self.activity, self.ledger, self.time_scale))
+                self.pollers.append(
+                    QueueMapping(mapping, self.session, self.runtime, self.activity, self.ledger, self.time_scale)
+                )
             elif mapping.service == "dynamodb":
-                self.pollers.append(StreamMapping(mapping, self.session, self.runtime, self.destinations, self.activity, self.ledger))
+                self.pollers.append(
+                    StreamMapping(mapping, self.session, self.runtime, self.destinations, self.activity, self.ledger)
+                )
             else:
                 log.warning("event source mapping %s on %s is not emulated", mapping.uuid, mapping.source_arn)
         self.scheduler = Scheduler(topology.schedules, topology, self.invoker, self.activity, self.schedule_time_scale)
@@ -175,7 +181,9 @@ class LocalCloud:
         for poller in self.pollers:
             poller.start()
         if topology.api is not None:
-            self.front_door = FrontDoor(topology.api, self.runtime, topology.account, topology.region, self.api_port).start()
+            self.front_door = FrontDoor(
+                topology.api, self.runtime, topology.account, topology.region, self.api_port
+            ).start()
 
     def close(self) -> None:
         for poller in self.pollers:
@@ -199,7 +207,11 @@ class LocalCloud:
         if self.front_door is None:
             raise RuntimeError("the deployment has no REST API")
         deployed = self.outputs.get("api_url", "")
-        path = deployed.split(f"/{self.front_door.api.stage}", 1)[1] if f"/{self.front_door.api.stage}/" in deployed else ""
+        path = (
+            deployed.split(f"/{self.front_door.api.stage}", 1)[1]
+            if f"/{self.front_door.api.stage}/" in deployed
+            else ""
+        )
         return self.front_door.url(path)
 
     @property
@@ -231,9 +243,17 @@ class LocalCloud:
         parts: dict[str, Any] = {}
         for poller in self.pollers:
             if isinstance(poller, StreamPipe):
-                parts[poller.name] = {"read": poller.read_count, "filtered_out": poller.filtered_out, "sent": poller.sent}
+                parts[poller.name] = {
+                    "read": poller.read_count,
+                    "filtered_out": poller.filtered_out,
+                    "sent": poller.sent,
+                }
             elif isinstance(poller, StreamMapping):
-                parts[poller.name] = {"invocations": poller.invocations, "filtered_out": poller.filtered_out, "failed_batches": poller.failed_batches}
+                parts[poller.name] = {
+                    "invocations": poller.invocations,
+                    "filtered_out": poller.filtered_out,
+                    "failed_batches": poller.failed_batches,
+                }
             elif isinstance(poller, QueueMapping):
                 parts[poller.name] = {"invocations": poller.invocations, "failed_messages": poller.failed_messages}
         for name, bus in self.buses.items():

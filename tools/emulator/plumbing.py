@@ -26,10 +26,11 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 from moto.events.models import EventPattern
@@ -71,7 +72,7 @@ def _json_ready(value: Any) -> Any:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Activity:
@@ -194,7 +195,9 @@ class AsyncInvoker:
                 if outcome.ok:
                     self.ledger.record(spec.name, ok=1)
                     if spec.on_success:
-                        self.destinations.send(spec.on_success, self._record(spec.arn, event, outcome, attempts, "Success"))
+                        self.destinations.send(
+                            spec.on_success, self._record(spec.arn, event, outcome, attempts, "Success")
+                        )
                     return
                 age = (time.monotonic() - queued_at) * self.time_scale
                 if attempts > spec.async_retries or age > spec.max_event_age_s:
@@ -246,7 +249,9 @@ class AsyncInvoker:
 class EventBus:
     """One event bus: evaluates each rule's pattern and delivers to its targets."""
 
-    def __init__(self, name: str, rules: list[Rule], topology: Topology, invoker: AsyncInvoker, destinations: Destinations) -> None:
+    def __init__(
+        self, name: str, rules: list[Rule], topology: Topology, invoker: AsyncInvoker, destinations: Destinations
+    ) -> None:
         self.name = name
         self.rules = [r for r in rules if r.pattern and r.enabled]
         self.topology = topology
@@ -567,7 +572,9 @@ class QueueMapping(_Poller):
             return ids
         if not self.mapping.report_item_failures or not isinstance(outcome.result, dict):
             return set()
-        reported = {f.get("itemIdentifier") for f in outcome.result.get("batchItemFailures") or [] if isinstance(f, dict)}
+        reported = {
+            f.get("itemIdentifier") for f in outcome.result.get("batchItemFailures") or [] if isinstance(f, dict)
+        }
         if not reported <= ids:
             return ids  # an invalid report fails the whole batch, as Lambda does
         return reported
@@ -701,4 +708,3 @@ class Scheduler(_Poller):
             event = {}
         self.fired[schedule.name] += 1
         self.invoker.submit(schedule.target_arn, event)
-

@@ -267,7 +267,9 @@ class LambdaRuntime:
             outcome = self._run(function, event, request_id)
         if outcome.error is not None:
             # Lambda logs an unhandled error as one JSON line before END.
-            function.write_log(json.dumps({"errorType": outcome.error.get("errorType"), "requestId": request_id, **outcome.error}))
+            function.write_log(
+                json.dumps({"errorType": outcome.error.get("errorType"), "requestId": request_id, **outcome.error})
+            )
         function.write_log(f"END RequestId: {request_id}")
         function.write_log(
             f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
@@ -320,7 +322,9 @@ class LambdaRuntime:
             function.memory_warned = True
             log.warning(
                 "%s used %.0f MB, more than its %d MB memory size (reported, not enforced)",
-                spec.name, outcome.max_rss_mb, spec.memory_mb,
+                spec.name,
+                outcome.max_rss_mb,
+                spec.memory_mb,
             )
         function.release(sandbox)
         return outcome

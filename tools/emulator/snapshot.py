@@ -14,7 +14,7 @@ later runs replay that recording into the new server:
 - moto's DynamoDB clock is set to each request's recorded time, because a stream ARN ends with the
   time the stream was enabled and the pipe or event source mapping on it names it by that ARN.
 
-``tools.demo`` replays only when the Terraform inputs are the ones of the recorded apply, then checks
+``tools.emulator.demo`` replays only when the Terraform inputs are the ones of the recorded apply, then checks
 that the resources the outputs name exist; otherwise (or if the check fails) it starts from an empty
 server and a full apply, because moto cannot update every resource in place.
 """
@@ -25,11 +25,11 @@ import base64
 import io
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from unittest import mock
 
 from werkzeug.test import Client
@@ -74,7 +74,7 @@ class RecordingApp:
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
         entry = {
-            "time": datetime.now(timezone.utc).isoformat(),
+            "time": datetime.now(UTC).isoformat(),
             "method": environ["REQUEST_METHOD"],
             "path": environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ["PATH_INFO"],
             "query": environ.get("QUERY_STRING", ""),
@@ -131,7 +131,7 @@ def _clock_at(moment: datetime) -> Iterator[None]:
 
 
 def install(local_aws: Any) -> RecordingApp:
-    """Put a ``RecordingApp`` in front of the moto server of a running ``tools.localaws.LocalAWS``."""
+    """Put a ``RecordingApp`` in front of the moto server of a running ``tools.emulator.localaws.LocalAWS``."""
     # ThreadedMotoServer serves through a werkzeug server whose request handler calls `server.app`.
     wsgi_server = local_aws._server._server
     if isinstance(wsgi_server.app, RecordingApp):

@@ -348,7 +348,10 @@ def _throttle(settings: dict[str, Any] | None) -> tuple[float | None, int | None
         return None, None
     rate = settings.get("throttlingRateLimit", settings.get("rateLimit"))
     burst = settings.get("throttlingBurstLimit", settings.get("burstLimit"))
-    return (float(rate) if rate is not None and float(rate) >= 0 else None, int(burst) if burst is not None and int(burst) >= 0 else None)
+    return (
+        float(rate) if rate is not None and float(rate) >= 0 else None,
+        int(burst) if burst is not None and int(burst) >= 0 else None,
+    )
 
 
 def read_api(session: boto3.Session, api_id: str, stage_name: str) -> RestApi:

@@ -1,8 +1,8 @@
 """``make demo``: deploy the real Terraform into an embedded AWS emulator and run the pipeline on it.
 
-    python -m tools.demo            # deploy, send traffic, print what happened, serve the API until Ctrl-C
-    python -m tools.demo --once     # ... and exit after the summary (non-zero if anything was lost)
-    python -m tools.demo --bench    # measure end-to-end throughput and POST-to-alert latency
+    python -m tools.emulator.demo            # deploy, send traffic, print what happened, serve the API until Ctrl-C
+    python -m tools.emulator.demo --once     # ... and exit after the summary (non-zero if anything was lost)
+    python -m tools.emulator.demo --bench    # measure end-to-end throughput and POST-to-alert latency
 
 Steps: start moto on 127.0.0.1, package the functions, render the variables of environment
 ``local``, restore the previous run's emulator state or ``terraform apply`` into it, run the deployed
@@ -31,11 +31,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tools import package, simulate, tfvars
 from tools._cli import BUILD, ROOT, ToolError, progress, run
+from tools.deploy import package, tfvars
+from tools.deploy.tf import Stack, stream_terraform_output
+from tools.detection import simulate
 from tools.emulator import EndpointSession, LocalCloud, snapshot
-from tools.localaws import LocalAWS
-from tools.tf import Stack, stream_terraform_output
+from tools.emulator.localaws import LocalAWS
 
 SUFFIX = "local"
 RECORDING = "moto-requests.jsonl"
@@ -131,7 +132,10 @@ def missing_resources(session: EndpointSession, outputs: dict[str, Any]) -> str:
             for url in (outputs["alerts_queue_url"], outputs["alerts_dlq_url"], outputs["alert_subscription_queue_url"])
         ),
         *(
-            (f"function {name}", lambda name=name: session.client("lambda").get_function_configuration(FunctionName=name))
+            (
+                f"function {name}",
+                lambda name=name: session.client("lambda").get_function_configuration(FunctionName=name),
+            )
             for name in outputs["function_names"].values()
         ),
     ]
@@ -159,7 +163,9 @@ class Alerts:
         """Read and delete everything in the queue now; returns how many messages."""
         seen = 0
         while True:
-            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
             if not messages:
                 return seen
             now = time.time()
@@ -248,7 +254,9 @@ class Reconciliation:
         return not self.problems
 
 
-def reconcile(cloud: LocalCloud, summary: simulate.Summary, alerts: Alerts, fraud_ids: set[str], accepted: int) -> Reconciliation:
+def reconcile(
+    cloud: LocalCloud, summary: simulate.Summary, alerts: Alerts, fraud_ids: set[str], accepted: int
+) -> Reconciliation:
     """Compare what each stage says it did; ``fraud_ids``: the stored simulated frauds."""
     stored = count_stored(cloud)
     detect = cloud.topology.function("detect-fraud").name  # type: ignore[union-attr]
@@ -256,7 +264,9 @@ def reconcile(cloud: LocalCloud, summary: simulate.Summary, alerts: Alerts, frau
     score_failures = cloud.ledger[(detect, "failed")]
     dead = queue_depth(cloud, cloud.outputs["alerts_dlq_url"])
     discarded = len(cloud.invoker.discarded) + sum(cloud.destinations.sent.values())
-    transaction_alerts = {a["transaction"]["transaction_id"] for a in alerts.by_id.values() if a.get("kind") == "transaction"}
+    transaction_alerts = {
+        a["transaction"]["transaction_id"] for a in alerts.by_id.values() if a.get("kind") == "transaction"
+    }
     problems = []
     if stored != accepted:
         problems.append(f"{accepted} transactions accepted but {stored} stored")
@@ -310,7 +320,8 @@ def print_report(result: Reconciliation, alerts: Alerts, emails: list[tuple[str,
         f"rejected    {result.rejected:>6}   (HTTP 4xx: invalid, unauthenticated, duplicate conflicts)\n"
         f"stored      {result.stored:>6}   (transaction items in the table)\n"
         f"scored      {result.scored:>6}   (stream records detect-fraud processed)\n"
-        f"alerted     {result.alerts_published:>6}   ({kinds}; {alerts.deliveries} deliveries on the SQS subscription)\n"
+        f"alerted     {result.alerts_published:>6}   "
+        f"({kinds}; {alerts.deliveries} deliveries on the SQS subscription)\n"
         f"dead letter {result.dead_letters:>6}\n"
         f"fraud caught {result.fraud_alerted}/{result.fraud_sent} of the simulated fraudulent transactions"
     )
@@ -329,7 +340,9 @@ def traffic(count: int, users: int, seed: int, fraud_rate: float) -> list[dict[s
     """Simulated labeled transactions of the last day, ending now (so the API accepts the timestamps)."""
     now_ms = int(time.time() * 1000)
     return list(
-        simulate.generate(n_users=users, days=1, seed=seed, fraud_rate=fraud_rate, end_ms=now_ms - 1000, n_transactions=count)
+        simulate.generate(
+            n_users=users, days=1, seed=seed, fraud_rate=fraud_rate, end_ms=now_ms - 1000, n_transactions=count
+        )
     )
 
 
@@ -396,12 +409,17 @@ def run_demo(cloud: LocalCloud, args: argparse.Namespace) -> Reconciliation:
     progress("what the API answers:")
     sample_ids, sample_statuses = show_api_answers(cloud, transactions[0])
     accepted = len(sample_ids)
-    progress(f"sending {len(transactions) - 1} simulated transactions ({len(fraud_ids)} fraudulent) at {args.rate:.0f}/s")
+    progress(
+        f"sending {len(transactions) - 1} simulated transactions ({len(fraud_ids)} fraudulent) at {args.rate:.0f}/s"
+    )
     summary = simulate.post(transactions[1:], cloud.api_url, cloud.api_key, rate=args.rate)
     accepted += summary.accepted
     summary.sent += sum(sample_statuses.values())
     summary.rejected += sum(n for status, n in sample_statuses.items() if 400 <= status < 500)
-    progress(f"  {summary.accepted} accepted, {summary.rejected} rejected, {summary.failed} failed in {summary.seconds:.1f} s")
+    progress(
+        f"  {summary.accepted} accepted, {summary.rejected} rejected, {summary.failed} failed"
+        f" in {summary.seconds:.1f} s"
+    )
     progress("waiting for the pipeline to settle (scoring, alerts, retries)")
     alerts = Alerts()
     settle(cloud, alerts, sqs, subscription)
@@ -494,19 +512,29 @@ def run_bench(cloud: LocalCloud, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--once", action="store_true", help="exit after the summary (non-zero if anything was lost or no alert came out)")
+    parser = argparse.ArgumentParser(prog="python -m tools.emulator.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="exit after the summary (non-zero if anything was lost or no alert came out)",
+    )
     parser.add_argument("--bench", action="store_true", help="measure throughput and POST-to-alert latency, then exit")
     parser.add_argument("--stream-consumer", choices=("eventbridge", "direct"), default="eventbridge")
     parser.add_argument("--transactions", type=int, default=400, help="simulated transactions to send (default 400)")
     parser.add_argument("--users", type=int, default=100, help="simulated cardholders (default 100)")
-    parser.add_argument("--fraud-rate", type=float, default=0.08, help="share of fraudulent transactions (default 0.08)")
+    parser.add_argument(
+        "--fraud-rate", type=float, default=0.08, help="share of fraudulent transactions (default 0.08)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate", type=float, default=40.0, help="transactions per second to send (default 40)")
     parser.add_argument("--concurrency", type=int, default=8, help="--bench: parallel clients (default 8)")
     parser.add_argument("--sandboxes", type=int, default=4, help="maximum sandboxes per function (default 4)")
-    parser.add_argument("--time-scale", type=float, default=60.0, help="divide SQS visibility and retry waits by this (default 60)")
-    parser.add_argument("--schedule-speedup", type=float, default=60.0, help="divide schedule rates by this (default 60: every 5 s)")
+    parser.add_argument(
+        "--time-scale", type=float, default=60.0, help="divide SQS visibility and retry waits by this (default 60)"
+    )
+    parser.add_argument(
+        "--schedule-speedup", type=float, default=60.0, help="divide schedule rates by this (default 60: every 5 s)"
+    )
     parser.add_argument("--api-port", type=int, default=0, help="port of the local API (default: a free one)")
     parser.add_argument("--show-emails", type=int, default=3, help="alert emails to print (default 3)")
     parser.add_argument("--fresh", action="store_true", help="ignore the previous run's state: apply from scratch")
@@ -532,7 +560,9 @@ def _main(argv: Sequence[str] | None) -> int:
             api_port=args.api_port,
             max_sandboxes=args.sandboxes,
         ) as cloud:
-            progress(f"pipeline running ({outputs['stream_consumer']} stream consumer); function logs in {cloud.log_dir}")
+            progress(
+                f"pipeline running ({outputs['stream_consumer']} stream consumer); function logs in {cloud.log_dir}"
+            )
             if args.bench:
                 run_bench(cloud, args)
                 return 0

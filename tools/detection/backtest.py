@@ -1,14 +1,14 @@
 """Replay labeled transactions through the fraud engine and measure how well it detects fraud.
 
-The file is read (our JSON lines from ``tools.simulate``, or a Sparkov/Kaggle CSV, gzip or not), sorted
+The file is read (our JSON lines from ``tools.detection.simulate``, or a Sparkov/Kaggle CSV, gzip or not), sorted
 by time and scored transaction by transaction with the same ``Engine`` the Lambda runs, over an
 ``InMemoryHistoryStore`` (each transaction is scored against the user's history before it, then
 recorded). Flagged means decision ``alert`` at the configuration's alert band.
 
-    python -m tools.backtest ../shared/data/sparkov_train_150cards.csv.gz --report build/backtest/report.md
-    python -m tools.backtest PATH --format sparkov --json       # one JSON object on stdout
-    python -m tools.backtest sim.jsonl --config my-rules.json    # try a rules document before deploying it
-    python -m tools.backtest PATH --part check                   # only the held-out third of the users
+    python -m tools.detection.backtest ../shared/data/sparkov_train_150cards.csv.gz --report build/backtest/report.md
+    python -m tools.detection.backtest PATH --format sparkov --json       # one JSON object on stdout
+    python -m tools.detection.backtest sim.jsonl --config my-rules.json    # try a rules document before deploying it
+    python -m tools.detection.backtest PATH --part check                   # only the held-out third of the users
 
 ``--part fit|check`` splits the users deterministically by a hash of their id (a third to ``check``),
 so rules can be tuned on one part and judged on cards they never saw. Progress goes to stderr.
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools._cli import ROOT, ToolError, progress, run
-from tools.quality import readers
-from tools.quality.metrics import Confusion, ScoreHistogram, confusion
+from tools.detection import readers
+from tools.detection.metrics import Confusion, ScoreHistogram, confusion
 
 sys.path.insert(0, str(ROOT / "lambdas"))  # the engine is the Lambda's own package
 
@@ -67,8 +67,10 @@ class ProgressBar:
         share = done / self.total if self.total else 1.0
         filled = int(30 * share)
         rate = done / max(now - self._began, 1e-9)
-        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{self.total:,} "
-                         f"{100 * share:5.1f} % {rate:,.0f}/s")
+        sys.stderr.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{self.total:,} "
+            f"{100 * share:5.1f} % {rate:,.0f}/s"
+        )
         sys.stderr.flush()
 
     def close(self, done: int) -> None:
@@ -120,7 +122,7 @@ class Result:
             return {}
         totals: Counter = Counter()
         flagged: Counter = Counter()
-        for scenario, hit in zip(self.scenarios, self.flagged):
+        for scenario, hit in zip(self.scenarios, self.flagged, strict=True):
             totals[scenario or "unlabeled"] += 1
             flagged[scenario or "unlabeled"] += hit
         return {
@@ -169,8 +171,14 @@ def no_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
-def replay(records: Sequence[tuple[Item, bool, str | None]], config: EngineConfig, *, source: str = "<records>",
-           config_name: str = "defaults", show_progress: bool = False) -> Result:
+def replay(
+    records: Sequence[tuple[Item, bool, str | None]],
+    config: EngineConfig,
+    *,
+    source: str = "<records>",
+    config_name: str = "defaults",
+    show_progress: bool = False,
+) -> Result:
     """Score ``records`` (``(item, is_fraud, scenario)`` in time order, ``readers.read_items``) with a
     fresh engine and history store.
 
@@ -187,7 +195,7 @@ def replay(records: Sequence[tuple[Item, bool, str | None]], config: EngineConfi
     with no_gc():
         began, began_cpu = time.perf_counter(), time.process_time()
         for start in range(0, len(records), CHUNK):
-            for item, _, _ in records[start:start + CHUNK]:
+            for item, _, _ in records[start : start + CHUNK]:
                 keep(assess(item, history_for(item)))
                 remember(item)
             bar.update(min(start + CHUNK, len(records)))
@@ -195,18 +203,32 @@ def replay(records: Sequence[tuple[Item, bool, str | None]], config: EngineConfi
         decisions = [assessment.decision for assessment in assessments]
         flagged = [decision == "alert" for decision in decisions]
         hits = Counter(reason.code for assessment in assessments for reason in assessment.reasons)
-        fraud_hits = Counter(reason.code for assessment, is_fraud in zip(assessments, labels) if is_fraud
-                             for reason in assessment.reasons)
+        fraud_hits = Counter(
+            reason.code
+            for assessment, is_fraud in zip(assessments, labels, strict=True)
+            if is_fraud
+            for reason in assessment.reasons
+        )
         seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - began_cpu
     bar.close(len(records))
     return Result(
-        source=source, config_name=config_name, alert_threshold=config.alert_threshold,
-        review_threshold=config.review_threshold, labels=labels, scores=scores, flagged=flagged,
-        reviewed=decisions.count("review"), scenarios=[scenario for _, _, scenario in records],
-        rule_hits=hits, rule_fraud_hits=fraud_hits,
-        timing={"engine_seconds": round(seconds, 3), "engine_cpu_seconds": round(cpu_seconds, 3),
-                "engine_tx_per_s": round(len(records) / seconds) if seconds else None,
-                "engine_tx_per_cpu_s": round(len(records) / cpu_seconds) if cpu_seconds else None},
+        source=source,
+        config_name=config_name,
+        alert_threshold=config.alert_threshold,
+        review_threshold=config.review_threshold,
+        labels=labels,
+        scores=scores,
+        flagged=flagged,
+        reviewed=decisions.count("review"),
+        scenarios=[scenario for _, _, scenario in records],
+        rule_hits=hits,
+        rule_fraud_hits=fraud_hits,
+        timing={
+            "engine_seconds": round(seconds, 3),
+            "engine_cpu_seconds": round(cpu_seconds, 3),
+            "engine_tx_per_s": round(len(records) / seconds) if seconds else None,
+            "engine_tx_per_cpu_s": round(len(records) / cpu_seconds) if cpu_seconds else None,
+        },
     )
 
 
@@ -223,8 +245,14 @@ def load_rules(path: str | None) -> tuple[EngineConfig, str]:
         raise ToolError(f"{path}: {error}") from None
 
 
-def backtest(path: str | Path, fmt: str | None = None, *, rules: str | None = None, part: str = "all",
-             show_progress: bool = False) -> Result:
+def backtest(
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    rules: str | None = None,
+    part: str = "all",
+    show_progress: bool = False,
+) -> Result:
     """Read ``path``, keep the users of ``part``, replay them; timing covers both phases."""
     config, config_name = load_rules(rules)
     began, began_cpu = time.perf_counter(), time.process_time()
@@ -246,9 +274,12 @@ def backtest(path: str | Path, fmt: str | None = None, *, rules: str | None = No
     result = replay(records, config, source=source, config_name=config_name, show_progress=show_progress)
     total = parse_seconds + result.timing["engine_seconds"]
     total_cpu = parse_cpu_seconds + result.timing["engine_cpu_seconds"]
-    result.timing.update(parse_seconds=round(parse_seconds, 3), parse_cpu_seconds=round(parse_cpu_seconds, 3),
-                         end_to_end_tx_per_s=round(len(records) / total) if total else None,
-                         end_to_end_tx_per_cpu_s=round(len(records) / total_cpu) if total_cpu else None)
+    result.timing.update(
+        parse_seconds=round(parse_seconds, 3),
+        parse_cpu_seconds=round(parse_cpu_seconds, 3),
+        end_to_end_tx_per_s=round(len(records) / total) if total else None,
+        end_to_end_tx_per_cpu_s=round(len(records) / total_cpu) if total_cpu else None,
+    )
     return result
 
 
@@ -269,16 +300,21 @@ def _text(summary: dict) -> str:
         for name, row in summary["per_scenario"].items():
             lines.append(f"    {name:<18} {row['transactions']:>9,}  {row['flagged_share']:.3f}")
     timing = summary["timing"]
-    lines.append(f"  throughput per CPU second: engine {timing['engine_tx_per_cpu_s']:,}/s,"
-                 f" end to end {timing['end_to_end_tx_per_cpu_s']:,}/s"
-                 f" (parse {timing['parse_cpu_seconds']:.1f} s, engine {timing['engine_cpu_seconds']:.1f} s CPU;"
-                 f" wall clock: engine {timing['engine_tx_per_s']:,}/s, end to end {timing['end_to_end_tx_per_s']:,}/s)")
+    lines.append(
+        f"  throughput per CPU second: engine {timing['engine_tx_per_cpu_s']:,}/s,"
+        f" end to end {timing['end_to_end_tx_per_cpu_s']:,}/s"
+        f" (parse {timing['parse_cpu_seconds']:.1f} s, engine {timing['engine_cpu_seconds']:.1f} s CPU;"
+        f" wall clock: engine {timing['engine_tx_per_s']:,}/s, end to end {timing['end_to_end_tx_per_s']:,}/s)"
+    )
     return "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.backtest", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.detection.backtest",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("path", help="labeled transactions: JSON lines (ours) or a Sparkov/Kaggle CSV, gzip or not")
     parser.add_argument("--format", choices=readers.FORMATS, help="the file's format (default: detected from it)")
     parser.add_argument("--config", help="a rules document (full or partial) merged over the defaults")
@@ -294,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = backtest(args.path, args.format, rules=args.config, part=args.part, show_progress=not args.quiet)
     summary = result.summary()
     if args.report:
-        from tools.quality.report import write_report
+        from tools.detection.report import write_report
 
         written = write_report(result, args.report)
         progress(f"report: {written}")

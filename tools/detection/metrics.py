@@ -48,9 +48,13 @@ class Confusion:
 
     def as_dict(self) -> dict:
         return {
-            "transactions": self.transactions, "positives": self.positives, **asdict(self),
-            "precision": round(self.precision, 4), "recall": round(self.recall, 4),
-            "f1": round(self.f1, 4), "false_positive_rate": round(self.false_positive_rate, 6),
+            "transactions": self.transactions,
+            "positives": self.positives,
+            **asdict(self),
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+            "false_positive_rate": round(self.false_positive_rate, 6),
         }
 
 

@@ -3,7 +3,7 @@
 Three formats:
 
 - ``ours``: JSON lines, one transaction per line in the schema of ``lambdas/fraud/transaction.schema.json``
-  plus the labels ``is_fraud`` (bool) and ``scenario`` (str), as written by ``tools.simulate``. An
+  plus the labels ``is_fraud`` (bool) and ``scenario`` (str), as written by ``tools.detection.simulate``. An
   optional ``local_hour`` is kept: the engine honours it.
 - ``sparkov``: the CSV written by the Sparkov generator (``sparkov_train_150cards.csv.gz``).
 - ``kaggle``: Kaggle's "Credit Card Transactions Fraud Detection" CSV: Sparkov's columns behind an
@@ -47,12 +47,41 @@ from fraud.history import Item  # noqa: E402
 FORMATS = ("ours", "sparkov", "kaggle")
 
 SPARKOV_COLUMNS = (
-    "trans_date_trans_time", "cc_num", "merchant", "category", "amt", "first", "last", "gender",
-    "street", "city", "state", "zip", "lat", "long", "city_pop", "job", "dob", "trans_num",
-    "unix_time", "merch_lat", "merch_long", "is_fraud",
+    "trans_date_trans_time",
+    "cc_num",
+    "merchant",
+    "category",
+    "amt",
+    "first",
+    "last",
+    "gender",
+    "street",
+    "city",
+    "state",
+    "zip",
+    "lat",
+    "long",
+    "city_pop",
+    "job",
+    "dob",
+    "trans_num",
+    "unix_time",
+    "merch_lat",
+    "merch_long",
+    "is_fraud",
 )
-_REQUIRED_SPARKOV = ("trans_date_trans_time", "cc_num", "merchant", "category", "amt", "trans_num",
-                     "unix_time", "merch_lat", "merch_long", "is_fraud")
+_REQUIRED_SPARKOV = (
+    "trans_date_trans_time",
+    "cc_num",
+    "merchant",
+    "category",
+    "amt",
+    "trans_num",
+    "unix_time",
+    "merch_lat",
+    "merch_long",
+    "is_fraud",
+)
 
 
 class DataFormatError(ValueError):
@@ -74,7 +103,8 @@ def open_text(path: str | Path) -> IO[str]:
     with path.open("rb") as probe:
         magic = probe.read(2)
     if magic == b"\x1f\x8b":
-        raw = io.BufferedReader(gzip.open(path, "rb"), buffer_size=1 << 20)  # decompress in 1 MiB reads
+        # Decompress in 1 MiB reads; the caller closes the returned stream (and with it the gzip file).
+        raw = io.BufferedReader(gzip.open(path, "rb"), buffer_size=1 << 20)  # noqa: SIM115
         return io.TextIOWrapper(raw, encoding="utf-8", newline="")
     return path.open("r", encoding="utf-8", newline="", buffering=1 << 20)
 
@@ -118,8 +148,9 @@ def read_items(path: str | Path, fmt: str | None = None) -> list[tuple[Item, boo
     fmt = _format(path, fmt)
     with open_text(path) as handle:
         if fmt == "ours":
-            records = [(Item(record.transaction), record.is_fraud, record.scenario)
-                       for record in read_ours(handle, path)]
+            records = [
+                (Item(record.transaction), record.is_fraud, record.scenario) for record in read_ours(handle, path)
+            ]
         else:
             records = read_sparkov_items(handle, path)
     records.sort(key=lambda record: record[0].ts)
@@ -127,7 +158,7 @@ def read_items(path: str | Path, fmt: str | None = None) -> list[tuple[Item, boo
 
 
 def read_ours(handle: IO[str], name: str | Path = "<stream>") -> Iterator[Labeled]:
-    """Parse JSON lines written by ``tools.simulate``; blank lines are skipped."""
+    """Parse JSON lines written by ``tools.detection.simulate``; blank lines are skipped."""
     for number, line in enumerate(handle, start=1):
         if not line.strip():
             continue

@@ -1,4 +1,4 @@
-"""Build the four Lambda deployment zips, byte for byte reproducibly.
+"""Build every Lambda deployment zip (lambdas/functions.json), byte for byte reproducibly.
 
 Each ``build/dist/<key>.zip`` holds the function's handler module at the root and the shared ``fraud/``
 package (docs/contracts.md). Entries are sorted and carry a fixed timestamp (1980-01-01), fixed
@@ -7,7 +7,7 @@ permissions (0644) and fixed compression, so identical sources give identical by
 the bytes do not depend on the machine's zlib either). A zip is rewritten only when its bytes
 differ from the file on disk, so its mtime also tracks real changes.
 
-    python -m tools.package [--src lambdas] [--out build/dist]
+    python -m tools.deploy.package [--src lambdas] [--out build/dist]
 """
 
 from __future__ import annotations
@@ -22,15 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools._cli import DIST, ROOT, ToolError, run
+from tools._cli import DIST, ROOT, ToolError, function_modules, run
 
-# Function key (Terraform map key and zip name) -> handler module, as in docs/contracts.md.
-FUNCTIONS = {
-    "process-transaction": "process_transaction",
-    "detect-fraud": "detect_fraud",
-    "notify-team": "notify_team",
-    "analyze-patterns": "analyze_patterns",
-}
+# Function key (Terraform map key and zip name) -> handler module, from lambdas/functions.json.
+FUNCTIONS = function_modules()
 PACKAGE = "fraud"
 # Files the handlers load at runtime; a zip without them would deploy and then fail on first invoke.
 REQUIRED_PACKAGE_FILES = ("__init__.py", "transaction.schema.json", "rules.default.json")
@@ -118,8 +113,10 @@ def build(src: Path, out: Path) -> list[Artifact]:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.package", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--src", type=Path, default=ROOT / "lambdas", help="handler modules and fraud/ (default: lambdas)")
+    parser = argparse.ArgumentParser(prog="python -m tools.deploy.package", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--src", type=Path, default=ROOT / "lambdas", help="handler modules and fraud/ (default: lambdas)"
+    )
     parser.add_argument("--out", type=Path, default=DIST, help="where the zips go (default: build/dist)")
     args = parser.parse_args(argv)
     artifacts = build(args.src.resolve(), args.out.resolve())

@@ -6,7 +6,7 @@ offline (no update check, no policy download). Every skip must be an inline
 ``#checkov:skip=<ID>:<reason>`` next to its resource: the summary lists each one with its reason, a
 skip without a reason fails the gate, and ``.checkov.yaml`` may not skip checks.
 
-    python -m tools.policy [--report build/policy/checkov.json]
+    python -m tools.deploy.policy [--report build/policy/checkov.json]
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def run_checkov(checkov: Path, directories: Sequence[str]) -> str:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.policy", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.deploy.policy", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--report", type=Path, default=BUILD / "policy" / "checkov.json", help="where to keep checkov's JSON report"
     )

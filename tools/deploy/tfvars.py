@@ -1,13 +1,13 @@
 """Render ``build/<suffix>/terraform.tfvars.json`` for one environment.
 
-The values come from a profile in ``tools/profiles/<profile>.json`` (dev, staging, prod, local) and the
-command-line overrides, through the jinja2 template ``tools/templates/terraform.tfvars.json.j2``. The
+The values come from a profile in ``tools/deploy/profiles/<profile>.json`` (dev, staging, prod, local) and the
+command-line overrides, through the jinja2 template ``tools/deploy/templates/terraform.tfvars.json.j2``. The
 profile is ``--profile`` when given, otherwise the one named like the suffix (prod, staging, local),
 otherwise dev, so ``--env pr-42`` renders a small, cheap dev-shaped environment.
 
-    python -m tools.tfvars --env pr-42
-    python -m tools.tfvars --env prod --alert-email fraud-team@example.com
-    python -m tools.tfvars --env local --stream-consumer direct --set functions.detect-fraud.memory_mb=512
+    python -m tools.deploy.tfvars --env pr-42
+    python -m tools.deploy.tfvars --env prod --alert-email fraud-team@example.com
+    python -m tools.deploy.tfvars --env local --stream-consumer direct --set functions.detect-fraud.memory_mb=512
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def render(
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.tfvars",
+        prog="python -m tools.deploy.tfvars",
         description=__doc__.split("\n\n")[0],
         epilog=f"profiles: {', '.join(available_profiles())}",
     )
@@ -174,7 +174,9 @@ def _main(argv: Sequence[str] | None) -> int:
     )
     parser.add_argument("--stream-consumer", choices=STREAM_CONSUMERS, help="how detect-fraud reads the stream")
     vpc = parser.add_mutually_exclusive_group()
-    vpc.add_argument("--enable-vpc", dest="enable_vpc", action="store_const", const=True, help="run the functions in a VPC")
+    vpc.add_argument(
+        "--enable-vpc", dest="enable_vpc", action="store_const", const=True, help="run the functions in a VPC"
+    )
     vpc.add_argument("--no-vpc", dest="enable_vpc", action="store_const", const=False, help="no VPC")
     parser.add_argument("--alert-email", help="subscribe this address to the alert topic")
     parser.add_argument(

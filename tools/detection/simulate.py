@@ -18,10 +18,10 @@ cardholder's local hour), plus ``local_hour`` (the cardholder's wall-clock hour,
 honours; the backtest uses it, and it is removed before posting) and the labels ``is_fraud`` and
 ``scenario`` (``legit`` for genuine traffic). The same seed and time range give the same bytes.
 
-    python -m tools.simulate --users 500 --days 30 --seed 7 --output build/sim.jsonl
-    python -m tools.simulate --users 200 --days 7 --format csv > sim.csv
-    python -m tools.simulate --users 50 --days 2 --env dev --rate 20          # POST to a deployment
-    python -m tools.simulate --users 50 --days 2 --api-url URL --api-key KEY  # POST to any API
+    python -m tools.detection.simulate --users 500 --days 30 --seed 7 --output build/sim.jsonl
+    python -m tools.detection.simulate --users 200 --days 7 --format csv > sim.csv
+    python -m tools.detection.simulate --users 50 --days 2 --env dev --rate 20          # POST to a deployment
+    python -m tools.detection.simulate --users 50 --days 2 --api-url URL --api-key KEY  # POST to any API
 
 Python API (the demo uses it): ``generate(...)`` yields labeled transactions in time order,
 ``post(transactions, api_url, api_key, rate)`` sends them and returns a ``Summary``.
@@ -42,7 +42,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO
 
 from tools._cli import ToolError, progress, run
@@ -55,9 +55,24 @@ SCENARIOS = ("stolen_card_spree", "card_testing", "account_takeover", "impossibl
 LABELS = ("is_fraud", "scenario", "local_hour")
 """Keys that are not part of the API's transaction (the API rejects unknown fields)."""
 CSV_COLUMNS = (
-    "transaction_id", "user_id", "card_id", "amount", "currency", "merchant_id", "merchant_category",
-    "timestamp", "local_hour", "utc_offset_minutes", "country", "lat", "lon", "device_id", "ip_address", "channel",
-    "is_fraud", "scenario",
+    "transaction_id",
+    "user_id",
+    "card_id",
+    "amount",
+    "currency",
+    "merchant_id",
+    "merchant_category",
+    "timestamp",
+    "local_hour",
+    "utc_offset_minutes",
+    "country",
+    "lat",
+    "lon",
+    "device_id",
+    "ip_address",
+    "channel",
+    "is_fraud",
+    "scenario",
 )
 
 
@@ -72,13 +87,20 @@ class City:
 
 
 CITIES = (
-    City("New York", "US", "USD", 40.71, -74.01, -5), City("Chicago", "US", "USD", 41.88, -87.63, -6),
-    City("Denver", "US", "USD", 39.74, -104.99, -7), City("Los Angeles", "US", "USD", 34.05, -118.24, -8),
-    City("Atlanta", "US", "USD", 33.75, -84.39, -5), City("Seattle", "US", "USD", 47.61, -122.33, -8),
-    City("London", "GB", "GBP", 51.51, -0.13, 0), City("Berlin", "DE", "EUR", 52.52, 13.40, 1),
-    City("Paris", "FR", "EUR", 48.86, 2.35, 1), City("Madrid", "ES", "EUR", 40.42, -3.70, 1),
-    City("Sao Paulo", "BR", "BRL", -23.55, -46.63, -3), City("Tokyo", "JP", "JPY", 35.68, 139.69, 9),
-    City("Sydney", "AU", "AUD", -33.87, 151.21, 10), City("Lagos", "NG", "NGN", 6.52, 3.38, 1),
+    City("New York", "US", "USD", 40.71, -74.01, -5),
+    City("Chicago", "US", "USD", 41.88, -87.63, -6),
+    City("Denver", "US", "USD", 39.74, -104.99, -7),
+    City("Los Angeles", "US", "USD", 34.05, -118.24, -8),
+    City("Atlanta", "US", "USD", 33.75, -84.39, -5),
+    City("Seattle", "US", "USD", 47.61, -122.33, -8),
+    City("London", "GB", "GBP", 51.51, -0.13, 0),
+    City("Berlin", "DE", "EUR", 52.52, 13.40, 1),
+    City("Paris", "FR", "EUR", 48.86, 2.35, 1),
+    City("Madrid", "ES", "EUR", 40.42, -3.70, 1),
+    City("Sao Paulo", "BR", "BRL", -23.55, -46.63, -3),
+    City("Tokyo", "JP", "JPY", 35.68, 139.69, 9),
+    City("Sydney", "AU", "AUD", -33.87, 151.21, 10),
+    City("Lagos", "NG", "NGN", 6.52, 3.38, 1),
     City("Mumbai", "IN", "INR", 19.08, 72.88, 5.5),
 )
 HOME_CITIES = CITIES[:10]  # cardholders live in North America and Europe; fraud also comes from elsewhere
@@ -94,13 +116,20 @@ class Category:
 
 
 CATEGORIES = (
-    Category("grocery_pos", 60, 0.6, False, 10), Category("gas_transport", 45, 0.4, False, 9),
-    Category("food_dining", 25, 0.7, False, 8), Category("shopping_pos", 40, 0.9, False, 8),
-    Category("shopping_net", 45, 1.0, True, 6), Category("misc_net", 20, 1.0, True, 4),
-    Category("misc_pos", 15, 0.9, False, 5), Category("entertainment", 30, 0.8, False, 6),
-    Category("personal_care", 25, 0.7, False, 5), Category("health_fitness", 35, 0.7, False, 4),
-    Category("home", 50, 0.9, False, 6), Category("kids_pets", 35, 0.8, False, 5),
-    Category("travel", 120, 1.0, False, 2), Category("grocery_net", 55, 0.5, True, 3),
+    Category("grocery_pos", 60, 0.6, False, 10),
+    Category("gas_transport", 45, 0.4, False, 9),
+    Category("food_dining", 25, 0.7, False, 8),
+    Category("shopping_pos", 40, 0.9, False, 8),
+    Category("shopping_net", 45, 1.0, True, 6),
+    Category("misc_net", 20, 1.0, True, 4),
+    Category("misc_pos", 15, 0.9, False, 5),
+    Category("entertainment", 30, 0.8, False, 6),
+    Category("personal_care", 25, 0.7, False, 5),
+    Category("health_fitness", 35, 0.7, False, 4),
+    Category("home", 50, 0.9, False, 6),
+    Category("kids_pets", 35, 0.8, False, 5),
+    Category("travel", 120, 1.0, False, 2),
+    Category("grocery_net", 55, 0.5, True, 3),
 )
 BY_NAME = {category.name: category for category in CATEGORIES}
 MERCHANTS_PER_CATEGORY = 40
@@ -140,7 +169,9 @@ def make_user(seed: int, index: int) -> User:
     chosen = rng.sample(CATEGORIES, rng.randint(6, 11))
     weights = [category.popularity * rng.gammavariate(2.0, 1.0) for category in chosen]
     merchants = {
-        category.name: [f"m-{category.name}-{rng.randrange(MERCHANTS_PER_CATEGORY):02d}" for _ in range(rng.randint(2, 4))]
+        category.name: [
+            f"m-{category.name}-{rng.randrange(MERCHANTS_PER_CATEGORY):02d}" for _ in range(rng.randint(2, 4))
+        ]
         for category in chosen
     }
     night_owl = rng.random() < 0.08
@@ -176,9 +207,19 @@ def _local_hour(ts: int, city: City) -> int:
     return int(((ts + city.utc_offset * HOUR_MS) // HOUR_MS) % 24)
 
 
-def _txn(user: User, ts: int, category: Category, merchant: str, amount: float, city: City,
-         rng: random.Random, *, device: tuple[str, str] | None = None, country: str | None = None,
-         fraud: str | None = None) -> dict:
+def _txn(
+    user: User,
+    ts: int,
+    category: Category,
+    merchant: str,
+    amount: float,
+    city: City,
+    rng: random.Random,
+    *,
+    device: tuple[str, str] | None = None,
+    country: str | None = None,
+    fraud: str | None = None,
+) -> dict:
     txn = {
         "transaction_id": "",  # numbered once the whole stream is in time order
         "user_id": user.user_id,
@@ -198,8 +239,10 @@ def _txn(user: User, ts: int, category: Category, merchant: str, amount: float, 
         txn["device_id"] = device_id
         txn["ip_address"] = ip_address
     else:
-        txn["location"] = {"lat": round(city.lat + rng.uniform(-0.2, 0.2), 4),
-                           "lon": round(city.lon + rng.uniform(-0.2, 0.2), 4)}
+        txn["location"] = {
+            "lat": round(city.lat + rng.uniform(-0.2, 0.2), 4),
+            "lon": round(city.lon + rng.uniform(-0.2, 0.2), 4),
+        }
     txn["is_fraud"] = fraud is not None
     txn["scenario"] = fraud or "legit"
     return txn
@@ -249,16 +292,39 @@ def _incident(scenario: str, user: User, clock: _Clock, day: int, rng: random.Ra
         for _ in range(rng.randint(4, 9)):
             category = BY_NAME[rng.choice(("shopping_net", "shopping_pos", "misc_net", "grocery_pos", "shopping_net"))]
             amount = category.median * rng.uniform(8.0, 25.0)
-            out.append(_txn(user, ts, category, _stranger_merchant(category, rng), amount, home, rng,
-                            device=device, fraud=scenario))
+            out.append(
+                _txn(
+                    user,
+                    ts,
+                    category,
+                    _stranger_merchant(category, rng),
+                    amount,
+                    home,
+                    rng,
+                    device=device,
+                    fraud=scenario,
+                )
+            )
             ts += rng.randint(3, 40) * MINUTE_MS
     elif scenario == "card_testing":
         ts = clock.at(day, rng.uniform(0.0, 24.0), home)
         device = _new_device(rng)
         merchant = _stranger_merchant(BY_NAME["misc_net"], rng)
         for _ in range(rng.randint(5, 12)):
-            out.append(_txn(user, ts, BY_NAME["misc_net"], merchant, rng.uniform(0.5, 4.99), home, rng,
-                            device=device, country=foreign.country, fraud=scenario))
+            out.append(
+                _txn(
+                    user,
+                    ts,
+                    BY_NAME["misc_net"],
+                    merchant,
+                    rng.uniform(0.5, 4.99),
+                    home,
+                    rng,
+                    device=device,
+                    country=foreign.country,
+                    fraud=scenario,
+                )
+            )
             ts += rng.randint(10, 120) * 1000
     elif scenario == "account_takeover":
         ts = clock.at(day, rng.uniform(0.0, 24.0), home)
@@ -266,20 +332,50 @@ def _incident(scenario: str, user: User, clock: _Clock, day: int, rng: random.Ra
         for _ in range(rng.randint(2, 5)):
             category = BY_NAME[rng.choice(("shopping_net", "misc_net", "grocery_net"))]
             amount = _usual_amount(user, category, rng) * rng.uniform(3.0, 10.0)
-            out.append(_txn(user, ts, category, _stranger_merchant(category, rng), amount, foreign, rng,
-                            device=device, fraud=scenario))
+            out.append(
+                _txn(
+                    user,
+                    ts,
+                    category,
+                    _stranger_merchant(category, rng),
+                    amount,
+                    foreign,
+                    rng,
+                    device=device,
+                    fraud=scenario,
+                )
+            )
             ts += rng.randint(2, 30) * MINUTE_MS
     elif scenario == "impossible_travel":
         far = rng.choice([city for city in CITIES if abs(city.lon - home.lon) > 60])
         ts = clock.at(day, rng.gauss(user.peak_hour, 1.0) % 24, home)
         category = BY_NAME["grocery_pos"]
-        out.append(_txn(user, ts, category, rng.choice(user.merchants.get(category.name) or ["m-grocery_pos-00"]),
-                        _usual_amount(user, category, rng), home, rng))  # the cardholder, genuinely at home
+        out.append(
+            _txn(
+                user,
+                ts,
+                category,
+                rng.choice(user.merchants.get(category.name) or ["m-grocery_pos-00"]),
+                _usual_amount(user, category, rng),
+                home,
+                rng,
+            )
+        )  # the cardholder, genuinely at home
         ts += rng.randint(20, 90) * MINUTE_MS
         for _ in range(rng.randint(1, 2)):
             category = BY_NAME[rng.choice(("shopping_pos", "misc_pos", "entertainment"))]
-            out.append(_txn(user, ts, category, _stranger_merchant(category, rng),
-                            _usual_amount(user, category, rng) * rng.uniform(1.0, 4.0), far, rng, fraud=scenario))
+            out.append(
+                _txn(
+                    user,
+                    ts,
+                    category,
+                    _stranger_merchant(category, rng),
+                    _usual_amount(user, category, rng) * rng.uniform(1.0, 4.0),
+                    far,
+                    rng,
+                    fraud=scenario,
+                )
+            )
             ts += rng.randint(5, 30) * MINUTE_MS
     elif scenario == "high_value":
         category = BY_NAME[rng.choice(("shopping_pos", "shopping_net", "travel"))]
@@ -291,8 +387,13 @@ def _incident(scenario: str, user: User, clock: _Clock, day: int, rng: random.Ra
     return out
 
 
-INCIDENT_SIZE = {"stolen_card_spree": 6.5, "card_testing": 8.5, "account_takeover": 3.5,
-                 "impossible_travel": 1.5, "high_value": 1.0}
+INCIDENT_SIZE = {
+    "stolen_card_spree": 6.5,
+    "card_testing": 8.5,
+    "account_takeover": 3.5,
+    "impossible_travel": 1.5,
+    "high_value": 1.0,
+}
 
 
 def parse_start(value: str) -> int:
@@ -302,13 +403,20 @@ def parse_start(value: str) -> int:
     except ValueError:
         raise ToolError(f"invalid start {value!r}: use an ISO date such as 2025-01-01 or 2025-01-01T12:00:00") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
 
 
-def generate(n_users: int = 200, days: float = 30, *, seed: int = 0, fraud_rate: float = 0.01,
-             start_ms: int | None = None, end_ms: int | None = None,
-             n_transactions: int | None = None) -> Iterator[dict]:
+def generate(
+    n_users: int = 200,
+    days: float = 30,
+    *,
+    seed: int = 0,
+    fraud_rate: float = 0.01,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    n_transactions: int | None = None,
+) -> Iterator[dict]:
     """Labeled transactions of ``n_users`` users over ``days`` days, in time order.
 
     The period starts at ``start_ms``, or ends at ``end_ms`` (e.g. now, so an API accepts every
@@ -400,13 +508,26 @@ class Summary:
     seconds: float = 0.0
 
     def as_dict(self) -> dict:
-        return {"sent": self.sent, "accepted": self.accepted, "rejected": self.rejected, "failed": self.failed,
-                "by_status": {str(status): count for status, count in sorted(self.by_status.items(), key=str)},
-                "examples": self.examples, "seconds": round(self.seconds, 2)}
+        return {
+            "sent": self.sent,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "failed": self.failed,
+            "by_status": {str(status): count for status, count in sorted(self.by_status.items(), key=str)},
+            "examples": self.examples,
+            "seconds": round(self.seconds, 2),
+        }
 
 
-def post(transactions: Iterable[dict], api_url: str, api_key: str | None, rate: float = 10.0, *,
-         timeout: float = 10.0, show_progress: bool = True) -> Summary:
+def post(
+    transactions: Iterable[dict],
+    api_url: str,
+    api_key: str | None,
+    rate: float = 10.0,
+    *,
+    timeout: float = 10.0,
+    show_progress: bool = True,
+) -> Summary:
     """POST each transaction to ``api_url`` (header ``x-api-key``) at about ``rate`` per second.
 
     2xx counts as accepted, 4xx as rejected, anything else (5xx, no answer) as failed; the first body
@@ -445,35 +566,49 @@ def post(transactions: Iterable[dict], api_url: str, api_key: str | None, rate: 
         now = time.monotonic()
         if show_progress and now - last_report >= 1.0:
             last_report = now
-            progress(f"  sent {summary.sent}: {summary.accepted} accepted, {summary.rejected} rejected,"
-                     f" {summary.failed} failed ({summary.sent / (now - began):.1f}/s)")
+            progress(
+                f"  sent {summary.sent}: {summary.accepted} accepted, {summary.rejected} rejected,"
+                f" {summary.failed} failed ({summary.sent / (now - began):.1f}/s)"
+            )
     summary.seconds = time.monotonic() - began
     return summary
 
 
 def deployment(suffix: str) -> tuple[str, str]:
     """``api_url`` and ``api_key_value`` from the Terraform outputs of environment ``suffix``."""
-    from tools.tf import Stack  # needs terraform; only the --env path pays for it
+    from tools.deploy.tf import Stack  # needs terraform; only the --env path pays for it
 
     outputs = Stack(suffix).outputs()
     missing = [name for name in ("api_url", "api_key_value") if not outputs.get(name)]
     if missing:
-        raise ToolError(f"environment {suffix} has no output {', '.join(missing)}: deploy it first (make deploy ENV={suffix})")
+        raise ToolError(
+            f"environment {suffix} has no output {', '.join(missing)}: deploy it first (make deploy ENV={suffix})"
+        )
     return outputs["api_url"], outputs["api_key_value"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.simulate", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.detection.simulate",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--users", type=int, default=200, help="simulated cardholders (default 200)")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--days", type=float, default=None, help="length of the simulated period (default 30)")
-    size.add_argument("--transactions", type=int, default=None,
-                      help="stop after about this many transactions (sets the period from the users' rates)")
+    size.add_argument(
+        "--transactions",
+        type=int,
+        default=None,
+        help="stop after about this many transactions (sets the period from the users' rates)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fraud-rate", type=float, default=0.01, help="target share of fraudulent transactions")
-    parser.add_argument("--start", default=None,
-                        help=f"start of the period, ISO date (files default to {DEFAULT_START}; posting ends it now)")
+    parser.add_argument(
+        "--start",
+        default=None,
+        help=f"start of the period, ISO date (files default to {DEFAULT_START}; posting ends it now)",
+    )
     out = parser.add_argument_group("output (a file or stdout, or an API)")
     out.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     out.add_argument("--output", "-o", default="-", help="file to write (default stdout)")
@@ -504,8 +639,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     end_ms = None
     if posting and start_ms is None:
         end_ms = int(time.time() * 1000) - MINUTE_MS  # in the past, so the API accepts every timestamp
-    stream = generate(args.users, days, seed=args.seed, fraud_rate=args.fraud_rate, start_ms=start_ms,
-                      end_ms=end_ms, n_transactions=args.transactions)
+    stream = generate(
+        args.users,
+        days,
+        seed=args.seed,
+        fraud_rate=args.fraud_rate,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        n_transactions=args.transactions,
+    )
 
     if posting:
         api_url, api_key = deployment(args.env) if args.env else (args.api_url, args.api_key)
@@ -525,8 +667,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         with open(args.output, "w", encoding="utf-8", newline="") as handle:
             count = writer(stream, handle)
-    progress(f"wrote {count} transactions ({args.users} users, {days:g} days, seed {args.seed})"
-             + ("" if args.output == "-" else f" to {args.output}"))
+    progress(
+        f"wrote {count} transactions ({args.users} users, {days:g} days, seed {args.seed})"
+        + ("" if args.output == "-" else f" to {args.output}")
+    )
     return 0
 
 

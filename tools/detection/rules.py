@@ -1,9 +1,9 @@
 """Validate a rules document and put it into an environment's SSM parameter, without a redeploy.
 
     make rules ENV=dev FILE=my-rules.json
-    python -m tools.rules --env dev --file my-rules.json
-    python -m tools.rules --parameter-name /fraud-detection/dev/rules-dev --file my-rules.json
-    python -m tools.rules --file my-rules.json --check      # validate only
+    python -m tools.detection.rules --env dev --file my-rules.json
+    python -m tools.detection.rules --parameter-name /fraud-detection/dev/rules-dev --file my-rules.json
+    python -m tools.detection.rules --file my-rules.json --check      # validate only
 
 The document may be full or partial: the functions merge it over ``lambdas/fraud/rules.default.json``.
 It is validated exactly as the functions will (``fraud.config.load_config``) before anything is sent; an
@@ -11,7 +11,7 @@ invalid document exits non-zero naming the bad key. The parameter name comes fro
 ``rules_parameter_name`` of the environment, or from ``--parameter-name``. detect-fraud and
 analyze-patterns read the parameter through a cache, so the new rules apply within
 ``RULES_CACHE_SECONDS`` (300 s by default). Try a document first with
-``python -m tools.backtest PATH --config my-rules.json``.
+``python -m tools.detection.backtest PATH --config my-rules.json``.
 """
 
 from __future__ import annotations
@@ -44,12 +44,14 @@ def read_document(path: str | Path) -> str:
 
 def parameter_name_for(suffix: str) -> str:
     """The ``rules_parameter_name`` output of environment ``suffix``."""
-    from tools.tf import Stack  # needs terraform; only the --env path pays for it
+    from tools.deploy.tf import Stack  # needs terraform; only the --env path pays for it
 
     name = Stack(suffix).outputs().get("rules_parameter_name")
     if not name:
-        raise ToolError(f"environment {suffix} has no output rules_parameter_name: deploy it first "
-                        f"(make deploy ENV={suffix}) or pass --parameter-name")
+        raise ToolError(
+            f"environment {suffix} has no output rules_parameter_name: deploy it first "
+            f"(make deploy ENV={suffix}) or pass --parameter-name"
+        )
     return name
 
 
@@ -64,8 +66,9 @@ def put(name: str, value: str, ssm_client=None) -> int:
     try:
         # Intelligent-Tiering: standard up to 4 KB, advanced above, and never a failed downgrade of a
         # parameter Terraform created in the advanced tier.
-        answer = ssm_client.put_parameter(Name=name, Value=value, Type="String", Overwrite=True,
-                                          Tier="Intelligent-Tiering")
+        answer = ssm_client.put_parameter(
+            Name=name, Value=value, Type="String", Overwrite=True, Tier="Intelligent-Tiering"
+        )
     except ClientError as error:
         raise ToolError(f"could not put {name}: {error.response['Error'].get('Message', error)}") from None
     except BotoCoreError as error:
@@ -74,8 +77,11 @@ def put(name: str, value: str, ssm_client=None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.rules", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.detection.rules",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--file", required=True, help="the rules document (JSON, full or partial)")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--env", help="environment suffix: the parameter is its rules_parameter_name output")

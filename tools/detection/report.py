@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tools.backtest import Result
+    from tools.detection.backtest import Result
 
 
 def plot_pr_curve(result: Result, path: Path) -> None:
@@ -21,8 +21,13 @@ def plot_pr_curve(result: Result, path: Path) -> None:
     try:
         axes.plot([r for _, _, r in curve], [p for _, p, _ in curve], drawstyle="steps-post", label="score threshold")
         alert = result.at_alert
-        axes.scatter([alert.recall], [alert.precision], color="tab:red", zorder=3,
-                     label=f"alert band (score >= {result.alert_threshold:g})")
+        axes.scatter(
+            [alert.recall],
+            [alert.precision],
+            color="tab:red",
+            zorder=3,
+            label=f"alert band (score >= {result.alert_threshold:g})",
+        )
         axes.set_xlabel("recall")
         axes.set_ylabel("precision")
         axes.set_xlim(0, 1.02)
@@ -78,8 +83,10 @@ def render_markdown(result: Result, png_name: str | None) -> str:
         "|---|---|---|---|---|",
     ]
     for code, row in result.per_rule().items():
-        lines.append(f"| `{code}` | {row['hits']:,} | {row['fraud_hits']:,} | {row['precision']:.3f} "
-                     f"| {_pct(row['fraud_share'])} |")
+        lines.append(
+            f"| `{code}` | {row['hits']:,} | {row['fraud_hits']:,} | {row['precision']:.3f} "
+            f"| {_pct(row['fraud_share'])} |"
+        )
     scenarios = result.per_scenario()
     if scenarios:
         lines += [

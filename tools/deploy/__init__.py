@@ -1,0 +1,1 @@
+"""Deploying an environment: package the functions, render its variables, gate the policy, drive Terraform."""

@@ -1,0 +1,1 @@
+"""Detection quality: simulate labeled traffic, backtest, train the model, ship rules and models."""

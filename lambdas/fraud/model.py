@@ -47,6 +47,7 @@ __all__ = [
     "Model",
     "ModelError",
     "load",
+    "vectorizer",
 ]
 
 FORMAT = "fraud-model"
@@ -315,6 +316,34 @@ def compile_trees(trees: Sequence[Tree], n_features: int) -> tuple[Callable[[Seq
     return namespace["raw"], source
 
 
+def vectorizer(
+    feature_names: Sequence[str], categories: Mapping[str, Sequence[str]]
+) -> Callable[[Mapping[str, Any]], list[float]]:
+    """The function from a features mapping to the model's input vector (``Model.vector``; the trainer
+    builds its training rows with the same function).
+
+    Features are read by name in ``feature_names`` order (a feature that is absent raises KeyError:
+    never a silent NaN); numeric values become floats, None becomes NaN; a categorical feature's value
+    (str or None) becomes its index in the vocabulary ``categories[name]``, and NaN when it is None or
+    not in the vocabulary (LightGBM sends NaN right at every categorical split, like an unseen
+    category)."""
+    get = operator.itemgetter(*feature_names)
+    single = len(feature_names) == 1
+    codes = {
+        name: {value: float(code) for code, value in enumerate(vocabulary)} for name, vocabulary in categories.items()
+    }
+    encoders = tuple(codes.get(name) for name in feature_names)
+
+    def vector(features: Mapping[str, Any]) -> list[float]:
+        values = (get(features),) if single else get(features)
+        return [
+            (NAN if value is None else float(value)) if encode is None else encode.get(value, NAN)
+            for value, encode in zip(values, encoders)  # noqa: B905 - same length by construction
+        ]
+
+    return vector
+
+
 # -- the model -----------------------------------------------------------------------------------
 
 
@@ -365,11 +394,7 @@ class Model:
             raise _fail("thresholds", "expected 0 <= review <= alert <= 100")
         self._raw, self.source = compile_trees(self.trees, len(self.feature_names))
         self._n = len(self.feature_names)
-        self._get = operator.itemgetter(*self.feature_names)
-        vocabularies = {
-            name: {value: float(code) for code, value in enumerate(v)} for name, v in self.categories.items()
-        }
-        self._encoders = tuple(vocabularies.get(name) for name in self.feature_names)
+        self.vector = vectorizer(self.feature_names, self.categories)
         self._scale = self.points_per_doubling / LN2
 
     def __repr__(self) -> str:
@@ -377,17 +402,9 @@ class Model:
 
     # -- scoring ---------------------------------------------------------------------------------
 
-    def vector(self, features: Mapping[str, Any]) -> list[float]:
-        """The model's input vector from a features mapping (name -> float, NaN for missing; a
-        categorical feature's value is a str or None). Unseen and missing categories become NaN.
-        Raises KeyError when a feature the model needs is absent."""
-        values = self._get(features)
-        if self._n == 1:
-            values = (values,)
-        return [
-            (NAN if value is None else float(value)) if encode is None else encode.get(value, NAN)
-            for value, encode in zip(values, self._encoders)  # noqa: B905 - same length by construction
-        ]
+    vector: Callable[[Mapping[str, Any]], list[float]]
+    """The model's input vector from a features mapping (name -> float, NaN for missing; a categorical
+    feature's value is a str or None); see ``vectorizer``."""
 
     def raw_score(self, vector: Sequence[float]) -> float:
         """The sum of the trees' outputs (log-odds), equal to LightGBM's ``predict(raw_score=True)``."""

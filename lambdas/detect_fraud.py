@@ -36,9 +36,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fraud.alerts import transaction_alert
-from fraud.config import ConfigError, EngineConfig, load_config
+from fraud.config import ConfigError, load_config
 from fraud.engine import Engine
-from fraud.history import history_from_items
+from fraud.scoring import RecentlyScored, score
 from fraud.storage import TransactionStore, deserialize_item, json_default
 
 logger = Logger()
@@ -56,8 +56,6 @@ ALERT_DEDUP_SECONDS = 3 * 24 * 3600
 IDEMPOTENCY = IdempotencyConfig(
     event_key_jmespath="alert_id", raise_on_no_idempotency_key=True, expires_after_seconds=ALERT_DEDUP_SECONDS
 )
-# Storage-only attributes of a transaction item that are not part of the transaction.
-STORAGE_ATTRIBUTES = ("kind", "body_hash", "received_at", "time_bucket")
 
 
 @dataclass(frozen=True)
@@ -68,6 +66,7 @@ class Resources:
     rules_parameter_name: str | None
     rules_cache_seconds: int
     send_alert_once: Any
+    recent: RecentlyScored  # what this sandbox scored lately: the user index lags behind the writes
 
 
 @functools.cache
@@ -101,6 +100,7 @@ def resources() -> Resources:
             config=IDEMPOTENCY,
             key_prefix="detect-fraud#alert",
         ),
+        recent=RecentlyScored(),
     )
 
 
@@ -168,19 +168,8 @@ def score_stream_record(record: dict[str, Any], *, engine: Engine, res: Resource
         metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
         return "skipped"
 
-    transaction = {key: value for key, value in image.items() if key not in STORAGE_ATTRIBUTES}
-    config: EngineConfig = engine.config
-    timestamp = int(transaction["timestamp"])
-    items = res.store.user_history(
-        transaction["user_id"],
-        before_ms=timestamp,
-        window_ms=config.history_window_ms,
-        max_items=config.history_max_items,
-    )
-    history = history_from_items(
-        items, config.history_window_ms, config.history_max_items, timestamp, exclude_id=transaction["transaction_id"]
-    )
-    assessment = engine.assess(transaction, history)
+    scored = score(image, store=res.store, engine=engine, recent=res.recent)
+    transaction, assessment = scored.transaction, scored.assessment
     metrics.add_metric(name="Scored", unit=MetricUnit.Count, value=1)
     logger.info(
         "Transaction scored",
@@ -188,7 +177,9 @@ def score_stream_record(record: dict[str, Any], *, engine: Engine, res: Resource
             "transaction_id": transaction["transaction_id"],
             "score": assessment.score,
             "decision": assessment.decision,
-            "history_items": len(items),
+            "model_version": assessment.model_version,
+            "rules_version": assessment.rules_version,
+            "history_items": scored.history_items,
         },
     )
     if not assessment.suspicious:

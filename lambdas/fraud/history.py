@@ -1,16 +1,20 @@
 """A user's recent transactions with aggregates kept up to date on every add and eviction.
 
-``UserHistory`` holds the transactions of one user inside a time window (``window_ms`` before "now")
-and at most ``max_items`` of them, like the DynamoDB query of detect-fraud (newest first,
-``Limit=max_items``). Every aggregate the rules read (amount statistics overall and per category,
-hour-of-day counts, known countries/devices, the last located transaction) is updated when
-an item enters or leaves, and so are the sliding windows (velocity, card testing, and the spree's
-window of transactions at risky hours) the rules ask for with ``window``. Rules read them in O(1) (only
-``rules.spree`` walks its window's few items), so scoring costs about the same for a user with 3 or 500
-transactions.
+``UserHistory`` holds the transactions of one user inside a time window (``window_ms`` before "now") and at most
+``max_items`` of them, like the DynamoDB query of detect-fraud (newest first, ``Limit=max_items``). Every aggregate
+the features read (amount statistics overall and per category, hour-of-day counts, known countries and devices,
+the last located transaction) is updated when an item enters or leaves, and so are the sliding windows the
+features ask for with ``window``. Reading them costs O(1) however long the history is.
 
-The same class serves the live path (``history_from_items`` over the query result) and backtests
-(``InMemoryHistoryStore``): both give the same aggregates for the same items.
+Order: transactions are ordered by ``(timestamp, arrival, transaction_id)`` (``order_key``), where arrival is the
+time the pipeline received the transaction (``received_at``) in the live path and the position in the file in a
+backtest. A transaction's history holds the user's transactions strictly before it in that order, so
+transactions with the same millisecond timestamp see each other in arrival order, in both paths.
+
+Exact sums: amounts are summed in integer cents and log amounts as integers (``log_q``: the log amount scaled by
+``LOG_SCALE`` and rounded), so the aggregates do not depend on the order of adds and evictions. The live path
+builds a history fresh from a query (``history_from_items``), a backtest adds and evicts incrementally
+(``InMemoryHistoryStore``): both give the same aggregates to the last bit, so both score the same.
 """
 
 from __future__ import annotations
@@ -18,30 +22,35 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fraud.config import EngineConfig
 
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
+LOG_SCALE = 1 << 32
+"""Log amounts are summed as integers in units of 1/LOG_SCALE (resolution 2.3e-10, far below any threshold)."""
 
 
 class Item:
     """The fields of a transaction the engine uses, converted once (Decimal/str/int -> float/int).
 
-    ``hour`` is the cardholder's local hour of day: ``local_hour`` when the transaction carries one
-    (the backtest sets it from the data's wall clock), otherwise the hour of ``timestamp`` shifted by
-    ``utc_offset_minutes`` when present, otherwise the UTC hour.
+    ``hour`` is the cardholder's local hour of day: ``local_hour`` when the transaction carries one (the backtest
+    sets it from the data's wall clock), otherwise the hour of ``timestamp`` shifted by ``utc_offset_minutes`` when
+    present, otherwise the UTC hour. ``arrival`` is ``received_at`` when the transaction carries it (stored items),
+    otherwise None (a backtest orders by file position instead).
     """
 
     __slots__ = (
         "transaction_id",
         "user_id",
         "ts",
+        "arrival",
         "amount",
         "cents",
         "log_amount",
+        "log_q",
         "category",
         "hour",
         "country",
@@ -56,9 +65,12 @@ class Item:
         self.transaction_id = get("transaction_id")
         self.user_id = get("user_id")
         self.ts = ts = int(txn["timestamp"])
+        arrival = get("received_at")
+        self.arrival = None if arrival is None else int(arrival)
         self.amount = amount = float(txn["amount"])
         self.cents = round(amount * 100)
-        self.log_amount = _log(amount) if amount > 0 else 0.0
+        self.log_amount = log_amount = _log(amount) if amount > 0 else 0.0
+        self.log_q = round(log_amount * LOG_SCALE)
         self.category = get("merchant_category")
         local_hour = get("local_hour")
         if local_hour is not None:
@@ -76,6 +88,10 @@ class Item:
         else:
             self.lat = self.lon = None
 
+    def order_key(self) -> tuple[int, int, str]:
+        """``(timestamp, arrival, transaction_id)``: the order histories follow (arrival 0 when unknown)."""
+        return (self.ts, self.arrival or 0, str(self.transaction_id))
+
 
 _log = math.log
 
@@ -85,13 +101,13 @@ def as_item(txn: dict | Item) -> Item:
 
 
 class Window:
-    """Count and total of the items of the last ``span_ms`` of a history, kept up to date as the
-    history adds, advances and evicts; optionally only the items with amount <= ``max_amount`` and/or
-    whose ``hour`` is in ``hours``.
+    """Count and total of the items of the last ``span_ms`` of a history, kept up to date as the history adds,
+    advances and evicts; optionally only the items with amount <= ``max_amount`` and/or whose ``hour`` is in
+    ``hours``.
 
-    A window of all items is the newest ``count`` items of the history, so it needs no copy of
-    them; a filtered window keeps its own items (few: small amounts or night hours are rare), in
-    time order, and ``items`` lets a rule walk them.
+    A window of all items is the newest ``count`` items of the history, so it needs no copy of them; a filtered
+    window keeps its own items (few: small amounts or night hours are rare), in order, and ``items`` lets a
+    feature walk them.
     """
 
     __slots__ = ("span_ms", "max_amount", "hours", "items", "count", "cents")
@@ -122,12 +138,11 @@ class Window:
 class UserHistory:
     """A user's recent transactions (bounded by window_ms and max_items) with incremental aggregates.
 
-    Attributes are read-only for callers: ``amount_cents``, ``log_sum``, ``log_sq_sum`` (overall amount
-    statistics), ``categories`` (category -> [count, sum of log amounts, sum of squared log amounts]),
-    ``hour_counts`` (24 counts), ``countries`` / ``devices`` (value -> count), ``country_count`` /
-    ``device_count`` (items that carry one), ``last_located`` (newest item with a location) and
-    ``now_ms`` (the time the window ends at). ``merchants`` (value -> count) is counted when asked
-    for: no rule reads it, so it is not kept up to date on every add and eviction.
+    Attributes are read-only for callers: ``amount_cents`` (sum of amounts in cents), ``log_sum`` and
+    ``log_sq_sum`` (sums of ``log_q`` and of its square: exact integers), ``categories`` (category -> [count,
+    sum of log_q, sum of squared log_q]), ``hour_counts`` (24 counts), ``countries`` / ``devices`` (value ->
+    count), ``country_count`` / ``device_count`` (items that carry one), ``last_located`` (newest item with a
+    location) and ``now_ms`` (the time the window ends at).
     """
 
     __slots__ = (
@@ -158,9 +173,9 @@ class UserHistory:
         self.now_ms = -(2**63)
         self.items: deque[Item] = deque()
         self.amount_cents = 0
-        self.log_sum = 0.0
-        self.log_sq_sum = 0.0
-        self.categories: dict[str | None, list] = {}
+        self.log_sum = 0
+        self.log_sq_sum = 0
+        self.categories: dict[str | None, list[int]] = {}
         self.hour_counts = [0] * 24
         self.countries: dict[str, int] = {}
         self.devices: dict[str, int] = {}
@@ -178,42 +193,10 @@ class UserHistory:
     def count(self) -> int:
         return len(self.items)
 
-    @property
-    def merchants(self) -> dict[str, int]:
-        """merchant_id -> number of items with it (a fresh dict, counted from the items)."""
-        counts: dict[str, int] = {}
-        for item in self.items:
-            if item.merchant is not None:
-                counts[item.merchant] = counts.get(item.merchant, 0) + 1
-        return counts
-
-    @property
-    def amount_total(self) -> float:
-        return self.amount_cents / 100
-
-    @property
-    def oldest_ms(self) -> int | None:
-        return self.items[0].ts if self.items else None
-
-    def log_stats(self, category: str | None = None, *, overall: bool = False) -> tuple[int, float, float]:
-        """(count, mean, variance) of log(amount), overall or for one category."""
-        if overall:
-            n, s, sq = len(self.items), self.log_sum, self.log_sq_sum
-        else:
-            stats = self.categories.get(category)
-            if stats is None:
-                return 0, 0.0, 0.0
-            n, s, sq = stats
-        if n == 0:
-            return 0, 0.0, 0.0
-        mean = s / n
-        return n, mean, max(sq / n - mean * mean, 0.0)
-
     def window(self, span_ms: int, max_amount: float | None = None, hours: frozenset[int] | None = None) -> Window:
-        """The sliding window of the last ``span_ms`` before ``now_ms`` (only items with amount <=
-        ``max_amount`` and/or an hour in ``hours``, if given). Built from the stored items on first use,
-        then maintained on every add, advance and eviction: reading it costs nothing however dense the
-        history is."""
+        """The sliding window of the last ``span_ms`` before ``now_ms`` (only items with amount <= ``max_amount``
+        and/or an hour in ``hours``, if given). Built from the stored items on first use, then maintained on every
+        add, advance and eviction: reading it costs nothing however dense the history is."""
         key = (span_ms, max_amount, hours)
         window = self._windows.get(key)
         if window is None:
@@ -232,7 +215,7 @@ class UserHistory:
     # -- changing --------------------------------------------------------------------------------
 
     def add(self, txn: dict | Item) -> None:
-        """Add a transaction (dict with at least ``timestamp`` and ``amount``)."""
+        """Add a transaction after the ones already held (dict with at least ``timestamp`` and ``amount``)."""
         item = txn if type(txn) is Item else Item(txn)
         items = self.items
         if item.ts < self.now_ms - self.window_ms:
@@ -281,16 +264,16 @@ class UserHistory:
         self.items.append(item)
         cents = item.cents
         self.amount_cents += cents
-        log_amount = item.log_amount
-        log_sq = log_amount * log_amount
-        self.log_sum += log_amount
+        log_q = item.log_q
+        log_sq = log_q * log_q
+        self.log_sum += log_q
         self.log_sq_sum += log_sq
         stats = self.categories.get(item.category)
         if stats is None:
-            self.categories[item.category] = [1, log_amount, log_sq]
+            self.categories[item.category] = [1, log_q, log_sq]
         else:
             stats[0] += 1
-            stats[1] += log_amount
+            stats[1] += log_q
             stats[2] += log_sq
         self.hour_counts[item.hour] += 1
         key = item.country
@@ -330,16 +313,16 @@ class UserHistory:
     def _leave(self, item: Item) -> None:
         cents = item.cents
         self.amount_cents -= cents
-        log_amount = item.log_amount
-        log_sq = log_amount * log_amount
-        self.log_sum -= log_amount
+        log_q = item.log_q
+        log_sq = log_q * log_q
+        self.log_sum -= log_q
         self.log_sq_sum -= log_sq
         stats = self.categories[item.category]
         if stats[0] == 1:
             del self.categories[item.category]
         else:
             stats[0] -= 1
-            stats[1] -= log_amount
+            stats[1] -= log_q
             stats[2] -= log_sq
         self.hour_counts[item.hour] -= 1
         key = item.country
@@ -360,9 +343,8 @@ class UserHistory:
             self.device_count -= 1
         if item is self.last_located:
             self.last_located = None  # it was the newest located item, so no older one remains
-        items = self.items
         if self._counted:
-            remaining = len(items)
+            remaining = len(self.items)
             for window in self._counted:  # the history's oldest left: was it in the window?
                 if window.count > remaining:
                     window.count -= 1
@@ -373,8 +355,6 @@ class UserHistory:
                 own.popleft()
                 window.count -= 1
                 window.cents -= cents
-        if not items:
-            self.log_sum = self.log_sq_sum = 0.0  # reset float drift whenever the history empties
 
     def _rebuild(self, items: list[Item]) -> None:
         """Re-add everything in time order (only when an item arrives out of order)."""
@@ -387,28 +367,23 @@ class UserHistory:
         self.advance(now_ms)  # windows are rebuilt from the items on their next use
 
 
-def _decrement(counts: dict[str, int], key: str) -> None:
-    if counts[key] == 1:
-        del counts[key]
-    else:
-        counts[key] -= 1
-
-
 def history_from_items(
-    items: Iterable[dict], window_ms: int, max_items: int, now_ms: int, *, exclude_id: str | None = None
+    items: Iterable[dict | Item], window_ms: int, max_items: int, now_ms: int, *, before: Item | None = None
 ) -> UserHistory:
     """Build a user's history at ``now_ms`` from stored items (any order, e.g. a newest-first query).
 
-    Keeps items with ``now_ms - window_ms <= timestamp <= now_ms``, skips ``exclude_id`` (the
-    transaction being scored, if the query returned it) and keeps the newest ``max_items``.
+    Keeps the items with ``now_ms - window_ms <= timestamp <= now_ms`` that come before ``before`` (the
+    transaction being scored) in ``(timestamp, arrival, transaction_id)`` order, once each (by transaction id,
+    so a query page and a local cache may overlap), and the newest ``max_items`` of them.
     """
     cutoff = now_ms - window_ms
-    converted = [
-        item
-        for item in map(Item, items)
-        if cutoff <= item.ts <= now_ms and (exclude_id is None or item.transaction_id != exclude_id)
-    ]
-    converted.sort(key=lambda item: item.ts)
+    limit = before.order_key() if before is not None else None
+    seen: dict[Any, Item] = {}
+    for raw in items:
+        item = raw if type(raw) is Item else Item(raw)  # type: ignore[arg-type]
+        if cutoff <= item.ts <= now_ms and (limit is None or item.order_key() < limit):
+            seen[item.transaction_id] = item
+    converted = sorted(seen.values(), key=Item.order_key)
     history = UserHistory(window_ms, max_items)
     for item in converted[-max_items:]:
         history._enter(item)
@@ -416,16 +391,12 @@ def history_from_items(
     return history
 
 
-class HistoryStore(Protocol):
-    def history_for(self, txn: dict) -> UserHistory: ...
-
-
 class InMemoryHistoryStore:
-    """Per-user histories in memory, for backtests: score with ``history_for``, then ``record``.
+    """Per-user histories in memory, for backtests and training: score with ``history_for``, then ``record``.
 
-    Transactions must be replayed in time order (a history only moves forward). Every method also
-    takes an ``Item``: a replay that converts each transaction once (``Item(txn)``) and passes the item
-    to ``history_for``, ``Engine.assess`` and ``record`` saves a conversion per call.
+    Transactions must be replayed in order (a history only moves forward; ties in timestamp in arrival order,
+    e.g. file order). Every method also takes an ``Item``: a replay that converts each transaction once
+    (``Item(txn)``) and passes the item to ``history_for``, the engine and ``record`` saves a conversion per call.
     """
 
     def __init__(self, config: EngineConfig) -> None:

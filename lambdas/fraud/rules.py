@@ -1,44 +1,40 @@
-"""The scoring rules: small pure functions ``rule(item, history, cfg) -> Reason | None``.
+"""The rule registry: each rule is one unit that declares its settings, the features it reads and its reason.
 
-Each rule looks at one transaction (an ``Item``) against the user's history *before* it and returns a
-``Reason`` (code, score contribution between 0 and the rule's ``weight``, explanation) or ``None``.
-Graded rules grow linearly from 0 at a ``start`` threshold to the full weight at a ``full``
-threshold, so a score moves smoothly with the evidence (which also keeps calibration smooth).
+A rule reads the transaction's features (``fraud.features``) and returns a ``Reason`` (code, score contribution
+between 0 and the rule's ``weight``, explanation) or None. Graded rules grow linearly from 0 at a start threshold
+to the full weight at a full threshold, so a score moves smoothly with the evidence. Every rule's settings are the
+``rules.<name>`` section of the rules document; besides its own keys each takes ``enabled``, ``weight`` and an
+optional ``force`` (``review`` or ``alert``: when the rule fires, the decision is at least that band, whatever the
+score). ``RULES`` lists them in the order they run; the config parser and the engine loop over it, so adding a
+rule is one class here, its defaults in ``rules.default.json``, its test and its line in docs/rules.md.
 """
 
 from __future__ import annotations
 
-import functools
-import math
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, ClassVar, NamedTuple
 
-from fraud.config import (
-    AmountAnomalyConfig,
-    CardTestingConfig,
-    FirstUseConfig,
-    HighAmountConfig,
-    ImpossibleTravelConfig,
-    MerchantCategoryConfig,
-    RiskyHourConfig,
-    SpreeConfig,
-    UnusualHourConfig,
-    VelocityConfig,
-)
-from fraud.history import HOUR_MS, Item, UserHistory
+from fraud.document import DECISIONS, ConfigError, Section, number, ordered
+from fraud.features import WINDOW_NAMES, FeatureSpec, duration, money
+from fraud.history import Item, UserHistory
 
-EARTH_RADIUS_KM = 6371.0088
-KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180
+FORCEABLE = DECISIONS[1:]  # a rule can force "review" or "alert"
 
 
 class Reason(NamedTuple):
-    """Why a rule fired: a reason code, its score contribution and a human-readable explanation.
-
-    Immutable (a named tuple: as cheap to build as a tuple, the engine makes one per fired rule).
-    """
+    """Why a rule fired: a reason code, its score contribution and a human-readable explanation."""
 
     code: str
     score: float
     explanation: str
+
+
+class Common(NamedTuple):
+    """The settings every rule has."""
+
+    enabled: bool
+    weight: float
+    force: str | None  # None, "review" or "alert"
 
 
 def ramp(value: float, start: float, full: float) -> float:
@@ -50,278 +46,442 @@ def ramp(value: float, start: float, full: float) -> float:
     return (value - start) / (full - start)
 
 
-def money(value: float) -> str:
-    return f"{value:,.2f}"
+class Rule:
+    """One rule: ``name`` (its key under ``rules`` in the document), ``code`` (its reason code), ``reads`` (the
+    features it reads), ``Settings`` (its own settings, parsed by ``settings``) and ``evaluate``."""
 
+    name: ClassVar[str]
+    code: ClassVar[str]
+    reads: ClassVar[tuple[str, ...]]
 
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+    def __init__(self, common: Common, settings: Any, spec: FeatureSpec) -> None:
+        self.common = common
+        self.weight = common.weight
+        self.force = common.force
+        self.settings = settings
+        self.spec = spec
+        self._reasons: dict[Any, Reason] = {}  # for rules whose reason depends on one value only
 
+    @classmethod
+    def parse(cls, s: Section, spec: FeatureSpec) -> tuple[Common, Any]:
+        """This rule's section of the document: the common settings and its own (``s.done()`` is called)."""
+        common = Common(s.boolean("enabled"), s.weight(), s.choice("force", FORCEABLE, optional=True))
+        own = cls.settings(s, spec)
+        s.done()
+        return common, own
 
-def _duration(ms: float) -> str:
-    minutes = ms / 60_000
-    if minutes < 120:
-        return f"{minutes:.0f} min"
-    return f"{minutes / 60:.1f} h"
-
-
-def amount_baseline(item: Item, history: UserHistory, cfg: AmountAnomalyConfig) -> tuple[float, float, int]:
-    """(mean, standard deviation, own count) of log(amount) expected for this user and category.
-
-    The user's own amounts in the category are shrunk toward a prior, with ``prior_strength`` pseudo
-    transactions: the population prior of the category when configured, otherwise the user's overall
-    amounts (themselves shrunk toward the global prior). A user with no history gets the prior; a
-    user with many transactions gets their own behaviour.
-    """
-    k = cfg.prior_strength
-    prior = cfg.category_priors.get(item.category)  # type: ignore[arg-type]
-    if prior is None:
-        n, mean, var = history.log_stats(overall=True)
-        prior_mu = (n * mean + k * cfg.prior.mu) / (n + k)
-        prior_var = (n * var + k * cfg.prior.variance) / (n + k)
-    else:
-        prior_mu, prior_var = prior.mu, prior.variance
-    stats = history.categories.get(item.category)
-    if stats is None:
-        return prior_mu, max(math.sqrt(prior_var), cfg.min_spread), 0
-    n, log_sum, log_sq_sum = stats
-    # n * mean = log_sum and n * var = log_sq_sum - n * mean ** 2
-    mu = (log_sum + k * prior_mu) / (n + k)
-    own_var = max(log_sq_sum - log_sum * log_sum / n, 0.0)
-    sd = math.sqrt((own_var + k * prior_var) / (n + k))
-    return mu, max(sd, cfg.min_spread), n
-
-
-def amount_anomaly(item: Item, history: UserHistory, cfg: AmountAnomalyConfig) -> Reason | None:
-    """Amount far above (or, with a smaller weight, far below) this user's usual for the category."""
-    if item.amount < cfg.min_amount:
+    @classmethod
+    def settings(cls, s: Section, spec: FeatureSpec) -> Any:
         return None
-    mu, sd, own = amount_baseline(item, history, cfg)
-    z = (item.log_amount - mu) / sd
-    weight = cfg.weight if z > 0 else cfg.low_weight
-    strength = ramp(abs(z), cfg.z_start, cfg.z_full)
-    if strength == 0.0 or weight == 0:
-        return None
-    typical = math.exp(mu)
-    whose = "this user's typical" if own else "the typical"
-    relation = f"{item.amount / typical:.1f}x" if z > 0 else f"1/{typical / item.amount:.1f} of"
-    return Reason(
-        "AMOUNT_ANOMALY",
-        weight * strength,
-        f"amount {money(item.amount)} is {relation} {whose} {money(typical)} for {item.category}"
-        f" ({abs(z):.1f} standard deviations, {own} earlier transactions in the category)",
-    )
+
+    def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
+        raise NotImplementedError
 
 
-def high_amount(item: Item, history: UserHistory, cfg: HighAmountConfig) -> Reason | None:
-    """An absolutely high amount, whatever the user's history (thresholds per category if configured)."""
-    start, full = cfg.categories.get(item.category) or (cfg.start, cfg.full)  # type: ignore[arg-type]
-    strength = ramp(item.amount, start, full)
-    if strength == 0.0:
-        return None
-    where = f" for {item.category}" if item.category in cfg.categories else ""
-    return Reason(
-        "HIGH_AMOUNT",
-        cfg.weight * strength,
-        f"amount {money(item.amount)} is above the high-amount threshold {money(start)}{where}",
-    )
+class AmountAnomaly(Rule):
+    """Amount far above (or, with another weight, far below) this card's usual for the category."""
+
+    name, code = "amount_anomaly", "AMOUNT_ANOMALY"
+    reads = ("amount", "amount_z", "typical_amount", "category_count")
+
+    class Settings(NamedTuple):
+        low_weight: float
+        z_start: float
+        z_full: float
+        min_amount: float
+
+    @classmethod
+    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+        own = cls.Settings(s.weight("low_weight"), s.number("z_start", minimum=0), s.number("z_full", minimum=0),
+                           s.number("min_amount", minimum=0))  # fmt: skip
+        ordered(s.path, own.z_start, own.z_full, "z_start", "z_full")
+        return own
+
+    def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
+        cfg = self.settings
+        amount = f["amount"]
+        if amount < cfg.min_amount:
+            return None
+        z = f["amount_z"]
+        weight = self.weight if z > 0 else cfg.low_weight
+        strength = ramp(abs(z), cfg.z_start, cfg.z_full)
+        if strength == 0.0 or weight == 0:
+            return None
+        typical, own = f["typical_amount"], int(f["category_count"])
+        whose = "this user's typical" if own else "the typical"
+        relation = f"{amount / typical:.1f}x" if z > 0 else f"1/{typical / amount:.1f} of"
+        return Reason(
+            self.code,
+            weight * strength,
+            f"amount {money(amount)} is {relation} {whose} {money(typical)} for {item.category}"
+            f" ({abs(z):.1f} standard deviations, {own} earlier transactions in the category)",
+        )
 
 
-def velocity(item: Item, history: UserHistory, cfg: VelocityConfig) -> Reason | None:
+class HighAmount(Rule):
+    """An absolutely high amount, whatever the history (thresholds per category if configured)."""
+
+    name, code = "high_amount", "HIGH_AMOUNT"
+    reads = ("amount", "category")
+
+    class Settings(NamedTuple):
+        start: float
+        full: float
+        categories: Mapping[str, tuple[float, float]]  # category -> (start, full), overriding the above
+
+    @classmethod
+    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+        categories = {}
+        for name, c in s.sections("categories").items():
+            bounds = (c.positive("start"), c.positive("full"))
+            ordered(c.path, *bounds, "start", "full")
+            c.done()
+            categories[name] = bounds
+        own = cls.Settings(s.positive("start"), s.positive("full"), categories)
+        ordered(s.path, own.start, own.full, "start", "full")
+        return own
+
+    def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
+        cfg = self.settings
+        category = f["category"]
+        start, full = cfg.categories.get(category) or (cfg.start, cfg.full)
+        amount = f["amount"]
+        if amount <= start:
+            return None
+        where = f" for {category}" if category in cfg.categories else ""
+        return Reason(
+            self.code,
+            self.weight * ramp(amount, start, full),
+            f"amount {money(amount)} is above the high-amount threshold {money(start)}{where}",
+        )
+
+
+class Velocity(Rule):
     """Too many transactions or too much spent in a sliding window (this transaction included).
 
-    Each window compares its count and sum with absolute limits and, when ``baseline_factor`` > 0 and
-    the user has ``min_history`` transactions, with ``baseline_factor`` times the user's own typical
-    count and spend over such a window (at least one transaction of the user's average amount). The
-    window and measure furthest over its limit count: the contribution starts at the limit and is full
-    at twice the limit.
+    Each window compares its count and sum with absolute limits and, when ``baseline_factor`` > 0 and the user
+    has ``min_history`` transactions, with ``baseline_factor`` times the user's own typical count and spend over
+    such a window (at least one transaction of the user's average amount). The window and measure furthest over
+    its limit count: the contribution starts at the limit and is full at twice the limit.
     """
-    best = 0.0
-    best_text = ""
-    for w in cfg.windows:
-        window = history.window(w.span_ms)
-        count = window.count + 1
-        total = window.cents / 100 + item.amount
-        ratio, kind = count / w.max_count, 0
-        if total / w.max_amount > ratio:
-            ratio, kind = total / w.max_amount, 1
-        if w.baseline_factor and len(history.items) >= cfg.min_history:
-            n = len(history.items)
-            typical_count = n * w.span_ms / max(history.now_ms - history.items[0].ts, w.span_ms)
-            # At least one average transaction: one purchase is never a spike of a short window.
-            typical_total = history.amount_cents / 100 / n * max(typical_count, 1.0)
-            if count / (w.baseline_factor * max(typical_count, 1.0)) > ratio:
-                ratio, kind = count / (w.baseline_factor * max(typical_count, 1.0)), 2
-            if typical_total > 0 and total / (w.baseline_factor * typical_total) > ratio:
-                ratio, kind = total / (w.baseline_factor * typical_total), 3
-        if ratio - 1.0 > best:
-            best = min(ratio - 1.0, 1.0)
-            if kind == 3:
-                best_text = (
-                    f"{money(total)} spent in the last {w.name} ({count} transactions),"
-                    f" {total / typical_total:.1f}x this user's typical {money(typical_total)} per {w.name}"
-                )
-            elif kind == 2:
-                best_text = (
-                    f"{count} transactions in the last {w.name}, this user's typical is"
-                    f" {typical_count:.1f} per {w.name}"
-                )
-            else:
-                best_text = (
-                    f"{count} transactions totalling {money(total)} in the last {w.name}"
-                    f" (limits {w.max_count} transactions, {money(w.max_amount)})"
-                )
-    if best == 0.0:
-        return None
-    return Reason("VELOCITY", cfg.weight * best, best_text)
+
+    name, code = "velocity", "VELOCITY"
+    reads = (
+        *(f"{kind}_{w}" for w in WINDOW_NAMES for kind in ("count", "sum")),
+        "amount",
+        "history_count",
+        "history_span_ms",
+        "mean_amount",
+    )
+
+    class Window(NamedTuple):
+        name: str  # one of the feature windows (features.windows)
+        span_ms: int
+        max_count: int
+        max_amount: float
+        baseline_factor: float  # 0 disables the comparison with the user's own typical spend
+
+    class Settings(NamedTuple):
+        min_history: int
+        windows: tuple[Velocity.Window, ...]
+
+    @classmethod
+    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+        windows = []
+        for w in s.items("windows"):
+            name = w.choice("window", WINDOW_NAMES)
+            windows.append(cls.Window(name, spec.window_ms(name), w.count("max_count"), w.positive("max_amount"),
+                                      w.number("baseline_factor", minimum=0)))  # fmt: skip
+            w.done()
+        return cls.Settings(s.count("min_history", 0), tuple(windows))
+
+    def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
+        cfg = self.settings
+        amount = f["amount"]
+        n = int(f["history_count"])
+        best, best_text = 0.0, ""
+        for w in cfg.windows:
+            count = f["count_" + w.name] + 1
+            total = f["sum_" + w.name] + amount
+            ratio, kind = count / w.max_count, 0
+            if total / w.max_amount > ratio:
+                ratio, kind = total / w.max_amount, 1
+            if w.baseline_factor and n >= cfg.min_history:
+                typical_count = n * w.span_ms / max(f["history_span_ms"], w.span_ms)
+                # At least one average transaction: one purchase is never a spike of a short window.
+                typical_total = f["mean_amount"] * max(typical_count, 1.0)
+                if count / (w.baseline_factor * max(typical_count, 1.0)) > ratio:
+                    ratio, kind = count / (w.baseline_factor * max(typical_count, 1.0)), 2
+                if typical_total > 0 and total / (w.baseline_factor * typical_total) > ratio:
+                    ratio, kind = total / (w.baseline_factor * typical_total), 3
+            if ratio - 1.0 > best:
+                best = min(ratio - 1.0, 1.0)
+                span = w.name
+                if kind == 3:
+                    best_text = (
+                        f"{money(total)} spent in the last {span} ({count:.0f} transactions),"
+                        f" {total / typical_total:.1f}x this user's typical {money(typical_total)} per {span}"
+                    )
+                elif kind == 2:
+                    best_text = (
+                        f"{count:.0f} transactions in the last {span}, this user's typical is"
+                        f" {typical_count:.1f} per {span}"
+                    )
+                else:
+                    best_text = (
+                        f"{count:.0f} transactions totalling {money(total)} in the last {span}"
+                        f" (limits {w.max_count} transactions, {money(w.max_amount)})"
+                    )
+        if best == 0.0:
+            return None
+        return Reason(self.code, self.weight * best, best_text)
 
 
-def card_testing(item: Item, history: UserHistory, cfg: CardTestingConfig) -> Reason | None:
+class CardTesting(Rule):
     """A burst of small amounts (typical of testing a stolen card before using it)."""
-    count = history.window(cfg.window_ms, cfg.max_amount).count + (1 if item.amount <= cfg.max_amount else 0)
-    if count < cfg.min_count:
-        return None
-    strength = (count - cfg.min_count + 1) / (cfg.full_count - cfg.min_count + 1)
-    return Reason(
-        "CARD_TESTING",
-        cfg.weight * min(strength, 1.0),
-        f"{count} transactions of at most {money(cfg.max_amount)} within {_duration(cfg.window_ms)}",
-    )
+
+    name, code = "card_testing", "CARD_TESTING"
+    reads = ("small_amounts",)
+
+    class Settings(NamedTuple):
+        min_count: int
+        full_count: int
+
+    @classmethod
+    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+        own = cls.Settings(s.count("min_count", 2), s.count("full_count", 2))
+        if own.full_count < own.min_count:
+            raise ConfigError(s.key("full_count"), f"must be at least min_count ({own.min_count})")
+        return own
+
+    def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
+        cfg = self.settings
+        count = int(f["small_amounts"])
+        if count < cfg.min_count:
+            return None
+        reason = self._reasons.get(count)
+        if reason is None:  # the reason depends on the count alone: built once per count
+            strength = (count - cfg.min_count + 1) / (cfg.full_count - cfg.min_count + 1)
+            reason = self._reasons[count] = Reason(
+                self.code,
+                self.weight * min(strength, 1.0),
+                f"{count} transactions of at most {money(self.spec.small_amount)}"
+                f" within {duration(self.spec.small_window_ms)}",
+            )
+        return reason
 
 
-def impossible_travel(item: Item, history: UserHistory, cfg: ImpossibleTravelConfig) -> Reason | None:
+class ImpossibleTravel(Rule):
     """The distance from the previous located transaction needs a speed no traveller reaches."""
-    last = history.last_located
-    if last is None or item.lat is None:
-        return None
-    # Cheap upper bound first (along the meridian, then along the parallel): most pairs are close.
-    if (abs(item.lat - last.lat) + abs(item.lon - last.lon)) * KM_PER_DEGREE < cfg.min_distance_km:
-        return None
-    distance = haversine_km(last.lat, last.lon, item.lat, item.lon)  # type: ignore[arg-type]
-    if distance < cfg.min_distance_km:
-        return None
-    elapsed_ms = max(item.ts - last.ts, 1)
-    speed = distance / (elapsed_ms / HOUR_MS)
-    strength = ramp(speed, cfg.max_speed_kmh, cfg.full_speed_kmh)
-    if strength == 0.0:
-        return None
-    return Reason(
-        "IMPOSSIBLE_TRAVEL",
-        cfg.weight * strength,
-        f"{distance:,.0f} km from the previous transaction {_duration(elapsed_ms)} earlier"
-        f" ({min(speed, 99_999):,.0f} km/h, more than {cfg.max_speed_kmh:,.0f} km/h)",
-    )
+
+    name, code = "impossible_travel", "IMPOSSIBLE_TRAVEL"
+    reads = ("travel_km", "travel_kmh")
+
+    class Settings(NamedTuple):
+        max_speed_kmh: float
+        full_speed_kmh: float
+        min_distance_km: float
+
+    @classmethod
+    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+        own = cls.Settings(s.positive("max_speed_kmh"), s.positive("full_speed_kmh"),
+                           s.number("min_distance_km", minimum=0))  # fmt: skip
+        ordered(s.path, own.max_speed_kmh, own.full_speed_kmh, "max_speed_kmh", "full_speed_kmh")
+        return own
+
+    def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
+        cfg = self.settings
+        distance = f["travel_km"]
+        if not distance >= cfg.min_distance_km:  # NaN (no location) is not
+            return None
+        speed = f["travel_kmh"]
+        strength = ramp(speed, cfg.max_speed_kmh, cfg.full_speed_kmh)
+        if strength == 0.0:
+            return None
+        elapsed_ms = max(item.ts - history.last_located.ts, 1)  # type: ignore[union-attr]
+        return Reason(
+            self.code,
+            self.weight * strength,
+            f"{distance:,.0f} km from the previous transaction {duration(elapsed_ms)} earlier"
+            f" ({min(speed, 99_999):,.0f} km/h, more than {cfg.max_speed_kmh:,.0f} km/h)",
+        )
 
 
-def new_country(item: Item, history: UserHistory, cfg: FirstUseConfig) -> Reason | None:
-    """First transaction from a country for a user with enough history that carries a country."""
-    if item.country is None or history.country_count < cfg.min_history or item.country in history.countries:
-        return None
-    known = ", ".join(sorted(history.countries)[:5])
-    return Reason("NEW_COUNTRY", cfg.weight, f"first transaction from {item.country}; earlier ones were from {known}")
+class FirstUse(Rule):
+    """The first transaction from a country (or a device) for a user with enough history that carries one."""
+
+    class Settings(NamedTuple):
+        min_history: int
+
+    @classmethod
+    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+        return cls.Settings(s.count("min_history", 0))
 
 
-def new_device(item: Item, history: UserHistory, cfg: FirstUseConfig) -> Reason | None:
-    """First transaction from a device for a user with enough history that carries a device."""
-    if item.device is None or history.device_count < cfg.min_history or item.device in history.devices:
-        return None
-    return Reason(
-        "NEW_DEVICE",
-        cfg.weight,
-        f"first transaction from this device; {len(history.devices)} known device(s)"
-        f" over {history.device_count} earlier transactions",
-    )
+class NewCountry(FirstUse):
+    name, code = "new_country", "NEW_COUNTRY"
+    reads = ("new_country", "country_history")
+
+    def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
+        if f["new_country"] != 1.0 or f["country_history"] < self.settings.min_history:
+            return None
+        known = ", ".join(sorted(history.countries)[:5])
+        return Reason(self.code, self.weight, f"first transaction from {item.country}; earlier ones were from {known}")
 
 
-def merchant_category(item: Item, history: UserHistory, cfg: MerchantCategoryConfig) -> Reason | None:
+class NewDevice(FirstUse):
+    name, code = "new_device", "NEW_DEVICE"
+    reads = ("new_device", "device_history", "device_count")
+
+    def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
+        if f["new_device"] != 1.0 or f["device_history"] < self.settings.min_history:
+            return None
+        return Reason(
+            self.code,
+            self.weight,
+            f"first transaction from this device; {f['device_count']:.0f} known device(s)"
+            f" over {f['device_history']:.0f} earlier transactions",
+        )
+
+
+class MerchantCategory(Rule):
     """A merchant category with a configured risk (0..1)."""
-    risk = cfg.risk.get(item.category, 0.0)  # type: ignore[arg-type]
-    if risk <= 0:
-        return None
-    return _category_reason(item.category, risk, cfg.weight)
+
+    name, code = "merchant_category", "RISKY_CATEGORY"
+    reads = ("category",)
+
+    class Settings(NamedTuple):
+        risk: Mapping[str, float]
+
+    @classmethod
+    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+        risk = s.section("risk")
+        values = {str(k): number(v, risk.key(str(k)), minimum=0, maximum=1) for k, v in risk.data.items()}
+        return cls.Settings(values)
+
+    def __init__(self, common: Common, settings: Any, spec: FeatureSpec) -> None:
+        super().__init__(common, settings, spec)
+        self._reasons = {
+            name: Reason(self.code, self.weight * risk, f"merchant category {name} has risk {risk:.2f}")
+            for name, risk in settings.risk.items()
+            if risk > 0
+        }
+
+    def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
+        return self._reasons.get(f["category"])
 
 
-@functools.lru_cache(maxsize=1024)
-def _category_reason(category: str, risk: float, weight: float) -> Reason:
-    return Reason("RISKY_CATEGORY", weight * risk, f"merchant category {category} has risk {risk:.2f}")
-
-
-def hour_share(history: UserHistory, hour: int, prior_strength: float) -> float:
-    """Share of the user's transactions in ``hour`` (half weight to the neighbouring hours),
-    shrunk toward a uniform day with ``prior_strength`` pseudo transactions."""
-    counts = history.hour_counts
-    near = counts[hour] + 0.5 * (counts[hour - 1] + counts[(hour + 1) % 24])
-    return (near / 2 + prior_strength / 24) / (history.count + prior_strength)
-
-
-def unusual_hour(item: Item, history: UserHistory, cfg: UnusualHourConfig) -> Reason | None:
+class UnusualHour(Rule):
     """A time of day at which this user (almost) never transacts."""
-    if len(history.items) < cfg.min_history:
-        return None
-    share = hour_share(history, item.hour, cfg.prior_strength)
-    strength = 1.0 - share / cfg.max_share
-    if strength <= 0.0:
-        return None
-    seen = history.hour_counts[item.hour]
-    return Reason(
-        "UNUSUAL_HOUR",
-        cfg.weight * strength,
-        f"{item.hour:02d}:00-{item.hour:02d}:59 is unusual for this user:"
-        f" {seen} of {history.count} earlier transactions in that hour",
-    )
+
+    name, code = "unusual_hour", "UNUSUAL_HOUR"
+    reads = ("hour", "hour_share", "history_count")
+
+    class Settings(NamedTuple):
+        min_history: int
+        max_share: float
+
+    @classmethod
+    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+        return cls.Settings(s.count("min_history", 0), s.number("max_share", minimum=0, maximum=1,
+                                                                exclusive_minimum=True))  # fmt: skip
+
+    def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
+        cfg = self.settings
+        if f["history_count"] < cfg.min_history:
+            return None
+        strength = 1.0 - f["hour_share"] / cfg.max_share
+        if strength <= 0.0:
+            return None
+        hour = item.hour
+        return Reason(
+            self.code,
+            self.weight * strength,
+            f"{hour:02d}:00-{hour:02d}:59 is unusual for this user:"
+            f" {history.hour_counts[hour]} of {history.count} earlier transactions in that hour",
+        )
 
 
-def risky_hour(item: Item, history: UserHistory, cfg: RiskyHourConfig) -> Reason | None:
+class RiskyHour(Rule):
     """An hour of day with a configured risk (0..1) for everyone, e.g. the small hours."""
-    risk = cfg.risk[item.hour]
-    if risk <= 0:
-        return None
-    return _hour_reason(item.hour, risk, cfg.weight)
+
+    name, code = "risky_hour", "RISKY_HOUR"
+    reads = ("hour",)
+
+    class Settings(NamedTuple):
+        risk: tuple[float, ...]  # 24 values, index = hour of day
+
+    @classmethod
+    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+        risk_section = s.section("risk")
+        risk = [0.0] * 24
+        for key, value in risk_section.data.items():
+            path = risk_section.key(str(key))
+            if not (isinstance(key, str) and key.isdigit() and 0 <= int(key) <= 23):
+                raise ConfigError(path, 'must be an hour of day, "0" to "23"')
+            risk[int(key)] = number(value, path, minimum=0, maximum=1)
+        return cls.Settings(tuple(risk))
+
+    def __init__(self, common: Common, settings: Any, spec: FeatureSpec) -> None:
+        super().__init__(common, settings, spec)
+        self._reasons = tuple(
+            Reason(self.code, self.weight * risk, f"{hour:02d}:00-{hour:02d}:59 has risk {risk:.2f}")
+            if risk > 0
+            else None
+            for hour, risk in enumerate(settings.risk)
+        )
+
+    def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
+        return self._reasons[item.hour]
 
 
-@functools.lru_cache(maxsize=256)
-def _hour_reason(hour: int, risk: float, weight: float) -> Reason:
-    return Reason("RISKY_HOUR", weight * risk, f"{hour:02d}:00-{hour:02d}:59 has risk {risk:.2f}")
+class Spree(Rule):
+    """Earlier unusual night-time transactions on the card within a short window: a stolen card being used up.
 
-
-def spree(item: Item, history: UserHistory, cfg: SpreeConfig) -> Reason | None:
-    """Earlier unusual transactions on the card within a short window: a stolen card being used up.
-
-    An earlier transaction of the last ``window_ms`` is unusual when it happened at an hour whose
-    ``risky_hour`` risk is at least ``min_hour_risk`` and its amount was either at least the
-    ``high_amount`` start for its category or ``z_min`` standard deviations or more from this user's
-    usual for the category (either way, against the ``amount_anomaly`` baseline). The contribution
-    grows with their count: full weight at ``full_count``. Costs the window's items at risky hours
-    (the history keeps that window up to date), and one baseline per category among them.
+    Reads ``night_unusual``: the earlier transactions of the last ``features.night.window_seconds`` at night
+    hours whose amount was high for their category or ``features.night.z_min`` standard deviations or more from
+    this card's usual. The contribution grows with their count: full weight at ``full_count``.
     """
-    z_min = cfg.z_min
-    category_high, default_start = cfg.high.categories, cfg.high.start
-    baselines: dict = {}  # category -> (mu, sd): the baseline depends on the category only
-    count = 0
-    # The history keeps the window's items at risky hours (hour_risk >= min_hour_risk) up to date.
-    for earlier in history.window(cfg.window_ms, None, cfg.hours).items:
-        bounds = category_high.get(earlier.category)  # type: ignore[arg-type]
-        if earlier.amount >= (bounds[0] if bounds else default_start):
-            count += 1
-            continue
-        baseline = baselines.get(earlier.category)
-        if baseline is None:
-            baseline = baselines[earlier.category] = amount_baseline(earlier, history, cfg.amount)[:2]
-        if abs(earlier.log_amount - baseline[0]) >= z_min * baseline[1]:
-            count += 1
-    if count == 0:
-        return None
-    return spree_reason(count, cfg)
+
+    name, code = "spree", "SPREE"
+    reads = ("night_unusual",)
+
+    class Settings(NamedTuple):
+        full_count: int
+
+    @classmethod
+    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+        return cls.Settings(s.count("full_count"))
+
+    def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
+        count = int(f["night_unusual"])
+        if not count:
+            return None
+        reason = self._reasons.get(count)
+        if reason is None:  # the reason depends on the count alone: built once per count
+            reason = self._reasons[count] = Reason(
+                self.code,
+                self.weight * min(count / self.settings.full_count, 1.0),
+                f"{count} earlier transaction(s) in the last {duration(self.spec.night_window_ms)} at risky hours"
+                f" with unusual amounts for their category",
+            )
+        return reason
 
 
-def spree_reason(count: int, cfg: SpreeConfig) -> Reason:
-    """The ``SPREE`` reason for ``count`` earlier unusual transactions (depends on nothing else)."""
-    return Reason(
-        "SPREE",
-        cfg.weight * min(count / cfg.full_count, 1.0),
-        f"{count} earlier transaction(s) in the last {_duration(cfg.window_ms)} at risky hours"
-        f" with unusual amounts for their category",
+RULES: dict[str, type[Rule]] = {
+    rule.name: rule
+    for rule in (
+        AmountAnomaly,
+        HighAmount,
+        Velocity,
+        CardTesting,
+        ImpossibleTravel,
+        NewCountry,
+        NewDevice,
+        MerchantCategory,
+        UnusualHour,
+        RiskyHour,
+        Spree,
     )
+}
+"""Every rule by its key in the document, in the order the engine runs them."""

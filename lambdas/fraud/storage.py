@@ -183,11 +183,21 @@ class TransactionStore:
         )
         return deserialize_item(response["Item"]) if "Item" in response else None
 
-    def user_history(self, user_id: str, *, before_ms: int, window_ms: int, max_items: int) -> list[dict[str, Any]]:
-        """The user's transactions in ``[before_ms - window_ms, before_ms - 1]``, newest first.
+    def user_history(
+        self,
+        user_id: str,
+        *,
+        through_ms: int,
+        window_ms: int,
+        max_items: int,
+        before: tuple[int, int, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The user's transactions in ``[through_ms - window_ms, through_ms]``, newest first, at most ``max_items``.
 
-        At most ``max_items``: the query asks for ``Limit = max_items`` and follows pages only while it
-        has fewer (a page can be cut short by the 1 MB limit).
+        With ``before`` (a ``(timestamp, received_at, transaction_id)`` order key, ``fraud.history.Item.order_key``)
+        only the items that come before it count: transactions of the same millisecond that arrived later, and
+        the scored transaction itself, are skipped. Pages are followed until ``max_items`` items count or the
+        query ends (a page can be cut short by the 1 MB limit, or hold skipped items).
         """
         items: list[dict[str, Any]] = []
         if max_items <= 0:
@@ -198,13 +208,16 @@ class TransactionStore:
             "KeyConditionExpression": "user_id = :u AND #ts BETWEEN :from AND :to",
             "ExpressionAttributeNames": {"#ts": "timestamp"},
             "ExpressionAttributeValues": serialize_item(
-                {":u": user_id, ":from": before_ms - window_ms, ":to": before_ms - 1}
+                {":u": user_id, ":from": through_ms - window_ms, ":to": through_ms}
             ),
             "ScanIndexForward": False,
         }
         while len(items) < max_items:
-            page = self.client.query(**request, Limit=max_items - len(items))
-            items.extend(deserialize_item(raw) for raw in page.get("Items", []))
+            page = self.client.query(**request, Limit=max_items - len(items) + (0 if before is None else 1))
+            for raw in page.get("Items", []):
+                item = deserialize_item(raw)
+                if before is None or _order_key(item) < before:
+                    items.append(item)
             if "LastEvaluatedKey" not in page:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -231,6 +244,11 @@ class TransactionStore:
                 if "LastEvaluatedKey" not in page:
                     break
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _order_key(item: Mapping[str, Any]) -> tuple[int, int, str]:
+    """``(timestamp, received_at, transaction_id)`` of a stored item, as ``fraud.history.Item.order_key``."""
+    return (int(item["timestamp"]), int(item.get("received_at") or 0), str(item["transaction_id"]))
 
 
 def _claim_condition_failed(error: ClientError) -> bool:

@@ -28,16 +28,43 @@ def test_default_document_is_a_fresh_copy():
 def test_partial_document_is_merged_over_defaults():
     config = load_config({"bands": {"alert": 90}, "rules": {"merchant_category": {"risk": {"travel": 0.5}}}})
     assert config.alert_threshold == 90 and config.review_threshold == load_config().review_threshold
-    assert config.merchant_category.risk["travel"] == 0.5
-    assert config.merchant_category.risk["shopping_net"] == load_config().merchant_category.risk["shopping_net"]
+    assert config.rule("merchant_category").risk["travel"] == 0.5
+    default_risk = load_config().rule("merchant_category").risk
+    assert config.rule("merchant_category").risk["shopping_net"] == default_risk["shopping_net"]
     assert config.document["bands"] == {**default_document()["bands"], "alert": 90}
 
 
 def test_lists_replace_rather_than_merge():
-    window = {"name": "10m", "seconds": 600, "max_count": 3, "max_amount": 100.0, "baseline_factor": 0}
+    window = {"window": "7d", "max_count": 3, "max_amount": 100.0, "baseline_factor": 0}
     config = load_config({"rules": {"velocity": {"windows": [window]}}})
-    assert [w.name for w in config.velocity.windows] == ["10m"]
-    assert config.velocity.windows[0].span_ms == 600_000
+    assert [w.name for w in config.rule("velocity").windows] == ["7d"]
+    assert config.rule("velocity").windows[0].span_ms == 7 * 86_400_000
+
+
+def test_every_rule_of_the_registry_has_defaults_and_reads_known_features():
+    from fraud.features import FEATURE_NAMES
+    from fraud.rules import RULES
+
+    config = load_config()
+    assert list(config.rules) == list(RULES) == list(default_document()["rules"])
+    for rule in RULES.values():
+        assert rule.reads and set(rule.reads) <= set(FEATURE_NAMES), rule.name
+
+
+def test_the_features_section_round_trips_through_its_spec():
+    from fraud.features import FeatureSpec
+
+    spec = load_config().features
+    assert FeatureSpec.from_document(spec.to_document()) == spec
+    assert spec.to_document() == FeatureSpec.from_document(default_document()["features"]).to_document()
+
+
+def test_a_rule_can_force_a_band_and_the_version_names_the_document():
+    config = load_config({"rules": {"card_testing": {"force": "alert"}}})
+    assert config.rules["card_testing"][0].force == "alert"
+    assert load_config().rules["card_testing"][0].force is None
+    assert config.version != load_config().version and config.version.startswith("rules-")
+    assert load_config().version == load_config({}).version
 
 
 @pytest.mark.parametrize("raw", [json.dumps({"bands": {"alert": 80}}), json.dumps({"bands": {"alert": 80}}).encode()])
@@ -75,43 +102,33 @@ def test_json_text_is_accepted(raw):
         ({"rules": {"new_device": {"enabled": "yes"}}}, "rules.new_device.enabled", "true or false"),
         ({"rules": {"velocity": {"windows": {}}}}, "rules.velocity.windows", "must be a list"),
         (
-            {
-                "rules": {
-                    "velocity": {
-                        "windows": [{"name": "x", "seconds": 0, "max_count": 1, "max_amount": 1, "baseline_factor": 0}]
-                    }
-                }
-            },
-            "rules.velocity.windows[0].seconds",
-            "greater than 0",
+            {"rules": {"velocity": {"windows": [{"window": "3h", "max_count": 1}]}}},
+            "rules.velocity.windows[0].window",
+            "must be one of 1h, 24h, 7d, got '3h'",
         ),
         (
-            {"rules": {"velocity": {"windows": [{"name": "x", "seconds": 60}]}}},
+            {"rules": {"velocity": {"windows": [{"window": "1h"}]}}},
             "rules.velocity.windows[0].max_count",
             "is required",
         ),
-        (
-            {
-                "rules": {
-                    "velocity": {
-                        "windows": [
-                            {"name": "x", "seconds": 60 * 86_400, "max_count": 1, "max_amount": 1, "baseline_factor": 0}
-                        ]
-                    }
-                }
-            },
-            "rules.velocity.windows[0].seconds",
-            "longer than history.window_days",
-        ),
+        ({"features": {"windows": {"1h": 0}}}, "features.windows.1h", "greater than 0"),
+        ({"features": {"windows": {"7d": 60 * 86_400}}}, "features.windows.7d", "longer than history.window_days"),
+        ({"features": {"windows": {"1h": 90_000}}}, "features.windows", "1h (90000000) must be less than 24h"),
+        ({"rules": {"card_testing": {"force": "block"}}}, "rules.card_testing.force", "must be one of review, alert"),
         (
             {"rules": {"merchant_category": {"risk": {"travel": 1.5}}}},
             "rules.merchant_category.risk.travel",
             "at most 1",
         ),
         (
-            {"rules": {"amount_anomaly": {"category_priors": {"x": {"typical": 0, "spread": 1}}}}},
-            "rules.amount_anomaly.category_priors.x.typical",
+            {"features": {"amount": {"categories": {"x": {"typical": 0, "spread": 1, "high": 5}}}}},
+            "features.amount.categories.x.typical",
             "greater than 0",
+        ),
+        (
+            {"features": {"amount": {"categories": {"x": {"typical": 3, "spread": 1}}}}},
+            "features.amount.categories.x.high",
+            "is required",
         ),
         ({"rules": {"amount_anomaly": {"z_start": 5, "z_full": 4}}}, "rules.amount_anomaly", "z_start (5)"),
         (
@@ -120,8 +137,14 @@ def test_json_text_is_accepted(raw):
             "at least min_count",
         ),
         ({"rules": {"unusual_hour": {"max_share": 0}}}, "rules.unusual_hour.max_share", "greater than 0"),
-        ({"rules": {"spree": {"min_hour_risk": 2}}}, "rules.spree.min_hour_risk", "at most 1"),
-        ({"rules": {"spree": {"window_seconds": 40 * 86400}}}, "rules.spree.window_seconds", "longer than history"),
+        ({"rules": {"spree": {"min_hour_risk": 0.5}}}, "rules.spree.min_hour_risk", "unknown key"),
+        ({"features": {"night": {"hours": [23, 24]}}}, "features.night.hours", "hours of day, 0 to 23"),
+        ({"features": {"night": {"hours": "23"}}}, "features.night.hours", "list of hours"),
+        (
+            {"features": {"night": {"window_seconds": 40 * 86400}}},
+            "features.night.window_seconds",
+            "longer than history",
+        ),
         ({"rules": {"risky_hour": {"risk": {"24": 1.0}}}}, "rules.risky_hour.risk.24", "hour of day"),
         ({"rules": {"risky_hour": {"risk": {"3": -1}}}}, "rules.risky_hour.risk.3", "at least 0"),
         ({"patterns": {"shared_ip": {"min_users": 1}}}, "patterns.shared_ip.min_users", "at least 2"),

@@ -49,7 +49,7 @@ SUSPICIOUS = make_transaction(
     ip_address="198.51.100.7",
     card_id="tok_card_1",
 )
-ORDINARY = make_transaction(transaction_id="txn-ordinary", amount=45)
+ORDINARY = make_transaction(transaction_id="txn-ordinary", amount=45, timestamp=BASE_TS - HOUR_MS)
 
 
 def post(aws: SimpleNamespace, process_transaction: ModuleType, context: Any, *bodies: dict[str, Any]) -> None:
@@ -246,11 +246,11 @@ def test_user_history_is_newest_first_bounded_and_excludes_the_transaction(aws, 
     )
     store = TransactionStore(aws.dynamodb, aws.table_name)
 
-    items = store.user_history("user-1", before_ms=BASE_TS, window_ms=30 * 24 * HOUR_MS, max_items=100)
+    items = store.user_history("user-1", through_ms=BASE_TS - 1, window_ms=30 * 24 * HOUR_MS, max_items=100)
     assert [item["transaction_id"] for item in items] == [f"usual-{i}" for i in reversed(range(8))]
     assert all(item["kind"] == "transaction" for item in items)
 
-    newest = store.user_history("user-1", before_ms=BASE_TS, window_ms=30 * 24 * HOUR_MS, max_items=3)
+    newest = store.user_history("user-1", through_ms=BASE_TS - 1, window_ms=30 * 24 * HOUR_MS, max_items=3)
     assert [item["transaction_id"] for item in newest] == ["usual-7", "usual-6", "usual-5"]
 
 
@@ -267,7 +267,7 @@ def test_user_history_follows_pages_until_max_items(aws, process_transaction, la
 
     monkeypatch.setattr(aws.dynamodb, "query", short_pages)
 
-    items = store.user_history("user-1", before_ms=BASE_TS, window_ms=30 * 24 * HOUR_MS, max_items=5)
+    items = store.user_history("user-1", through_ms=BASE_TS - 1, window_ms=30 * 24 * HOUR_MS, max_items=5)
 
     assert [item["transaction_id"] for item in items] == ["usual-7", "usual-6", "usual-5", "usual-4", "usual-3"]
     assert limits == [5, 3, 1]

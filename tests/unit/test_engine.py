@@ -1,4 +1,5 @@
-"""The engine: score combination, decision bands, enabled rules, the in-memory replay."""
+"""The engine: score combination, decision bands, forced bands, enabled rules, the model's place, and one
+definition of the features for the live path and the backtest (same features, no look-ahead)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import random
 import pytest
 
 from fraud.config import load_config
-from fraud.engine import Assessment, Engine, Reason, combine
-from fraud.history import InMemoryHistoryStore, UserHistory
+from fraud.engine import Engine, Reason, combine
+from fraud.features import FEATURE_NAMES, extract
+from fraud.history import InMemoryHistoryStore, Item, UserHistory, history_from_items
 
 HOUR = 3_600_000
 T0 = 1_700_000_000_000
@@ -80,8 +82,26 @@ def test_decision_bands(weight, decision):
 
 def test_quiet_transaction_is_allowed_with_no_reasons():
     assessment = Engine(load_config(only())).assess(txn(1, T0), empty())
-    assert assessment == Assessment(0, "allow", ())
+    assert (assessment.score, assessment.decision, assessment.reasons, assessment.drivers) == (0, "allow", (), ())
+    assert assessment.model_version is None and assessment.rules_version == load_config(only()).version
     assert not assessment.suspicious
+
+
+def test_a_rule_with_force_raises_the_decision_whatever_the_score():
+    doc = only(merchant_category={"enabled": True, "weight": 5, "risk": {"travel": 1.0}, "force": "review"})
+    assessment = Engine(load_config(doc)).assess(txn(1, T0, merchant_category="travel"), empty())
+    assert assessment.score == 5 and assessment.decision == "review" and assessment.forced_by == "RISKY_CATEGORY"
+    unforced = only(merchant_category={"enabled": True, "weight": 5, "risk": {"travel": 1.0}})
+    assert Engine(load_config(unforced)).assess(txn(1, T0, merchant_category="travel"), empty()).decision == "allow"
+
+
+def test_a_forced_band_never_lowers_the_decision():
+    doc = only(
+        high_amount={"enabled": True, "weight": 90, "start": 100.0, "full": 200.0},
+        merchant_category={"enabled": True, "weight": 5, "risk": {"jewelry": 1.0}, "force": "review"},
+    )
+    assessment = Engine(load_config(doc)).assess(txn(1, T0, 500.0, merchant_category="jewelry"), empty())
+    assert assessment.decision == "alert" and assessment.forced_by is None
 
 
 def test_disabled_or_zero_weight_rules_do_not_run():
@@ -101,6 +121,7 @@ def test_reasons_are_strongest_first_and_to_dict_is_json():
     assert assessment.score == 37 and assessment.decision == "allow"
     as_dict = assessment.to_dict()
     assert json.loads(json.dumps(as_dict)) == as_dict
+    assert as_dict["model_version"] is None and as_dict["rules_version"].startswith("rules-")
     assert as_dict["reasons"][0] == {
         "code": "HIGH_AMOUNT",
         "score": 30,
@@ -129,13 +150,7 @@ def test_replay_through_the_in_memory_store_catches_a_takeover():
                     "full_speed_kmh": 3000.0,
                     "min_distance_km": 300.0,
                 },
-                unusual_hour={
-                    "enabled": True,
-                    "weight": 25,
-                    "min_history": 20,
-                    "max_share": 0.02,
-                    "prior_strength": 12.0,
-                },
+                unusual_hour={"enabled": True, "weight": 25, "min_history": 20, "max_share": 0.02},
             ),
             "bands": {"review": 40, "alert": 70},
         }
@@ -171,7 +186,7 @@ def test_replay_through_the_in_memory_store_catches_a_takeover():
     assert {"AMOUNT_ANOMALY", "NEW_COUNTRY", "NEW_DEVICE", "IMPOSSIBLE_TRAVEL", "UNUSUAL_HOUR"} <= set(assessment.codes)
 
 
-# -- the one-pass assess gives exactly what the rule functions give --------------------------------
+# -- one definition of the features: the live path equals the backtest, and nothing looks ahead ---------
 
 
 def _stream(seed: int, n: int = 4_000, users: int = 12) -> list[dict]:
@@ -223,44 +238,84 @@ def _stream(seed: int, n: int = 4_000, users: int = 12) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {},
-        {
-            "history": {"max_items": 25},
-            "rules": {
-                "spree": {"window_seconds": 600_000, "z_min": 0.5, "full_count": 5},
-                "velocity": {"min_history": 3},
-                "unusual_hour": {"min_history": 5},
-            },
-        },
-        {
-            "rules": {
-                "amount_anomaly": {"enabled": False},
-                "merchant_category": {"weight": 0},
-                "spree": {"min_hour_risk": 0.0},
-            }
-        },
-        {
-            "rules": {
-                "amount_anomaly": {"prior_strength": 0.5, "min_amount": 20.0, "low_weight": 0},
-                "card_testing": {"min_count": 2, "full_count": 6},
-                "new_country": {"min_history": 1},
-                "new_device": {"min_history": 0},
-                "risky_hour": {"weight": 0},
-            }
-        },
-    ],
-)
-def test_assess_equals_the_rule_functions_run_one_by_one(overrides):
+OVERRIDES = [
+    {},
+    {
+        "history": {"max_items": 25},
+        "features": {"night": {"window_seconds": 600, "z_min": 0.5, "hours": [0, 1, 2, 3, 4, 5, 6, 7]}},
+        "rules": {"velocity": {"min_history": 3}, "unusual_hour": {"min_history": 5}},
+    },
+    {
+        "history": {"window_days": 2},
+        "features": {"windows": {"24h": 43200, "7d": 172800}, "small_amount": {"max_amount": 50.0}},
+    },
+]
+
+
+def _same(a: dict, b: dict) -> bool:
+    """Equal feature by feature, NaN equal to NaN (to the last bit otherwise)."""
+    return a.keys() == b.keys() and all(a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]) for k in a)
+
+
+@pytest.mark.parametrize("overrides", OVERRIDES)
+def test_the_live_path_gives_the_backtests_features_and_assessment_to_the_last_bit(overrides):
+    """detect-fraud builds each history fresh from the stored items (history_from_items); the backtest adds and
+    evicts incrementally (InMemoryHistoryStore). Every feature and every assessment must be identical."""
     config = load_config(overrides)
     engine, store = Engine(config), InMemoryHistoryStore(config)
+    stored: dict[str, list[Item]] = {}
     fired: set = set()
-    for t in _stream(len(json.dumps(overrides))):
-        history = store.history_for(t)
-        expected = engine.reference_assess(t, history)
-        assert engine.assess(t, history) == expected, t
+    for arrival, t in enumerate(_stream(len(json.dumps(overrides)))):
+        item = Item({**t, "received_at": T0 + arrival})
+        incremental = store.history_for(item)
+        live = history_from_items(
+            stored.get(item.user_id, []), config.history_window_ms, config.history_max_items, item.ts, before=item
+        )
+        assert _same(extract(item, incremental, config.features), extract(item, live, config.features)), t
+        expected = engine.assess(item, incremental)
+        assert engine.assess(item, live) == expected, t
         fired.update(expected.codes)
-        store.record(t)
+        store.record(item)
+        stored.setdefault(item.user_id, []).append(item)
     assert len(fired) >= 8, fired  # the stream exercises most rules
+
+
+def test_features_do_not_depend_on_what_comes_after_the_transaction():
+    """No look-ahead: a transaction's features are the same whatever is stored after it (later timestamps, and
+    transactions of the same millisecond that arrived later)."""
+    config = load_config()
+    stream = [Item({**t, "received_at": T0 + i}) for i, t in enumerate(_stream(5))]
+    by_user: dict[str, list[Item]] = {}
+    for item in stream:
+        by_user.setdefault(item.user_id, []).append(item)
+    window, limit = config.history_window_ms, config.history_max_items
+    for i in range(0, len(stream), 7):
+        item = stream[i]
+        mine = by_user[item.user_id]
+        before = [other for other in mine if other.order_key() < item.order_key()]
+        later = [other for other in mine if other.order_key() > item.order_key()]
+        later += [Item({**other_txn(item, k), "received_at": item.arrival + 1 + k}) for k in range(3)]
+        alone = extract(item, history_from_items(before, window, limit, item.ts, before=item), config.features)
+        everything = history_from_items([*before, *later], window, limit, item.ts, before=item)
+        assert _same(alone, extract(item, everything, config.features))
+
+
+def other_txn(item: Item, k: int) -> dict:
+    """A transaction of the same user at the same millisecond, arriving after ``item``."""
+    return txn(10_000 + k, item.ts, 1.0, user_id=item.user_id, transaction_id=f"{item.transaction_id}-later{k}")
+
+
+def test_same_millisecond_transactions_see_each_other_in_arrival_order():
+    config = load_config()
+    burst = [Item({**txn(i, T0, 1.0), "transaction_id": f"b{i}", "received_at": T0 + i}) for i in range(4)]
+    window, limit = config.history_window_ms, config.history_max_items
+    counts = [
+        extract(item, history_from_items(burst, window, limit, T0, before=item), config.features)["small_amounts"]
+        for item in burst
+    ]
+    assert counts == [1.0, 2.0, 3.0, 4.0]  # each sees the ones that arrived before it, and itself
+
+
+def test_every_feature_is_named_and_computed():
+    features = extract(Item(txn(1, T0, location={"lat": 1.0, "lon": 2.0})), empty(), load_config().features)
+    assert tuple(features) == FEATURE_NAMES

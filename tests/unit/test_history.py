@@ -1,8 +1,8 @@
-"""User history: bounded by time and count, and incremental aggregates equal to a batch rebuild."""
+"""User history: bounded by time and count, ordered by (timestamp, arrival, id), and incremental aggregates
+equal to a batch rebuild to the last bit."""
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 
 import pytest
@@ -29,17 +29,15 @@ def txn(i: int, ts: int, amount: float = 10.0, **extra) -> dict:
 
 def snapshot(history: UserHistory, spans=((HOUR, None), (24 * HOUR, None), (HOUR, 5.0))) -> dict:
     """Every aggregate the rules read, in comparable form."""
-    n, mean, var = history.log_stats(overall=True)
     return {
         "ids": [item.transaction_id for item in history.items],
         "count": history.count,
         "amount_cents": history.amount_cents,
-        "log": (n, round(mean, 9), round(var, 9)),
-        "categories": {c: (s[0], round(s[1], 9), round(s[2], 9)) for c, s in history.categories.items()},
+        "log": (history.log_sum, history.log_sq_sum),  # exact integers: equal, not close
+        "categories": {c: tuple(s) for c, s in history.categories.items()},
         "hours": list(history.hour_counts),
         "countries": dict(history.countries),
         "devices": dict(history.devices),
-        "merchants": dict(history.merchants),
         "country_count": history.country_count,
         "device_count": history.device_count,
         "last_located": history.last_located.transaction_id if history.last_located else None,
@@ -53,7 +51,7 @@ def test_window_evicts_old_items():
         history.add(txn(i, T0 + i * HOUR))
     history.advance(T0 + 12 * HOUR)  # keeps ts >= T0 + 2h
     assert [item.transaction_id for item in history.items] == ["t2", "t3", "t4"]
-    assert history.amount_total == 30.0
+    assert history.amount_cents == 3000
 
 
 def test_max_items_keeps_the_newest():
@@ -112,10 +110,18 @@ def test_out_of_order_add_is_placed_in_time_order():
     assert history.countries == {"US": 1, "FR": 1}
 
 
-def test_history_from_items_skips_the_scored_transaction_and_out_of_window_items():
-    items = [txn(1, T0 - 50 * HOUR), txn(2, T0 - HOUR), txn(3, T0)]
-    history = history_from_items(items, 10 * HOUR, 500, T0, exclude_id="t3")
+def test_history_from_items_keeps_what_came_before_the_scored_transaction_in_the_window():
+    items = [txn(1, T0 - 50 * HOUR), txn(2, T0 - HOUR), txn(3, T0, received_at=T0 + 5), txn(4, T0 + HOUR)]
+    scored = Item(txn(3, T0, received_at=T0 + 5))
+    history = history_from_items(items, 10 * HOUR, 500, T0, before=scored)
     assert [item.transaction_id for item in history.items] == ["t2"]
+
+
+def test_same_millisecond_items_are_ordered_by_arrival_then_id():
+    same = [txn(i, T0, received_at=T0 + r) for i, r in ((1, 9), (2, 3), (3, 3), (4, 1))]
+    scored = Item(txn(9, T0, received_at=T0 + 5))
+    history = history_from_items([*same, same[0]], HOUR, 500, T0, before=scored)  # t1 twice: kept once
+    assert [item.transaction_id for item in history.items] == ["t4", "t2", "t3"]  # t1 arrived after
 
 
 def test_in_memory_store_gives_the_history_before_the_transaction():
@@ -164,7 +170,7 @@ def test_incremental_history_equals_batch_history(rows, max_items, window_hours)
             current["location"] = {"lat": Decimal(i % 90), "lon": Decimal(-i % 180)}
         live.advance(ts)
         # The DynamoDB path: the user index, newest first, Limit=max_items, over the window.
-        batch = history_from_items(reversed(stored), window_ms, max_items, ts, exclude_id=current["transaction_id"])
+        batch = history_from_items(reversed(stored), window_ms, max_items, ts, before=Item(current))
         assert snapshot(live) == snapshot(batch)
         live.add(current)
         stored.append(current)
@@ -182,8 +188,8 @@ def test_aggregates_do_not_drift_over_a_long_replay():
         history.now_ms,
     )
     assert history.amount_cents == fresh.amount_cents
-    assert math.isclose(history.log_sum, fresh.log_sum, rel_tol=1e-9)
-    assert math.isclose(history.log_sq_sum, fresh.log_sq_sum, rel_tol=1e-9)
+    assert (history.log_sum, history.log_sq_sum) == (fresh.log_sum, fresh.log_sq_sum)
+    assert history.categories == fresh.categories
 
 
 def test_invalid_bounds_are_rejected():

@@ -42,7 +42,7 @@ from tools._cli import ROOT
 
 sys.path.insert(0, str(ROOT / "lambdas"))  # the engine is the Lambda's own package
 
-from fraud.history import Item  # noqa: E402
+from fraud.history import LOG_SCALE, Item  # noqa: E402
 
 FORMATS = ("ours", "sparkov", "kaggle")
 
@@ -236,7 +236,7 @@ def read_sparkov_items(handle: IO[str], name: str | Path = "<stream>") -> list[t
     tokens: dict[str, str] = {}
     token_of = tokens.get
     labels = {"0": False, "1": True}
-    new, log = object.__new__, math.log
+    new, log, scale = object.__new__, math.log, LOG_SCALE
     records: list[tuple[Item, bool, None]] = []
     add = records.append
     row: list[str] = []
@@ -252,9 +252,11 @@ def read_sparkov_items(handle: IO[str], name: str | Path = "<stream>") -> list[t
             item.transaction_id = row[i_id]
             item.user_id = token
             item.ts = int(row[i_unix]) * 1000
+            item.arrival = None
             item.amount = amount = float(row[i_amount])
             item.cents = round(amount * 100)
-            item.log_amount = log(amount) if amount > 0 else 0.0
+            item.log_amount = log_amount = log(amount) if amount > 0 else 0.0
+            item.log_q = round(log_amount * scale)
             item.category = row[i_category]
             item.hour = int(row[i_time][11:13]) % 24
             item.country = "US"

@@ -70,10 +70,9 @@ class ModelError(ValueError):
 
 
 class Contribution(NamedTuple):
-    """How much one feature moved this transaction's raw score (log-odds), with its value."""
+    """How much one feature moved this transaction's raw score (log-odds)."""
 
     feature: str
-    value: float | str | None
     contribution: float
 
 
@@ -379,7 +378,9 @@ class Model:
         self.trees = tuple(
             _tree(tree, f"trees[{k}]", len(self.feature_names), categorical) for k, tree in enumerate(trees)
         )
-        self.feature_spec = _object(doc.get("feature_spec"), "feature_spec")
+        self.feature_spec: Any = _object(doc.get("feature_spec"), "feature_spec")
+        """The ``features`` section the model was trained with: a ``fraud.features.FeatureSpec`` once
+        ``load`` has checked it (a plain dict with ``check_features=False``)."""
         calibration = _object(doc.get("calibration"), "calibration")
         self.slope = _number(calibration.get("slope"), "calibration.slope")
         self.intercept = _number(calibration.get("intercept"), "calibration.intercept")
@@ -434,7 +435,7 @@ class Model:
             return "review"
         return "allow"
 
-    def contributions(self, features: Mapping[str, Any], top: int | None = 5) -> list[Contribution]:
+    def contributions(self, features: Mapping[str, Any], top: int | None = None) -> list[Contribution]:
         """Per-feature contribution to the raw score (Saabas path attribution: along each tree's
         path, the change of the node value is credited to the node's feature). The contributions
         plus ``bias`` (the sum of the roots' values) add up to the raw score. Sorted by contribution,
@@ -449,11 +450,7 @@ class Model:
             for node, before, after in zip(path, values, values[1:]):  # noqa: B905 - one shorter on purpose
                 totals[tree.feature[node]] += after - before
         ranked = sorted(
-            (
-                Contribution(name, features[name], total)
-                for name, total in zip(self.feature_names, totals, strict=True)
-                if total != 0.0
-            ),
+            (Contribution(name, total) for name, total in zip(self.feature_names, totals, strict=True) if total != 0.0),
             key=lambda c: c.contribution,
             reverse=True,
         )
@@ -481,8 +478,14 @@ class Model:
             )
 
 
-def load(data: bytes, sha256: str | None = None) -> Model:
-    """Validate and compile an artifact. ``sha256`` (hex), when given, must be the digest of ``data``."""
+def load(data: bytes, sha256: str | None = None, *, check_features: bool = True) -> Model:
+    """Validate and compile an artifact. ``sha256`` (hex), when given, must be the digest of ``data``.
+
+    With ``check_features`` (what serving needs) the artifact must also be one this code can feed:
+    its features are among ``fraud.features.FEATURE_NAMES``, categorical exactly where
+    ``fraud.features.CATEGORICAL`` says, and its ``feature_spec`` is a valid ``features`` section,
+    which becomes ``Model.feature_spec`` (a ``FeatureSpec``). ``check_features=False`` evaluates trees
+    over any named features (the evaluator's own tests)."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ModelError(f"a model artifact is bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -504,4 +507,14 @@ def load(data: bytes, sha256: str | None = None) -> Model:
         ) from None
     except RecursionError:
         raise ModelError("model artifact is nested too deeply") from None
-    return Model(document, digest)
+    model = Model(document, digest)
+    if check_features:
+        from fraud import features
+        from fraud.document import ConfigError
+
+        model.require_features(features.FEATURE_NAMES, features.CATEGORICAL)
+        try:
+            model.feature_spec = features.FeatureSpec.from_document(model.feature_spec)
+        except ConfigError as error:
+            raise ModelError(f"model {model.version} has a feature spec this code cannot compute: {error}") from None
+    return model

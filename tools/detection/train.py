@@ -1,7 +1,7 @@
 """Train the risk model on labeled transactions and write one model artifact (JSON) and a report.
 
     make train                                              # the default model: models/default.json
-    python -m tools.detection.train ../shared/data/sparkov_train_150cards.csv.gz --simulate-users 2000 \\
+    python -m tools.detection.train ../shared/data/sparkov_train_150cards.csv.gz --simulate-users 3000 \\
         --output models/default.json --report build/train/report.md
     python -m tools.detection.train my-labels.jsonl --no-simulate --output build/my-model.json
 
@@ -355,7 +355,7 @@ def fit(
     if features is None:
         from fraud import features
     settings = settings or Settings()
-    spec = features.spec_from_config(config)
+    spec = config.features  # the rules document's `features` section
     names = tuple(settings.feature_names or features.FEATURE_NAMES)
     unknown = [name for name in names if name not in features.FEATURE_NAMES]
     if unknown:
@@ -655,10 +655,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=readers.FORMATS, help="the input files' format (default: detected)")
     parser.add_argument("--config", help="a rules document (its feature parameters and the rules beside the model)")
     parser.add_argument("--no-simulate", action="store_true", help="train on the input files alone")
-    parser.add_argument("--simulate-users", type=int, default=2000, help="simulated users (default 2000)")
+    parser.add_argument("--simulate-users", type=int, default=3000, help="simulated users (default 3000)")
     parser.add_argument("--simulate-days", type=float, default=30, help="simulated days (default 30)")
     parser.add_argument("--simulate-seed", type=int, default=1, help="simulator seed (default 1)")
-    parser.add_argument("--simulate-fraud-rate", type=float, default=0.01, help="simulated fraud share (0.01)")
+    parser.add_argument("--simulate-fraud-rate", type=float, default=0.02, help="simulated fraud share (0.02)")
     parser.add_argument("--seed", type=int, default=1, help="LightGBM seed (default 1)")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"most boosting rounds (default {ROUNDS})")
     parser.add_argument("--features", help="comma-separated subset of fraud.features.FEATURE_NAMES (default: all)")

@@ -96,6 +96,9 @@ class FeatureSpec(NamedTuple):
     night_window_ms: int  # night_count / night_unusual look back this far
     night_z_min: float  # an earlier night transaction is unusual at |z| >= this (or at a high amount)
     hour_prior_strength: float  # pseudo-transactions of a uniform day in hour_share
+    # Derived: the history's window keys (span_ms, max_amount, hours) of the 1h, 24h and 7d windows, the small
+    # amounts and the night, in that order (extract reads them without building the keys every time).
+    window_keys: tuple[tuple[int, float | None, frozenset[int] | None], ...] = ()
 
     @classmethod
     def parse(cls, s: Section) -> FeatureSpec:
@@ -139,6 +142,13 @@ class FeatureSpec(NamedTuple):
             night_window_ms=night_window_ms,
             night_z_min=night_z_min,
             hour_prior_strength=s.number("hour_prior_strength", minimum=0),
+        )
+        spec = spec._replace(
+            window_keys=(
+                *((ms, None, None) for ms in windows_ms),
+                (small_window_ms, small_amount, None),
+                (night_window_ms, None, spec.night_hours),
+            )
         )
         for i in range(len(WINDOW_NAMES) - 1):  # each window longer than the one before
             ordered(s.key("windows"), windows_ms[i], windows_ms[i + 1], WINDOW_NAMES[i], WINDOW_NAMES[i + 1])
@@ -219,8 +229,9 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def extract(item: Item, history: UserHistory, spec: FeatureSpec) -> dict[str, Any]:
     """Every feature of ``item`` against ``history`` (the user's transactions before it, window ending at the
-    item's timestamp), with the parameters of ``spec``."""
+    item's timestamp), with the parameters of ``spec``, in ``FEATURE_NAMES`` order."""
     amount = item.amount
+    log_amount = item.log_amount
     category = item.category
     hour = item.hour
     items = history.items
@@ -228,39 +239,21 @@ def extract(item: Item, history: UserHistory, spec: FeatureSpec) -> dict[str, An
     mu, sd, own = baseline(category, history, spec)
     typical = math.exp(mu)
     prior = spec.categories.get(category)  # type: ignore[arg-type]
-    features: dict[str, Any] = {
-        "amount": amount,
-        "log_amount": item.log_amount,
-        "category": category,
-        "hour": float(hour),
-        "night": 1.0 if hour in spec.night_hours else 0.0,
-        "amount_z": (item.log_amount - mu) / sd,
-        "typical_amount": typical,
-        "amount_over_typical": amount / typical,
-        "amount_over_high": amount / (prior.high if prior is not None else spec.prior.high),
-        "category_count": float(own),
-        "category_share": own / n if n else NAN,
-        "history_count": float(n),
-    }
+    get, keys = history._windows.get, spec.window_keys
+    hour_w = get(keys[0]) or history.window(*keys[0])
+    day_w = get(keys[1]) or history.window(*keys[1])
+    week_w = get(keys[2]) or history.window(*keys[2])
+    small = get(keys[3]) or history.window(*keys[3])
+    night = get(keys[4]) or history.window(*keys[4])
+
     if n:
         mean = history.amount_cents / 100 / n
-        features["history_span_ms"] = float(history.now_ms - items[0].ts)
-        features["mean_amount"] = mean
-        features["amount_over_mean"] = amount / mean if mean > 0 else NAN
-        features["seconds_since_last"] = (item.ts - items[-1].ts) / 1000
+        span_ms = float(history.now_ms - items[0].ts)
+        over_mean = amount / mean if mean > 0 else NAN
+        since_last = (item.ts - items[-1].ts) / 1000
     else:
-        features["history_span_ms"] = features["mean_amount"] = NAN
-        features["amount_over_mean"] = features["seconds_since_last"] = NAN
+        mean = span_ms = over_mean = since_last = NAN
 
-    for name, span_ms in zip(WINDOW_NAMES, spec.windows_ms, strict=True):
-        window = history.window(span_ms)
-        features["count_" + name] = float(window.count)
-        features["sum_" + name] = window.cents / 100
-
-    small = history.window(spec.small_window_ms, spec.small_amount)
-    features["small_amounts"] = float(small.count + (1 if amount <= spec.small_amount else 0))
-
-    night = history.window(spec.night_window_ms, None, spec.night_hours)
     unusual = 0
     if night.count:
         baselines: dict[str | None, tuple[float, float, int]] = {category: (mu, sd, own)}
@@ -275,29 +268,53 @@ def extract(item: Item, history: UserHistory, spec: FeatureSpec) -> dict[str, An
                 found = baselines[earlier.category] = baseline(earlier.category, history, spec)
             if abs(earlier.log_amount - found[0]) >= z_min * found[1]:
                 unusual += 1
-    features["night_count"] = float(night.count)
-    features["night_unusual"] = float(unusual)
 
     last = history.last_located
     if last is not None and item.lat is not None:
         distance = haversine_km(last.lat, last.lon, item.lat, item.lon)  # type: ignore[arg-type]
-        features["travel_km"] = distance
-        features["travel_kmh"] = distance / (max(item.ts - last.ts, 1) / HOUR_MS)
+        speed = distance / (max(item.ts - last.ts, 1) / HOUR_MS)
     else:
-        features["travel_km"] = features["travel_kmh"] = NAN
+        distance = speed = NAN
 
     country, device = item.country, item.device
-    features["new_country"] = NAN if country is None else (0.0 if country in history.countries else 1.0)
-    features["country_history"] = float(history.country_count)
-    features["new_device"] = NAN if device is None else (0.0 if device in history.devices else 1.0)
-    features["device_history"] = float(history.device_count)
-    features["device_count"] = float(len(history.devices))
-
     counts = history.hour_counts
     near = counts[hour] + 0.5 * (counts[hour - 1] + counts[(hour + 1) % 24])
     prior_strength = spec.hour_prior_strength
-    features["hour_share"] = (near / 2 + prior_strength / 24) / (n + prior_strength)
-    return features
+    return {
+        "amount": amount,
+        "log_amount": log_amount,
+        "category": category,
+        "hour": float(hour),
+        "night": 1.0 if hour in spec.night_hours else 0.0,
+        "amount_z": (log_amount - mu) / sd,
+        "typical_amount": typical,
+        "amount_over_typical": amount / typical,
+        "amount_over_high": amount / (prior.high if prior is not None else spec.prior.high),
+        "category_count": float(own),
+        "category_share": own / n if n else NAN,
+        "history_count": float(n),
+        "history_span_ms": span_ms,
+        "mean_amount": mean,
+        "amount_over_mean": over_mean,
+        "seconds_since_last": since_last,
+        "count_1h": float(hour_w.count),
+        "sum_1h": hour_w.cents / 100,
+        "count_24h": float(day_w.count),
+        "sum_24h": day_w.cents / 100,
+        "count_7d": float(week_w.count),
+        "sum_7d": week_w.cents / 100,
+        "small_amounts": float(small.count + (1 if amount <= spec.small_amount else 0)),
+        "night_count": float(night.count),
+        "night_unusual": float(unusual),
+        "travel_km": distance,
+        "travel_kmh": speed,
+        "new_country": NAN if country is None else (0.0 if country in history.countries else 1.0),
+        "country_history": float(history.country_count),
+        "new_device": NAN if device is None else (0.0 if device in history.devices else 1.0),
+        "device_history": float(history.device_count),
+        "device_count": float(len(history.devices)),
+        "hour_share": (near / 2 + prior_strength / 24) / (n + prior_strength),
+    }
 
 
 def money(value: float) -> str:

@@ -195,25 +195,52 @@ class Velocity(Rule):
             w.done()
         return cls.Settings(s.count("min_history", 0), tuple(windows))
 
+    def __init__(self, common: Common, settings: Any, spec: FeatureSpec) -> None:
+        super().__init__(common, settings, spec)
+        self._windows = tuple(
+            ("count_" + w.name, "sum_" + w.name, w.span_ms, w.max_count, w.max_amount, w.baseline_factor, w)
+            for w in settings.windows
+        )
+
     def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
-        cfg = self.settings
         amount = f["amount"]
-        n = int(f["history_count"])
+        n = f["history_count"]
+        with_baseline = n >= self.settings.min_history
+        for count_key, sum_key, span_ms, max_count, max_amount, factor, _ in self._windows:
+            count = f[count_key] + 1
+            if count > max_count:
+                break
+            total = f[sum_key] + amount
+            if total > max_amount:
+                break
+            if factor and with_baseline:  # the same comparisons as _measure, without building the reason
+                typical_count = max(n * span_ms / max(f["history_span_ms"], span_ms), 1.0)
+                if count > factor * typical_count:
+                    break
+                typical_total = f["mean_amount"] * typical_count
+                if typical_total > 0 and total > factor * typical_total:
+                    break
+        else:
+            return None  # no window over any of its limits: the usual case, decided cheaply
+        return self._measure(f, amount, int(n), with_baseline)
+
+    def _measure(self, f: Mapping[str, Any], amount: float, n: int, with_baseline: bool) -> Reason | None:
+        """The window and measure furthest over its limit, and the reason for it."""
         best, best_text = 0.0, ""
-        for w in cfg.windows:
-            count = f["count_" + w.name] + 1
-            total = f["sum_" + w.name] + amount
-            ratio, kind = count / w.max_count, 0
-            if total / w.max_amount > ratio:
-                ratio, kind = total / w.max_amount, 1
-            if w.baseline_factor and n >= cfg.min_history:
-                typical_count = n * w.span_ms / max(f["history_span_ms"], w.span_ms)
+        for count_key, sum_key, span_ms, max_count, max_amount, factor, w in self._windows:
+            count = f[count_key] + 1
+            total = f[sum_key] + amount
+            ratio, kind = count / max_count, 0
+            if total / max_amount > ratio:
+                ratio, kind = total / max_amount, 1
+            if factor and with_baseline:
+                typical_count = n * span_ms / max(f["history_span_ms"], span_ms)
                 # At least one average transaction: one purchase is never a spike of a short window.
                 typical_total = f["mean_amount"] * max(typical_count, 1.0)
-                if count / (w.baseline_factor * max(typical_count, 1.0)) > ratio:
-                    ratio, kind = count / (w.baseline_factor * max(typical_count, 1.0)), 2
-                if typical_total > 0 and total / (w.baseline_factor * typical_total) > ratio:
-                    ratio, kind = total / (w.baseline_factor * typical_total), 3
+                if count / (factor * max(typical_count, 1.0)) > ratio:
+                    ratio, kind = count / (factor * max(typical_count, 1.0)), 2
+                if typical_total > 0 and total / (factor * typical_total) > ratio:
+                    ratio, kind = total / (factor * typical_total), 3
             if ratio - 1.0 > best:
                 best = min(ratio - 1.0, 1.0)
                 span = w.name

@@ -169,6 +169,7 @@ class Rows:
     """Every replayed transaction of every source: its features, labels and the rules' verdict."""
 
     source: list[str] = field(default_factory=list)
+    user: list[str] = field(default_factory=list)
     split: list[str] = field(default_factory=list)
     ts: list[int] = field(default_factory=list)
     label: list[bool] = field(default_factory=list)
@@ -202,7 +203,8 @@ def replay(
                 bar.update(min(start + CHUNK, len(source.records)))
         bar.close(len(source.records))
         rows.source += [source.name] * len(source.records)
-        rows.split += [split_of(item.user_id) for item, _, _ in source.records]
+        rows.user += [item.user_id for item, _, _ in source.records]
+        rows.split += [split_of(user) for user in rows.user[-len(source.records) :]]
         rows.ts += [item.ts for item, _, _ in source.records]
         rows.label += [label for _, label, _ in source.records]
         rows.scenario += [scenario for _, _, scenario in source.records]

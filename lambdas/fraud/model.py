@@ -276,15 +276,23 @@ def _depth(tree: Tree) -> int:
     return depth
 
 
-def _emit(tree: Tree, node: int, indent: int, lines: list[str]) -> None:
+def _value(tree: Tree, node: int) -> float:
+    return tree.internal_value[node] if node >= 0 else tree.leaf_value[~node]
+
+
+def _emit(tree: Tree, node: int, indent: int, lines: list[str], attribute: bool) -> None:
+    """The nested ifs of one tree: at a leaf ``s += leaf value``; with ``attribute``, every branch
+    instead credits ``c[feature] += value(child) - value(node)`` (Saabas attribution)."""
     pad = "    " * indent
     if node < 0:
-        lines.append(f"{pad}s += {tree.leaf_value[~node]!r}")
+        if not attribute:
+            lines.append(f"{pad}s += {tree.leaf_value[~node]!r}")
         return
-    lines.append(f"{pad}if {_condition(tree, node)}:")
-    _emit(tree, tree.left[node], indent + 1, lines)
-    lines.append(f"{pad}else:")
-    _emit(tree, tree.right[node], indent + 1, lines)
+    for keyword, child in ((f"if {_condition(tree, node)}:", tree.left[node]), ("else:", tree.right[node])):
+        lines.append(pad + keyword)
+        if attribute:
+            lines.append(f"{pad}    c[{tree.feature[node]}] += {_value(tree, child) - _value(tree, node)!r}")
+        _emit(tree, child, indent + 1, lines, attribute)
 
 
 def _walker(tree: Tree) -> Callable[[Sequence[float]], float]:
@@ -296,23 +304,40 @@ def _walker(tree: Tree) -> Callable[[Sequence[float]], float]:
     return value
 
 
-def compile_trees(trees: Sequence[Tree], n_features: int) -> tuple[Callable[[Sequence[float]], float], str]:
-    """One function ``raw(vector) -> float`` for all the trees, and its source."""
+def attribute_by_walking(tree: Tree, x: Sequence[float], totals: list[float]) -> None:
+    """Add the Saabas contributions of one tree for ``x`` to ``totals`` (the reference)."""
+    if not tree.feature:
+        return
+    leaf, path = leaf_of(tree, x)
+    for node, child in zip(path, [*path[1:], ~leaf], strict=True):
+        totals[tree.feature[node]] += _value(tree, child) - _value(tree, node)
+
+
+def compile_trees(trees: Sequence[Tree], n_features: int, *, attribute: bool = False) -> tuple[Callable[..., Any], str]:
+    """One function for all the trees, and its source: ``raw(vector) -> float``, or with ``attribute``
+    ``attribute(vector, totals)`` adding each feature's contribution to ``totals``."""
     names = ", ".join(f"f{i}" for i in range(n_features))
-    lines = ["def raw(x):", f"    ({names},) = x", "    s = 0.0"]
+    head = ["def attribute(x, c):"] if attribute else ["def raw(x):", "    s = 0.0"]
+    lines = [head[0], f"    ({names},) = x", *head[1:]]
     namespace: dict[str, Any] = {}
     for k, tree in enumerate(trees):
         if not tree.feature:
-            lines.append(f"    s += {tree.leaf_value[0]!r}")
+            if not attribute:
+                lines.append(f"    s += {tree.leaf_value[0]!r}")
         elif _depth(tree) > MAX_COMPILED_DEPTH:
-            namespace[f"_tree{k}"] = _walker(tree)
-            lines.append(f"    s += _tree{k}(x)")
+            namespace[f"_tree{k}"] = tree
+            if attribute:
+                namespace["_walk"] = attribute_by_walking
+                lines.append(f"    _walk(_tree{k}, x, c)")
+            else:
+                namespace[f"_tree{k}"] = _walker(tree)
+                lines.append(f"    s += _tree{k}(x)")
         else:
-            _emit(tree, 0, 1, lines)
-    lines.append("    return s")
+            _emit(tree, 0, 1, lines, attribute)
+    lines.append("    return None" if attribute else "    return s")
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<fraud.model trees>", "exec"), namespace)  # noqa: S102 - numbers only, see above
-    return namespace["raw"], source
+    return namespace["attribute" if attribute else "raw"], source
 
 
 def vectorizer(
@@ -395,6 +420,7 @@ class Model:
             raise _fail("thresholds", "expected 0 <= review <= alert <= 100")
         self._raw, self.source = compile_trees(self.trees, len(self.feature_names))
         self._n = len(self.feature_names)
+        self._attribute: Callable[[Sequence[float], list[float]], None] | None = None
         self.vector = vectorizer(self.feature_names, self.categories)
         self._scale = self.points_per_doubling / LN2
 
@@ -440,15 +466,10 @@ class Model:
         path, the change of the node value is credited to the node's feature). The contributions
         plus ``bias`` (the sum of the roots' values) add up to the raw score. Sorted by contribution,
         largest (most suspicious) first; ``top`` of them (None: every feature that moved it)."""
-        x = self.vector(features)
+        if self._attribute is None:  # compiled on first use: most invocations never explain anything
+            self._attribute = compile_trees(self.trees, self._n, attribute=True)[0]
         totals = [0.0] * self._n
-        for tree in self.trees:
-            if not tree.feature:
-                continue
-            leaf, path = leaf_of(tree, x)
-            values = [tree.internal_value[node] for node in path] + [tree.leaf_value[leaf]]
-            for node, before, after in zip(path, values, values[1:]):  # noqa: B905 - one shorter on purpose
-                totals[tree.feature[node]] += after - before
+        self._attribute(self.vector(features), totals)
         ranked = sorted(
             (Contribution(name, total) for name, total in zip(self.feature_names, totals, strict=True) if total != 0.0),
             key=lambda c: c.contribution,

@@ -345,3 +345,18 @@ def test_serving_reads_the_feature_spec_the_model_was_trained_with() -> None:
         fm.load(
             as_bytes({**doc, "categories": {"category": ["a"], "night": ["x"]}, "feature_spec": spec.to_document()})
         )
+
+
+def test_compiled_contributions_equal_walking_the_paths(model: fm.Model) -> None:
+    deep = fm.load(
+        as_bytes(document([chain_tree(fm.MAX_COMPILED_DEPTH + 5), *model.document["trees"]])), check_features=False
+    )
+    for m in (model, deep):
+        attribute = fm.compile_trees(m.trees, len(NAMES), attribute=True)[0]
+        for row in probe_rows(300, seed=6).tolist():
+            compiled, walked = [0.0] * len(NAMES), [0.0] * len(NAMES)
+            attribute(row, compiled)
+            for tree in m.trees:
+                fm.attribute_by_walking(tree, row, walked)
+            assert compiled == pytest.approx(walked, abs=1e-12)
+            assert m.bias + math.fsum(compiled) == pytest.approx(m.raw_score(row), abs=1e-9)

@@ -7,6 +7,7 @@
     python -m tools.detection.model --env dev show             # the pointer, the objects, recent changes
     python -m tools.detection.model --env dev drop-shadow      # stop shadow scoring
     python -m tools.detection.model check FILE                 # validate only, no AWS
+    python -m tools.detection.model bench [FILE] [--data PATH]  # cost per transaction (benchmark, no AWS)
 
 Where: the Terraform outputs ``model_bucket_name`` and ``model_parameter_name`` of ``--env``, or
 ``--bucket`` and ``--parameter-name``. An artifact is validated exactly as detect-fraud will load it
@@ -43,6 +44,7 @@ sys.path.insert(0, str(ROOT / "lambdas"))
 from fraud import model as fraud_model  # noqa: E402
 
 EMPTY_POINTER: dict[str, Any] = {"live": None, "shadow": None}
+DEFAULT_MODEL = ROOT / "models" / "default.json"
 HISTORY_SHOWN = 10
 
 
@@ -270,6 +272,91 @@ def show(store: ModelStore) -> str:
     return "\n".join(lines)
 
 
+# -- benchmark -----------------------------------------------------------------------------------
+
+
+def benchmark(
+    path: str | Path = DEFAULT_MODEL, *, users: int = 500, days: float = 30, data: str | Path | None = None
+) -> dict:
+    """What the model costs, per CPU (``time.process_time``: one core), on simulated traffic.
+
+    ``load_ms``: validating and compiling the artifact. Per transaction, in microseconds: ``vector``,
+    ``raw_score`` (the trees), ``score`` (both plus the calibration), ``contributions`` (only computed for
+    suspicious transactions). Throughput of the whole engine (history, features, rules and the model,
+    then record) against the rules alone, measured in the same run, and their ratio. With ``data`` (a
+    labeled file), the backtest's loop end to end with the model: reading and parsing the file, then
+    the replay, in transactions per CPU second."""
+    import time
+
+    from fraud.config import load_config
+    from fraud.engine import Engine
+    from fraud.features import extract
+    from fraud.history import InMemoryHistoryStore, Item
+    from tools.detection.backtest import no_gc
+    from tools.detection.simulate import generate
+
+    raw_bytes = Path(path).read_bytes()
+    began = time.process_time()
+    model = fraud_model.load(raw_bytes)
+    load_ms = (time.process_time() - began) * 1000
+    config = load_config(None)
+    items = []
+    for txn in generate(users, days, seed=7):
+        txn.pop("is_fraud")
+        txn.pop("scenario")
+        items.append(Item(txn))
+    store = InMemoryHistoryStore(config)
+    features = []
+    for item in items:
+        features.append(extract(item, store.history_for(item), model.feature_spec))
+        store.record(item)
+    vectors = [model.vector(f) for f in features]
+
+    def per_row(function, inputs) -> float:
+        began = time.process_time()
+        for value in inputs:
+            function(value)
+        return round((time.process_time() - began) / len(inputs) * 1e6, 2)
+
+    def replay(engine: Engine, records) -> float:
+        store = InMemoryHistoryStore(config)
+        history_for, remember, assess = store.history_for, store.record, engine.assess
+        with no_gc():
+            began = time.process_time()
+            for item in records:
+                assess(item, history_for(item))
+                remember(item)
+            return time.process_time() - began
+
+    result: dict[str, Any] = {
+        "model": model.version,
+        "trees": len(model.trees),
+        "transactions": len(items),
+        "load_ms": round(load_ms, 1),
+        "vector_us": per_row(model.vector, features),
+        "raw_score_us": per_row(model.raw_score, vectors),
+        "score_us": per_row(model.score, features),
+        "contributions_us": per_row(model.contributions, features[:2000]),
+    }
+    rules_cpu = replay(Engine(config), items)
+    model_cpu = replay(Engine(config, model), items)
+    result["engine_rules_tx_per_cpu_s"] = round(len(items) / rules_cpu)
+    result["engine_model_tx_per_cpu_s"] = round(len(items) / model_cpu)
+    result["engine_model_cost_ratio"] = round(model_cpu / rules_cpu, 3)
+    if data is not None:
+        from tools.detection import readers
+
+        began = time.process_time()
+        with no_gc():
+            records = [item for item, _, _ in readers.read_items(data)]
+        parse_cpu = time.process_time() - began
+        loop_cpu = replay(Engine(config, model), records)
+        result["backtest_transactions"] = len(records)
+        result["backtest_end_to_end_tx_per_cpu_s"] = round(len(records) / (parse_cpu + loop_cpu))
+        result["backtest_engine_tx_per_cpu_s"] = round(len(records) / loop_cpu)
+    return result
+
+
 def store_for(args: argparse.Namespace) -> ModelStore:
     bucket, parameter = args.bucket, args.parameter_name
     if args.env:
@@ -307,6 +394,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("rollback", help="the previous live model becomes live again")
     commands.add_parser("drop-shadow", help="stop shadow scoring")
     commands.add_parser("show", help="the pointer, its objects and the recent changes")
+    bench = commands.add_parser("bench", help="what scoring with an artifact costs per transaction (no AWS)")
+    bench.add_argument("file", nargs="?", default=str(DEFAULT_MODEL), help="the artifact (default models/default.json)")
+    bench.add_argument("--data", help="also time the backtest loop end to end with the model on this labeled file")
     return parser
 
 
@@ -318,6 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{args.file}: valid model {model.version} ({len(model.trees)} trees, {len(model.feature_names)} features, "
             f"review >= {model.review_threshold:g}, alert >= {model.alert_threshold:g})"
         )
+        return 0
+    if args.command == "bench":
+        print(json.dumps(benchmark(args.file, data=args.data), indent=2))
         return 0
     if args.command == "push":
         read_artifact(args.file)  # validate before touching anything (or asking Terraform for outputs)

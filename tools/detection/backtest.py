@@ -91,6 +91,8 @@ class Result:
     labels: list[bool]
     scores: list[int]
     flagged: list[bool]
+    decisions: list[str]  # per transaction, in replay order (with transaction_ids)
+    transaction_ids: list[str]
     reviewed: int
     scenarios: list[str | None]
     rule_hits: Counter = field(default_factory=Counter)
@@ -219,6 +221,8 @@ def replay(
         labels=labels,
         scores=scores,
         flagged=flagged,
+        decisions=decisions,
+        transaction_ids=[item.transaction_id for item, _, _ in records],
         reviewed=decisions.count("review"),
         scenarios=[scenario for _, _, scenario in records],
         rule_hits=hits,

@@ -14,10 +14,11 @@ FILE   ?=
 ONCE   ?=
 AUTO_APPROVE ?=
 SESSIONS ?=
+SHADOW ?=
 
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
 
-.PHONY: help venv test demo package tfvars policy plan deploy apply destroy output rules simulate backtest bench clean
+.PHONY: help venv test demo package tfvars policy plan deploy apply destroy output rules model train simulate backtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -60,6 +61,12 @@ output: venv ## print the Terraform outputs of ENV
 
 rules: venv ## upload a rules document to ENV's SSM parameter without a redeploy (FILE=path.json)
 	$(PY) -m tools.detection.rules --env $(ENV) --file $(FILE)
+
+model: venv ## validate a model artifact and make it ENV's live model, no redeploy (FILE=path.json, SHADOW=1: as shadow)
+	$(PY) -m tools.detection.model --env $(ENV) push $(FILE) $(if $(SHADOW),--shadow,)
+
+train: venv ## train the default model (models/default.json) on the labeled data and simulated traffic
+	$(PY) -m tools.detection.train --output models/default.json --report build/train/report.md
 
 simulate: venv ## write simulated labeled traffic (see python -m tools.detection.simulate --help)
 	$(PY) -m tools.detection.simulate --help

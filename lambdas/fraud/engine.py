@@ -182,6 +182,9 @@ class Engine:
         for name, contribution in model.contributions(features):
             if contribution <= 0 or len(drivers) == DRIVERS:
                 break
+            value = features.get(name)
+            if isinstance(value, float) and value != value:
+                continue  # "not known" (no location, no history) explains nothing to a reader
             text = describe(name, features, spec)
             if text in said:
                 continue

@@ -357,6 +357,8 @@ def describe(name: str, features: Mapping[str, Any], spec: FeatureSpec) -> str:
     if name == "amount_over_mean":
         return f"amount {money(f['amount'])} is {value:.1f}x this card's average {money(f['mean_amount'])}"
     if name in ("category_count", "category_share", "category"):
+        if f["category_count"] == 0:
+            return f"the card's first transaction in {category}"
         return f"{_count(f['category_count'], 'earlier transaction')} of this card in {category}"
     if name.startswith(("count_", "sum_")):
         window = name.split("_", 1)[1]
@@ -371,8 +373,11 @@ def describe(name: str, features: Mapping[str, Any], spec: FeatureSpec) -> str:
             f"{duration(spec.small_window_ms)}, this one included"
         )
     if name in ("night_unusual", "night_count", "night", "hour"):
+        when = f"at {f['hour']:02.0f}:00 local time" + (", at night" if f["night"] else "")
+        if not f["night_unusual"]:
+            return when
         return (
-            f"local hour {f['hour']:02.0f}:00; {_count(f['night_unusual'], 'earlier night-time transaction')}"
+            f"{when}, after {_count(f['night_unusual'], 'earlier night-time transaction')}"
             f" with an unusual amount in the last {duration(spec.night_window_ms)}"
         )
     if name in ("travel_km", "travel_kmh"):
@@ -380,14 +385,20 @@ def describe(name: str, features: Mapping[str, Any], spec: FeatureSpec) -> str:
             f"{f['travel_km']:,.0f} km from the previous located transaction ({min(f['travel_kmh'], 99_999):,.0f} km/h)"
         )
     if name in ("new_country", "country_history"):
+        if not f["country_history"]:
+            return "no earlier transaction of this card with a country"
         seen = "a country this card has used before" if f["new_country"] == 0.0 else "a country new to this card"
         return f"{seen} ({_count(f['country_history'], 'earlier transaction')} with a country)"
     if name in ("new_device", "device_history", "device_count"):
+        if not f["device_history"]:
+            return "no earlier transaction of this card from a device"
         seen = "a device this card has used before" if f["new_device"] == 0.0 else "a device new to this card"
         return f"{seen} ({_count(f['device_count'], 'known device')})"
     if name == "seconds_since_last":
         return f"{duration(value * 1000)} since the card's previous transaction"
     if name in ("history_count", "history_span_ms", "mean_amount"):
+        if not f["history_count"]:
+            return "the card's first transaction"
         return f"{_count(f['history_count'], 'earlier transaction')} in the last {duration(f['history_span_ms'])}"
     if name == "hour_share":
         return f"local hour {f['hour']:02.0f}:00 is rare for this card ({100 * value:.1f} % of its transactions)"

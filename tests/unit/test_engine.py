@@ -319,3 +319,76 @@ def test_same_millisecond_transactions_see_each_other_in_arrival_order():
 def test_every_feature_is_named_and_computed():
     features = extract(Item(txn(1, T0, location={"lat": 1.0, "lon": 2.0})), empty(), load_config().features)
     assert tuple(features) == FEATURE_NAMES
+
+
+# -- with the learned model ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    from tests.conftest import ROOT
+    from fraud.model import load
+
+    return load((ROOT / "models" / "default.json").read_bytes())
+
+
+def spree_on_a_quiet_card() -> list[dict]:
+    """Six weeks of groceries at midday, then large online purchases one after another at night."""
+    routine = [txn(i, T0 + i * 20 * HOUR, 40.0 + i % 9, local_hour=12, country="US") for i in range(50)]
+    start = T0 + 50 * 20 * HOUR
+    spree = [
+        txn(
+            100 + k,
+            start + k * 30 * 60_000,
+            700.0 + 90 * k,
+            local_hour=1,
+            country="US",
+            merchant_category="shopping_net",
+        )
+        for k in range(4)
+    ]
+    return routine + spree
+
+
+def test_with_a_model_the_model_scores_and_the_alert_names_what_drove_it(default_model):
+    config = load_config()
+    engine, store = Engine(config, default_model), InMemoryHistoryStore(config)
+    assessments = []
+    for t in spree_on_a_quiet_card():
+        assessments.append(engine.assess(t, store.history_for(t)))
+        store.record(t)
+    routine, spree = assessments[:50], assessments[50:]
+    assert all(a.decision == "allow" for a in routine[10:]), [a.score for a in routine]
+    assert spree[-1].decision == "alert" and spree[-1].score >= default_model.alert_threshold
+    assert spree[-1].model_version == default_model.version and spree[-1].rules_version == config.version
+    drivers = spree[-1].drivers
+    assert 1 <= len(drivers) <= 3 and all(d.contribution > 0 for d in drivers)
+    raw_names = [name for name in FEATURE_NAMES if "_" in name]
+    for driver in drivers:  # plain words: no raw feature names, no "not known"
+        assert not any(name in driver.explanation for name in raw_names), driver
+        assert "not known" not in driver.explanation and "nan" not in driver.explanation
+    assert spree[-1].codes, "the rules still give their reason codes"
+    assert json.loads(json.dumps(spree[-1].to_dict()))["drivers"][0]["explanation"] == drivers[0].explanation
+
+
+def test_a_model_is_fed_the_features_of_its_own_spec(default_model):
+    """A document whose features section differs changes what the rules read, never what the model reads."""
+    changed = load_config({"features": {"windows": {"1h": 600}, "night": {"hours": [0]}}})
+    assert changed.features != default_model.feature_spec
+    stream = spree_on_a_quiet_card()
+    scores = []
+    for config in (load_config(), changed):
+        engine, store = Engine(config, default_model), InMemoryHistoryStore(config)
+        run = []
+        for t in stream:
+            run.append(engine.assess(t, store.history_for(t)).score)
+            store.record(t)
+        scores.append(run)
+    assert scores[0] == scores[1]
+
+
+def test_a_forced_band_applies_with_a_model_too(default_model):
+    config = load_config({"rules": {"merchant_category": {"force": "review"}}})
+    quiet = txn(1, T0, 42.0, merchant_category="grocery_pos", local_hour=12)  # risky category 0.8 by default
+    assessment = Engine(config, default_model).assess(quiet, empty())
+    assert assessment.decision in ("review", "alert") and "RISKY_CATEGORY" in assessment.codes

@@ -9,6 +9,7 @@ recorded). Flagged means decision ``alert`` at the configuration's alert band.
     python -m tools.detection.backtest PATH --format sparkov --json       # one JSON object on stdout
     python -m tools.detection.backtest sim.jsonl --config my-rules.json    # try a rules document before deploying it
     python -m tools.detection.backtest PATH --part check                   # only the held-out third of the users
+    python -m tools.detection.backtest PATH --model models/default.json    # the learned model beside the rules
 
 ``--part fit|check`` splits the users deterministically by a hash of their id (a third to ``check``),
 so rules can be tuned on one part and judged on cards they never saw. Progress goes to stderr.
@@ -27,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tools._cli import ROOT, ToolError, progress, run
 from tools.detection import readers
@@ -180,15 +182,16 @@ def replay(
     source: str = "<records>",
     config_name: str = "defaults",
     show_progress: bool = False,
+    model: Any = None,
 ) -> Result:
     """Score ``records`` (``(item, is_fraud, scenario)`` in time order, ``readers.read_items``) with a
-    fresh engine and history store.
+    fresh engine and history store (and ``model``, a ``fraud.model.Model``, beside the rules when given).
 
     Each item is scored, then recorded; the loop only keeps the assessments (the counts come from
     them afterwards, inside the timed part), reads bound methods from locals, redraws the progress bar
     every ``CHUNK`` items, and the garbage collector pauses meanwhile (``no_gc``).
     """
-    engine = Engine(config)
+    engine = Engine(config, model)
     store = InMemoryHistoryStore(config)
     labels = [is_fraud for _, is_fraud, _ in records]
     assessments: list = []
@@ -216,8 +219,8 @@ def replay(
     return Result(
         source=source,
         config_name=config_name,
-        alert_threshold=config.alert_threshold,
-        review_threshold=config.review_threshold,
+        alert_threshold=config.alert_threshold if model is None else model.alert_threshold,
+        review_threshold=config.review_threshold if model is None else model.review_threshold,
         labels=labels,
         scores=scores,
         flagged=flagged,
@@ -249,16 +252,35 @@ def load_rules(path: str | None) -> tuple[EngineConfig, str]:
         raise ToolError(f"{path}: {error}") from None
 
 
+def load_model(path: str | Path | None) -> Any:
+    """The model artifact at ``path`` (``fraud.model.load``), or None."""
+    if path is None:
+        return None
+    from fraud.model import ModelError, load
+
+    try:
+        return load(Path(path).read_bytes())
+    except OSError as error:
+        raise ToolError(f"cannot read the model {path}: {error.strerror or error}") from None
+    except ModelError as error:
+        raise ToolError(f"{path}: {error}") from None
+
+
 def backtest(
     path: str | Path,
     fmt: str | None = None,
     *,
     rules: str | None = None,
+    model: str | Path | None = None,
     part: str = "all",
     show_progress: bool = False,
 ) -> Result:
-    """Read ``path``, keep the users of ``part``, replay them; timing covers both phases."""
+    """Read ``path``, keep the users of ``part``, replay them (rules, and ``model`` beside them when given);
+    timing covers both phases."""
     config, config_name = load_rules(rules)
+    scorer = load_model(model)
+    if scorer is not None:
+        config_name += f" + model {scorer.version}"
     began, began_cpu = time.perf_counter(), time.process_time()
     try:
         with no_gc():
@@ -275,7 +297,7 @@ def backtest(
     if show_progress:
         progress(f"read {len(records):,} transactions from {path} in {parse_seconds:.1f} s")
     source = Path(path).name + ("" if part == "all" else f" ({part} part)")
-    result = replay(records, config, source=source, config_name=config_name, show_progress=show_progress)
+    result = replay(records, config, source=source, config_name=config_name, show_progress=show_progress, model=scorer)
     total = parse_seconds + result.timing["engine_seconds"]
     total_cpu = parse_cpu_seconds + result.timing["engine_cpu_seconds"]
     result.timing.update(
@@ -322,6 +344,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("path", help="labeled transactions: JSON lines (ours) or a Sparkov/Kaggle CSV, gzip or not")
     parser.add_argument("--format", choices=readers.FORMATS, help="the file's format (default: detected from it)")
     parser.add_argument("--config", help="a rules document (full or partial) merged over the defaults")
+    parser.add_argument("--model", help="a model artifact (e.g. models/default.json) scoring beside the rules")
     parser.add_argument("--part", choices=PARTS, default="all", help="replay only the fit or check users")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--report", type=Path, help="write a markdown report (and its PR-curve PNG beside it)")
@@ -331,7 +354,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    result = backtest(args.path, args.format, rules=args.config, part=args.part, show_progress=not args.quiet)
+    result = backtest(
+        args.path, args.format, rules=args.config, model=args.model, part=args.part, show_progress=not args.quiet
+    )
     summary = result.summary()
     if args.report:
         from tools.detection.report import write_report

@@ -326,8 +326,8 @@ def test_every_feature_is_named_and_computed():
 
 @pytest.fixture(scope="module")
 def default_model():
-    from tests.conftest import ROOT
     from fraud.model import load
+    from tests.conftest import ROOT
 
     return load((ROOT / "models" / "default.json").read_bytes())
 

@@ -9,151 +9,125 @@ Two delivery shapes, one code path per record:
   in ``batchItemFailures`` and the others go through.
 
 Only an INSERT of a ``kind = "transaction"`` item is scored; anything else is logged and counted as
-skipped. The alert is sent through an idempotent function keyed on its ``alert_id``, so a transaction
-scored twice (a retry, a replay) alerts at most once.
+skipped. Each transaction is scored once (``Once`` on its id): a redelivery, a retry or a replay of a
+transaction already scored returns its decision without scoring, counting or alerting again. The
+alert itself is sent once per ``alert_id``.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
+import handler_kit as kit
 
 from fraud.alerts import transaction_alert
-from fraud.config import ConfigError, EngineConfig, load_config
+from fraud.config import load_config
 from fraud.engine import Engine
 from fraud.history import history_from_items
-from fraud.storage import TransactionStore, deserialize_item, json_default
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-# No ``logger=`` argument: BatchProcessor only takes one since Powertools 3.3x, newer than the pinned
-# layer (AWSLambdaPowertoolsPythonV3 version 27), where it is a TypeError at import. Failures are
-# logged by the record handler instead.
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+from fraud.storage import TransactionStore, deserialize_item, transaction_of
 
 EVENT_SOURCE = "fraud.transactions"
-# How long a sent alert id is remembered. Longer than every redelivery path: stream retention (24 h),
-# EventBridge and Lambda async retries (up to 24 h with the on-failure destination).
+# How long a sent alert id and a scored transaction id are remembered. Longer than every redelivery
+# path: stream retention (24 h), EventBridge and Lambda async retries (up to 24 h with the on-failure
+# destination), and a replay of the failure queues (make replay) within the stream's 24 h.
 ALERT_DEDUP_SECONDS = 3 * 24 * 3600
-IDEMPOTENCY = IdempotencyConfig(
-    event_key_jmespath="alert_id", raise_on_no_idempotency_key=True, expires_after_seconds=ALERT_DEDUP_SECONDS
-)
-# Storage-only attributes of a transaction item that are not part of the transaction.
-STORAGE_ATTRIBUTES = ("kind", "body_hash", "received_at", "time_bucket")
+SCORED_DEDUP_SECONDS = ALERT_DEDUP_SECONDS
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    state_table_name: str
+    alerts_queue_url: str
+    user_index_name: str = "user_id-timestamp-index"
+    environment: str = ""
+    rules_parameter_name: str | None = None
+    rules_cache_seconds: int = field(default=300, metadata={"min": 0})
 
 
 @dataclass(frozen=True)
 class Resources:
+    settings: Settings
     store: TransactionStore
     sqs: Any
-    environment: str
-    rules_parameter_name: str | None
-    rules_cache_seconds: int
-    send_alert_once: Any
+    rules: kit.CachedDocument[Engine]
+    alerts: kit.IdempotentSender
+    score_once: kit.Once
 
 
 @functools.cache
 def resources() -> Resources:
     """Clients and settings, created on first use from the function's environment."""
-    sqs = boto3.client("sqs")
-    queue_url = os.environ["ALERTS_QUEUE_URL"]
-
-    def send_alert(*, alert: dict[str, Any]) -> str:
-        """Runs once per alert id (the idempotency record remembers it was sent)."""
-        response = sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(alert, default=json_default))
-        metrics.add_metric(name="Alerts", unit=MetricUnit.Count, value=1)
-        logger.info("Alert sent", extra={"alert_id": alert["alert_id"], "message_id": response["MessageId"]})
-        return response["MessageId"]
-
-    persistence = DynamoDBPersistenceLayer(table_name=os.environ["STATE_TABLE_NAME"])
+    settings = kit.load_settings(Settings)
     return Resources(
-        store=TransactionStore(
-            boto3.client("dynamodb"),
-            os.environ["TABLE_NAME"],
-            user_index_name=os.environ.get("USER_INDEX_NAME", "user_id-timestamp-index"),
+        settings=settings,
+        store=TransactionStore(kit.client("dynamodb"), settings.table_name, user_index_name=settings.user_index_name),
+        sqs=kit.client("sqs"),
+        rules=kit.CachedDocument(
+            settings.rules_parameter_name,
+            lambda text: Engine(load_config(text)),
+            max_age=settings.rules_cache_seconds,
+            fallback_metric="RulesFallback",
+            label="Rules document",
         ),
-        sqs=sqs,
-        environment=os.environ.get("ENVIRONMENT", ""),
-        rules_parameter_name=os.environ.get("RULES_PARAMETER_NAME") or None,
-        rules_cache_seconds=int(os.environ.get("RULES_CACHE_SECONDS", "300")),
-        send_alert_once=idempotent_function(
-            send_alert,
-            data_keyword_argument="alert",
-            persistence_store=persistence,
-            config=IDEMPOTENCY,
+        alerts=kit.IdempotentSender(
+            settings.alerts_queue_url,
+            table_name=settings.state_table_name,
             key_prefix="detect-fraud#alert",
+            expires_after_seconds=ALERT_DEDUP_SECONDS,
+            metric="Alerts",
+        ),
+        score_once=kit.Once(
+            score_transaction,
+            key="transaction_id",
+            key_prefix="detect-fraud#scored",
+            table_name=settings.state_table_name,
+            expires_after_seconds=SCORED_DEDUP_SECONDS,
         ),
     )
 
 
-def load_engine(res: Resources) -> Engine:
-    """The engine for the current rules document (Parameter Store, cached ``RULES_CACHE_SECONDS``).
+@functools.cache
+def batch_processor() -> Any:
+    """Powertools' batch processor, built on the first stream batch (the Pipe route never needs it).
 
-    An invalid document raises ConfigError: the invocation fails, so nothing is scored with rules
-    nobody wrote, the records are retried and the error-rate alarm fires.
-    """
-    document = None
-    if res.rules_parameter_name:
-        document = parameters.get_parameter(res.rules_parameter_name, max_age=res.rules_cache_seconds, transform="json")
-    try:
-        return _engine_for(json.dumps(document, sort_keys=True))
-    except ConfigError as error:
-        logger.error("Invalid rules document", extra={"parameter": res.rules_parameter_name, "reason": str(error)})
-        raise
+    No ``logger=`` argument: BatchProcessor only takes one since Powertools 3.3x, newer than the
+    pinned layer (AWSLambdaPowertoolsPythonV3 version 27), where it is a TypeError. Failures are
+    logged by the record handler instead."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-@functools.lru_cache(maxsize=4)
-def _engine_for(document_json: str) -> Engine:
-    return Engine(load_config(json.loads(document_json)))
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    IDEMPOTENCY.register_lambda_context(context)
+@kit.entry_point
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     res = resources()
+    engine, rules_version, _ = res.rules.get()
     if "Records" in event:
-        engine = load_engine(res)
+        from aws_lambda_powertools.utilities.batch import process_partial_response
 
-        def record_handler(record: DynamoDBRecord) -> str:
+        def record_handler(record: Any) -> str:
             try:
-                return score_stream_record(record.raw_event, engine=engine, res=res)
+                return score_stream_record(record.raw_event, engine=engine, rules_version=rules_version, res=res)
             except Exception:
-                logger.exception("Stream record failed", extra={"event_id": record.event_id})
+                kit.logger.exception("Stream record failed", extra={"event_id": record.event_id})
                 raise
 
         return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+            event=event, record_handler=record_handler, processor=batch_processor(), context=context
         )
     if event.get("source") == EVENT_SOURCE and isinstance(event.get("detail"), dict):
-        logger.set_correlation_id(event.get("id"))
-        return {"result": score_stream_record(event["detail"], engine=load_engine(res), res=res)}
+        kit.logger.set_correlation_id(event.get("id"))
+        return {"result": score_stream_record(event["detail"], engine=engine, rules_version=rules_version, res=res)}
     raise ValueError(
         f"unsupported event: expected an EventBridge event with source {EVENT_SOURCE!r} or a DynamoDB stream batch"
     )
 
 
-@tracer.capture_method
-def score_stream_record(record: dict[str, Any], *, engine: Engine, res: Resources) -> str:
+def score_stream_record(record: dict[str, Any], *, engine: Engine, rules_version: str, res: Resources) -> str:
     """Score one stream record; return ``"skipped"`` or the decision (``allow``, ``review``, ``alert``).
 
     Errors propagate: the caller (the batch processor or the Lambda async retry) owns the retry.
@@ -161,15 +135,25 @@ def score_stream_record(record: dict[str, Any], *, engine: Engine, res: Resource
     event_name = record.get("eventName")
     image = deserialize_item(record.get("dynamodb", {}).get("NewImage", {}))
     if event_name != "INSERT" or image.get("kind") != "transaction":
-        logger.info(
+        kit.logger.info(
             "Stream record skipped",
             extra={"event_name": event_name, "kind": image.get("kind"), "event_id": record.get("eventID")},
         )
-        metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
+        kit.count("Skipped")
         return "skipped"
+    transaction = transaction_of(image)
+    decision, scored_now = res.score_once(transaction, engine=engine, rules_version=rules_version, res=res)
+    if not scored_now:
+        kit.logger.info(
+            "Transaction already scored", extra={"transaction_id": transaction["transaction_id"], "decision": decision}
+        )
+        kit.count("AlreadyScored")
+    return str(decision)
 
-    transaction = {key: value for key, value in image.items() if key not in STORAGE_ATTRIBUTES}
-    config: EngineConfig = engine.config
+
+def score_transaction(transaction: dict[str, Any], *, engine: Engine, rules_version: str, res: Resources) -> str:
+    """The scoring itself: the user's history, the engine, the alert. Runs once per transaction id."""
+    config = engine.config
     timestamp = int(transaction["timestamp"])
     items = res.store.user_history(
         transaction["user_id"],
@@ -181,23 +165,26 @@ def score_stream_record(record: dict[str, Any], *, engine: Engine, res: Resource
         items, config.history_window_ms, config.history_max_items, timestamp, exclude_id=transaction["transaction_id"]
     )
     assessment = engine.assess(transaction, history)
-    metrics.add_metric(name="Scored", unit=MetricUnit.Count, value=1)
-    logger.info(
+    kit.count("Scored")
+    kit.logger.info(
         "Transaction scored",
         extra={
             "transaction_id": transaction["transaction_id"],
             "score": assessment.score,
             "decision": assessment.decision,
+            "rules_version": rules_version,
             "history_items": len(items),
         },
     )
     if not assessment.suspicious:
         return assessment.decision
 
-    metrics.add_metric(name="Suspicious", unit=MetricUnit.Count, value=1)
-    alert = transaction_alert(transaction, assessment, environment=res.environment, now_ms=int(time.time() * 1000))
-    res.send_alert_once(alert=alert)
+    kit.count("Suspicious")
+    alert = transaction_alert(
+        transaction, assessment, environment=res.settings.environment, now_ms=int(time.time() * 1000)
+    )
+    res.alerts.send(alert)
     return assessment.decision
 
 
-__all__ = ["handler", "score_stream_record"]
+__all__ = ["handler", "score_stream_record", "score_transaction"]

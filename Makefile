@@ -2,6 +2,7 @@
 #   make demo                 run the whole pipeline locally (embedded AWS emulator, no account needed)
 #   make test                 every test session (nox)
 #   make deploy ENV=<suffix>  package, render variables, policy gate, plan, apply (asks first)
+#   make replay ENV=<suffix>  re-drive the failure queues into the pipeline (DRY_RUN=1: only show)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -14,10 +15,11 @@ FILE   ?=
 ONCE   ?=
 AUTO_APPROVE ?=
 SESSIONS ?=
+DRY_RUN ?=
 
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
 
-.PHONY: help venv test demo package tfvars policy plan deploy apply destroy output rules simulate backtest bench clean
+.PHONY: help venv test demo package tfvars policy plan deploy apply destroy output rules replay simulate backtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -60,6 +62,9 @@ output: venv ## print the Terraform outputs of ENV
 
 rules: venv ## upload a rules document to ENV's SSM parameter without a redeploy (FILE=path.json)
 	$(PY) -m tools.detection.rules --env $(ENV) --file $(FILE)
+
+replay: venv ## re-drive what ENV's failure and dead-letter queues hold, idempotently (DRY_RUN=1: show only)
+	$(PY) -m tools.deploy.replay --env $(ENV) $(if $(DRY_RUN),--dry-run,)
 
 simulate: venv ## write simulated labeled traffic (see python -m tools.detection.simulate --help)
 	$(PY) -m tools.detection.simulate --help

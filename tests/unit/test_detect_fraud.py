@@ -6,6 +6,7 @@ import json
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -387,3 +388,32 @@ def test_card_numbers_stored_before_the_front_door_refused_them_reach_no_log_lin
     assert alert["alert_id"] == "txn-[card number]"
     scored = next(line for line in log_lines if '"Transaction scored"' in line)
     assert '"transaction_id":"[card number]"' in scored  # the scrubber, not the handler, removed it
+
+
+def test_a_replayed_stream_failure_is_scored_and_alerted_once(detect_fraud, aws, history, lambda_context):
+    """make replay on the direct routing: the failure record holds only the batch's sequence numbers."""
+    from tools.deploy.replay import Replayer
+
+    record = record_of(aws, "txn-big")
+    dlq = aws.sqs.create_queue(QueueName="fraud-stream-dlq-test")["QueueUrl"]
+    info = {
+        "shardId": "shard",
+        "startSequenceNumber": record["dynamodb"]["SequenceNumber"],
+        "endSequenceNumber": record["dynamodb"]["SequenceNumber"],
+        "batchSize": 1,
+        "streamArn": aws.stream_arn,
+    }
+    failure = {"requestContext": {"functionArn": "detect-fraud-test"}, "DDBStreamBatchInfo": info}
+    aws.sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(failure))
+    aws.sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(failure))  # the same batch failed twice
+    streams = boto3.client(
+        "dynamodbstreams", region_name="us-east-1", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com"
+    )
+
+    def invoke(function: str, payload: Any) -> tuple[bool, Any]:
+        return True, detect_fraud.handler(payload, lambda_context)
+
+    report = Replayer(boto3.Session(), "test", invoke=invoke, streams=streams).replay(["stream"])
+
+    assert [o.ok for o in report.outcomes] == [True, True]
+    assert [alert["alert_id"] for alert in queued_alerts(aws)] == ["txn-txn-big"]

@@ -1,16 +1,19 @@
 """The one card-number detector: request validation, the log scrubber and alert formatting all use it.
 
-A card number (PAN) is 13 to 19 digits that pass the Luhn check, written with or without separators
-(spaces, dashes, dots, underscores, up to 3 in a row: ``4111 1111 1111 1111``, ``4111_1111_1111_1111``,
+A card number (PAN) is 13 to 19 digits that pass the Luhn check and start with 2 to 6 (the major
+industry identifiers of payment cards, ISO/IEC 7812: Mastercard 2 and 5, Amex, JCB and Diners 3,
+Visa 4, Discover and UnionPay 6), written with or without separators (spaces, dashes, dots,
+underscores, up to 3 in a row: ``4111 1111 1111 1111``, ``4111_1111_1111_1111``,
 ``4111 - 1111 - 1111 - 1111``), anywhere in a string (``tok_4111111111111111``). Digits are grouped by
 the separators; every run of consecutive groups holding 13 to 19 digits is checked, so a card number
 next to other numbers (``ref 4111111111111111 9``) is found too. A run of more than 19 digits with no
 separator (a DynamoDB stream sequence number) is not a card number.
 
-One random 13-19 digit string in ten passes the Luhn check, so long digit strings are refused or
-scrubbed now and then although they are not card numbers: identifiers should not be long runs of
-digits. Numbers (JSON numbers, ints in a log record) are not strings and are never looked at:
-epoch-millisecond timestamps have 13 digits.
+Why the first digit: epoch-millisecond timestamps have 13 digits and start with 1 (until 2033), and
+one in ten passes the Luhn check; without it, an order id such as ``order-1736942400001`` would be
+refused and log lines scrubbed at random. Other long digit strings starting with 2-6 still pass the
+check one time in ten: identifiers should not be long runs of digits. Numbers (JSON numbers, ints in
+a log record) are not strings and are never looked at.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 
 MIN_DIGITS = 13
 MAX_DIGITS = 19
+CARD_FIRST_DIGITS = frozenset("23456")
 REPLACEMENT = "[card number]"
 
 # Digit groups joined by at most 3 separator characters.
@@ -45,6 +49,8 @@ def card_number_spans(text: str) -> list[tuple[int, int]]:
             continue
         groups = [(m.start() + run.start(), m.end() + run.start(), m.group()) for m in _GROUP.finditer(run.group())]
         for first in range(len(groups)):
+            if groups[first][2][0] not in CARD_FIRST_DIGITS:
+                continue
             digits = ""
             for last in range(first, len(groups)):
                 digits += groups[last][2]

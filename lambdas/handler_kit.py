@@ -60,7 +60,7 @@ def load_settings(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
             if spec.default is MISSING:
                 raise SettingsError(f"environment variable {name} is required and not set")
             continue
-        parse = _PARSERS[str(spec.type)]
+        parse = _PARSERS[spec.type if isinstance(spec.type, str) else getattr(spec.type, "__name__", str(spec.type))]
         try:
             value = parse(raw)
         except ValueError:

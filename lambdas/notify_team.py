@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,5 +132,5 @@ def notify(record: Any) -> str:
 
 
 @kit.entry_point
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     return process_partial_response(event=event, record_handler=notify, processor=processor, context=context)

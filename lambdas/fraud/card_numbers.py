@@ -3,11 +3,13 @@
 A card number (PAN) is 13 to 19 digits that pass the Luhn check and start with 2 to 6 (the major
 industry identifiers of payment cards, ISO/IEC 7812: Mastercard 2 and 5, Amex, JCB and Diners 3,
 Visa 4, Discover and UnionPay 6), written with or without separators (spaces, dashes, dots,
-underscores, up to 3 in a row: ``4111 1111 1111 1111``, ``4111_1111_1111_1111``,
+underscores, up to 3 in a row: ``4111 1111 1111 1111``, ``4111_1111_1111_1111``, ``3782 822463 10005``,
 ``4111 - 1111 - 1111 - 1111``), anywhere in a string (``tok_4111111111111111``). Digits are grouped by
 the separators; every run of consecutive groups holding 13 to 19 digits is checked, so a card number
-next to other numbers (``ref 4111111111111111 9``) is found too. A run of more than 19 digits with no
-separator (a DynamoDB stream sequence number) is not a card number.
+next to other numbers (``ref 4111111111111111 9``) is found too. Groups of more than 6 digits are not
+how card numbers are written out (4, 5 or 6 digits per group): such a group counts only on its own,
+so ``order-20250115-1234567`` (8 and 7 digits) is an id, not a card number. A run of more than 19
+digits with no separator (a DynamoDB stream sequence number) is not a card number.
 
 Why the first digit: epoch-millisecond timestamps have 13 digits and start with 1 (until 2033), and
 one in ten passes the Luhn check; without it, an order id such as ``order-1736942400001`` would be
@@ -22,6 +24,7 @@ import re
 
 MIN_DIGITS = 13
 MAX_DIGITS = 19
+MAX_GROUP_DIGITS = 6  # the longest digit group of a card number written with separators (Amex: 4-6-5)
 CARD_FIRST_DIGITS = frozenset("23456")
 REPLACEMENT = "[card number]"
 
@@ -53,6 +56,8 @@ def card_number_spans(text: str) -> list[tuple[int, int]]:
                 continue
             digits = ""
             for last in range(first, len(groups)):
+                if last > first and max(len(groups[first][2]), len(groups[last][2])) > MAX_GROUP_DIGITS:
+                    break
                 digits += groups[last][2]
                 if len(digits) > MAX_DIGITS:
                     break

@@ -24,6 +24,7 @@ from fraud.card_numbers import card_number_spans, contains_card_number, luhn_val
         "ref 4111111111111111 9",
         "6011-0009-9013-9424",
         "2221000000000009",  # Mastercard's 2-series
+        "3782 822463 10005",  # Amex, written 4-6-5
     ],
 )
 def test_card_numbers_are_found_whatever_their_separators_and_surroundings(text):
@@ -37,6 +38,8 @@ def test_card_numbers_are_found_whatever_their_separators_and_surroundings(text)
     [
         "1736942400001",  # an epoch-millisecond timestamp passing the Luhn check
         "order-1736942400001-7",
+        "sim2-67748580-0000003",  # groups of 8 and 7 digits: 15 digits passing the Luhn check, an id
+        "order-20250115-1234567",
         "100000000000000000001",  # a DynamoDB stream sequence number (21 digits)
         "2025-01-15 12:30:45,123+0000",
         "2025-01-15T12:10:00Z",

@@ -7,6 +7,8 @@ import importlib
 import json
 import logging
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,3 +150,31 @@ def test_the_configuration_doc_has_one_row_for_every_variable_a_handler_reads(ki
     assert read - documented == set(), "read by a handler, missing from docs/configuration.md"
     powertools = {name for name in documented if name.startswith("POWERTOOLS_")}
     assert documented - read - powertools == set(), "documented, read by no handler"
+
+
+@pytest.mark.parametrize("module_name", HANDLERS)
+def test_importing_a_handler_loads_no_xray_sdk(module_name):
+    # The SDK is what made a cold start cost 2-3x `import boto3` (bench: python -m tools.bench).
+    code = f"import sys, {module_name}; print('aws_xray_sdk' in sys.modules, 'fastjsonschema' in sys.modules)"
+    lambdas = Path(__file__).resolve().parents[2] / "lambdas"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=lambdas, check=True, env={"PATH": ""}
+    )
+    assert result.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+def test_trace_subsegments_builds_the_tracer_on_the_first_invocation(kit, monkeypatch, lambda_context):
+    monkeypatch.setenv("TRACE_SUBSEGMENTS", "true")  # POWERTOOLS_TRACE_DISABLED=1 keeps it from a daemon
+    calls = []
+
+    @kit.entry_point
+    def handler(event, context):
+        calls.append(event)
+        return {"ok": True}
+
+    assert kit._tracer.cache_info().currsize == 0
+    assert handler({"n": 1}, lambda_context) == {"ok": True}
+    assert handler({"n": 2}, lambda_context) == {"ok": True}
+    assert calls == [{"n": 1}, {"n": 2}]
+    assert type(kit._tracer()).__name__ == "Tracer"

@@ -2,6 +2,7 @@
 #   make demo                 run the whole pipeline locally (embedded AWS emulator, no account needed)
 #   make test                 every test session (nox)
 #   make deploy ENV=<suffix>  package, render variables, policy gate, plan, apply (asks first)
+#   make replay ENV=<suffix>  re-drive the failure queues into the pipeline (DRY_RUN=1: only show)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -15,10 +16,11 @@ ONCE   ?=
 AUTO_APPROVE ?=
 SESSIONS ?=
 SHADOW ?=
+DRY_RUN ?=
 
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
 
-.PHONY: help venv test demo package tfvars policy plan deploy apply destroy output rules model train simulate backtest bench clean
+.PHONY: help venv test demo package tfvars policy plan deploy apply destroy output rules model train replay simulate backtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -67,6 +69,9 @@ model: venv ## validate a model artifact and make it ENV's live model, no redepl
 
 train: venv ## train the default model (models/default.json) on the labeled data and simulated traffic
 	$(PY) -m tools.detection.train --output models/default.json --report build/train/report.md
+
+replay: venv ## re-drive what ENV's failure and dead-letter queues hold, idempotently (DRY_RUN=1: show only)
+	$(PY) -m tools.deploy.replay --env $(ENV) $(if $(DRY_RUN),--dry-run,)
 
 simulate: venv ## write simulated labeled traffic (see python -m tools.detection.simulate --help)
 	$(PY) -m tools.detection.simulate --help

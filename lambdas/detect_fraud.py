@@ -9,151 +9,223 @@ Two delivery shapes, one code path per record:
   in ``batchItemFailures`` and the others go through.
 
 Only an INSERT of a ``kind = "transaction"`` item is scored; anything else is logged and counted as
-skipped. The alert is sent through an idempotent function keyed on its ``alert_id``, so a transaction
-scored twice (a retry, a replay) alerts at most once.
+skipped. Each transaction is scored once (``Once`` on its id): a redelivery, a retry or a replay of a
+transaction already scored returns its decision without scoring, counting or alerting again. The
+alert itself is sent once per ``alert_id``.
+
+What scores: the rules document (``RULES_PARAMETER_NAME``) and, when the model pointer
+(``MODEL_PARAMETER_NAME``) names one, the live model from the model bucket, checked against its sha256;
+a shadow model and/or shadow rules document score beside it, logged and counted, never alerted
+(docs/model.md). A live model that cannot be used never drops a transaction: the last good model scores, else
+the rules alone, and ``ModelFallback`` is counted. The scoring itself is ``fraud.scoring.score``.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import os
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
+import handler_kit as kit
 
 from fraud.alerts import transaction_alert
-from fraud.config import ConfigError, load_config
-from fraud.engine import Engine
+from fraud.config import EngineConfig, load_config
+from fraud.engine import Assessment, Engine
+from fraud.model import Model
+from fraud.model_store import ModelSlot, Pointer, parse_pointer
 from fraud.scoring import RecentlyScored, score
-from fraud.storage import TransactionStore, deserialize_item, json_default
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-# No ``logger=`` argument: BatchProcessor only takes one since Powertools 3.3x, newer than the pinned
-# layer (AWSLambdaPowertoolsPythonV3 version 27), where it is a TypeError at import. Failures are
-# logged by the record handler instead.
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+from fraud.storage import TransactionStore, deserialize_item
 
 EVENT_SOURCE = "fraud.transactions"
-# How long a sent alert id is remembered. Longer than every redelivery path: stream retention (24 h),
-# EventBridge and Lambda async retries (up to 24 h with the on-failure destination).
+# How long a sent alert id and a scored transaction id are remembered. Longer than every redelivery
+# path: stream retention (24 h), EventBridge and Lambda async retries (up to 24 h with the on-failure
+# destination), and a replay of the failure queues (make replay) within the stream's 24 h.
 ALERT_DEDUP_SECONDS = 3 * 24 * 3600
-IDEMPOTENCY = IdempotencyConfig(
-    event_key_jmespath="alert_id", raise_on_no_idempotency_key=True, expires_after_seconds=ALERT_DEDUP_SECONDS
-)
+SCORED_DEDUP_SECONDS = ALERT_DEDUP_SECONDS
+NO_MODEL = "none"  # model_version in the log line of a transaction the rules alone scored
 
 
 @dataclass(frozen=True)
+class Settings:
+    table_name: str
+    state_table_name: str
+    alerts_queue_url: str
+    user_index_name: str = "user_id-timestamp-index"
+    environment: str = ""
+    rules_parameter_name: str | None = None
+    rules_cache_seconds: int = field(default=300, metadata={"min": 0})
+    model_parameter_name: str | None = None
+    model_bucket: str | None = None
+    shadow_rules_parameter_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Scorers:
+    """What scores this invocation: the live engine and, when one is configured, the shadow engine."""
+
+    live: Engine
+    shadow: Engine | None
+    rules_parameter_version: str
+
+
+@dataclass
 class Resources:
+    settings: Settings
     store: TransactionStore
     sqs: Any
-    environment: str
-    rules_parameter_name: str | None
-    rules_cache_seconds: int
-    send_alert_once: Any
+    rules: kit.CachedDocument[EngineConfig]
+    pointer: kit.CachedDocument[Pointer]
+    shadow_rules: kit.CachedDocument[EngineConfig | None]
+    live_model: ModelSlot
+    shadow_model: ModelSlot
+    alerts: kit.IdempotentSender
+    score_once: kit.Once
     recent: RecentlyScored  # what this sandbox scored lately: the user index lags behind the writes
+    engines: dict[tuple[int, int], tuple[EngineConfig, Model | None, Engine]] = field(default_factory=dict)
+    reported: dict[str, str | None] = field(default_factory=dict)  # the last model problem logged, per slot
+
+    def engine(self, config: EngineConfig, model: Model | None) -> Engine:
+        """One engine per (rules document, model), kept while they are in use (at most four)."""
+        key = (id(config), id(model))
+        found = self.engines.get(key)
+        if found is None:
+            if len(self.engines) >= 4:
+                self.engines.pop(next(iter(self.engines)))
+            found = self.engines[key] = (config, model, Engine(config, model))
+        return found[2]
+
+    def model(self, slot: str, ref: Any) -> Model | None:
+        """The model of ``slot`` (live or shadow) for ``ref``; a REF that cannot be used keeps the last good
+        model (or none) and is counted (live: ModelFallback) and logged once per problem."""
+        resolved = (self.live_model if slot == "live" else self.shadow_model).resolve(ref)
+        if resolved.problem is not None:
+            kit.count("ModelFallback" if slot == "live" else "ShadowModelFallback")
+        if self.reported.get(slot) != resolved.problem:
+            self.reported[slot] = resolved.problem
+            if resolved.problem is not None:
+                using = resolved.model.version if resolved.model is not None else "the rules alone"
+                kit.logger.error(
+                    f"{slot.capitalize()} model unusable: scoring with {using}", extra={"reason": resolved.problem}
+                )
+        return resolved.model
+
+    def scorers(self) -> Scorers:
+        config, rules_version, _ = self.rules.get()
+        pointer, _, _ = self.pointer.get()
+        live = self.engine(config, self.model("live", pointer.live))
+        shadow_config, _, _ = self.shadow_rules.get()
+        shadow = None
+        if pointer.shadow is not None or shadow_config is not None:
+            shadow_model = self.model("shadow", pointer.shadow) if pointer.shadow is not None else live.model
+            shadow = self.engine(shadow_config or config, shadow_model)  # type: ignore[arg-type]
+        return Scorers(live, shadow, rules_version)
+
+
+def _shadow_rules(text: str | None) -> EngineConfig | None:
+    """A shadow rules document, or None: no parameter, or the JSON literal ``null`` in it."""
+    if text is None or text.strip() == "null":
+        return None
+    return load_config(text)
+
+
+def _fetch_model(settings: Settings) -> Any:
+    def fetch(key: str) -> bytes:
+        if not settings.model_bucket:
+            raise ValueError("MODEL_BUCKET is not set: the pointer names a model but there is no bucket to read")
+        return kit.client("s3").get_object(Bucket=settings.model_bucket, Key=key)["Body"].read()
+
+    return fetch
 
 
 @functools.cache
 def resources() -> Resources:
     """Clients and settings, created on first use from the function's environment."""
-    sqs = boto3.client("sqs")
-    queue_url = os.environ["ALERTS_QUEUE_URL"]
-
-    def send_alert(*, alert: dict[str, Any]) -> str:
-        """Runs once per alert id (the idempotency record remembers it was sent)."""
-        response = sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(alert, default=json_default))
-        metrics.add_metric(name="Alerts", unit=MetricUnit.Count, value=1)
-        logger.info("Alert sent", extra={"alert_id": alert["alert_id"], "message_id": response["MessageId"]})
-        return response["MessageId"]
-
-    persistence = DynamoDBPersistenceLayer(table_name=os.environ["STATE_TABLE_NAME"])
+    settings = kit.load_settings(Settings)
     return Resources(
-        store=TransactionStore(
-            boto3.client("dynamodb"),
-            os.environ["TABLE_NAME"],
-            user_index_name=os.environ.get("USER_INDEX_NAME", "user_id-timestamp-index"),
+        settings=settings,
+        store=TransactionStore(kit.client("dynamodb"), settings.table_name, user_index_name=settings.user_index_name),
+        sqs=kit.client("sqs"),
+        rules=kit.CachedDocument(
+            settings.rules_parameter_name,
+            load_config,
+            max_age=settings.rules_cache_seconds,
+            fallback_metric="RulesFallback",
+            label="Rules document",
         ),
-        sqs=sqs,
-        environment=os.environ.get("ENVIRONMENT", ""),
-        rules_parameter_name=os.environ.get("RULES_PARAMETER_NAME") or None,
-        rules_cache_seconds=int(os.environ.get("RULES_CACHE_SECONDS", "300")),
-        send_alert_once=idempotent_function(
-            send_alert,
-            data_keyword_argument="alert",
-            persistence_store=persistence,
-            config=IDEMPOTENCY,
+        pointer=kit.CachedDocument(
+            settings.model_parameter_name,
+            parse_pointer,
+            max_age=settings.rules_cache_seconds,
+            fallback_metric="ModelFallback",
+            label="Model pointer",
+        ),
+        shadow_rules=kit.CachedDocument(
+            settings.shadow_rules_parameter_name,
+            _shadow_rules,
+            max_age=settings.rules_cache_seconds,
+            fallback_metric="ShadowRulesFallback",
+            label="Shadow rules document",
+        ),
+        live_model=ModelSlot(_fetch_model(settings)),
+        shadow_model=ModelSlot(_fetch_model(settings)),
+        alerts=kit.IdempotentSender(
+            settings.alerts_queue_url,
+            table_name=settings.state_table_name,
             key_prefix="detect-fraud#alert",
+            expires_after_seconds=ALERT_DEDUP_SECONDS,
+            metric="Alerts",
+        ),
+        score_once=kit.Once(
+            score_transaction,
+            key="transaction_id",
+            key_prefix="detect-fraud#scored",
+            table_name=settings.state_table_name,
+            expires_after_seconds=SCORED_DEDUP_SECONDS,
         ),
         recent=RecentlyScored(),
     )
 
 
-def load_engine(res: Resources) -> Engine:
-    """The engine for the current rules document (Parameter Store, cached ``RULES_CACHE_SECONDS``).
+@functools.cache
+def batch_processor() -> Any:
+    """Powertools' batch processor, built on the first stream batch (the Pipe route never needs it).
 
-    An invalid document raises ConfigError: the invocation fails, so nothing is scored with rules
-    nobody wrote, the records are retried and the error-rate alarm fires.
-    """
-    document = None
-    if res.rules_parameter_name:
-        document = parameters.get_parameter(res.rules_parameter_name, max_age=res.rules_cache_seconds, transform="json")
-    try:
-        return _engine_for(json.dumps(document, sort_keys=True))
-    except ConfigError as error:
-        logger.error("Invalid rules document", extra={"parameter": res.rules_parameter_name, "reason": str(error)})
-        raise
+    No ``logger=`` argument: BatchProcessor only takes one since Powertools 3.3x, newer than the
+    pinned layer (AWSLambdaPowertoolsPythonV3 version 27), where it is a TypeError. Failures are
+    logged by the record handler instead."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-@functools.lru_cache(maxsize=4)
-def _engine_for(document_json: str) -> Engine:
-    return Engine(load_config(json.loads(document_json)))
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    IDEMPOTENCY.register_lambda_context(context)
+@kit.entry_point
+def handler(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     res = resources()
+    scorers = res.scorers()
     if "Records" in event:
-        engine = load_engine(res)
+        from aws_lambda_powertools.utilities.batch import process_partial_response
 
-        def record_handler(record: DynamoDBRecord) -> str:
+        def record_handler(record: Any) -> str:
             try:
-                return score_stream_record(record.raw_event, engine=engine, res=res)
+                return score_stream_record(record.raw_event, scorers=scorers, res=res)
             except Exception:
-                logger.exception("Stream record failed", extra={"event_id": record.event_id})
+                kit.logger.exception("Stream record failed", extra={"event_id": record.event_id})
                 raise
 
         return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+            event=event, record_handler=record_handler, processor=batch_processor(), context=context
         )
     if event.get("source") == EVENT_SOURCE and isinstance(event.get("detail"), dict):
-        logger.set_correlation_id(event.get("id"))
-        return {"result": score_stream_record(event["detail"], engine=load_engine(res), res=res)}
+        kit.logger.set_correlation_id(event.get("id"))
+        return {"result": score_stream_record(event["detail"], scorers=scorers, res=res)}
     raise ValueError(
         f"unsupported event: expected an EventBridge event with source {EVENT_SOURCE!r} or a DynamoDB stream batch"
     )
 
 
-@tracer.capture_method
-def score_stream_record(record: dict[str, Any], *, engine: Engine, res: Resources) -> str:
+def score_stream_record(record: dict[str, Any], *, scorers: Scorers, res: Resources) -> str:
     """Score one stream record; return ``"skipped"`` or the decision (``allow``, ``review``, ``alert``).
 
     Errors propagate: the caller (the batch processor or the Lambda async retry) owns the retry.
@@ -161,34 +233,58 @@ def score_stream_record(record: dict[str, Any], *, engine: Engine, res: Resource
     event_name = record.get("eventName")
     image = deserialize_item(record.get("dynamodb", {}).get("NewImage", {}))
     if event_name != "INSERT" or image.get("kind") != "transaction":
-        logger.info(
+        kit.logger.info(
             "Stream record skipped",
             extra={"event_name": event_name, "kind": image.get("kind"), "event_id": record.get("eventID")},
         )
-        metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
+        kit.count("Skipped")
         return "skipped"
+    decision, scored_now = res.score_once(image, scorers=scorers, res=res)
+    if not scored_now:
+        kit.logger.info(
+            "Transaction already scored", extra={"transaction_id": image.get("transaction_id"), "decision": decision}
+        )
+        kit.count("AlreadyScored")
+    return str(decision)
 
-    scored = score(image, store=res.store, engine=engine, recent=res.recent)
+
+def score_transaction(image: dict[str, Any], *, scorers: Scorers, res: Resources) -> str:
+    """The scoring itself (``fraud.scoring.score``), its log line and the alert. Runs once per transaction id."""
+    scored = score(image, store=res.store, engine=scorers.live, recent=res.recent, shadow=scorers.shadow)
     transaction, assessment = scored.transaction, scored.assessment
-    metrics.add_metric(name="Scored", unit=MetricUnit.Count, value=1)
-    logger.info(
-        "Transaction scored",
-        extra={
-            "transaction_id": transaction["transaction_id"],
-            "score": assessment.score,
-            "decision": assessment.decision,
-            "model_version": assessment.model_version,
-            "rules_version": assessment.rules_version,
-            "history_items": scored.history_items,
-        },
-    )
+    kit.count("Scored")
+    line: dict[str, Any] = {
+        "transaction_id": transaction["transaction_id"],
+        "score": assessment.score,
+        "decision": assessment.decision,
+        "model_version": assessment.model_version or NO_MODEL,
+        "rules_version": assessment.rules_version,
+        "rules_parameter_version": scorers.rules_parameter_version,
+        "history_items": scored.history_items,
+    }
+    if scored.shadow is not None:
+        line["shadow"] = _brief(scored.shadow)
+        if scored.shadow.decision != assessment.decision:
+            kit.count("ShadowDisagreements")
+    kit.logger.info("Transaction scored", extra=line)
     if not assessment.suspicious:
         return assessment.decision
 
-    metrics.add_metric(name="Suspicious", unit=MetricUnit.Count, value=1)
-    alert = transaction_alert(transaction, assessment, environment=res.environment, now_ms=int(time.time() * 1000))
-    res.send_alert_once(alert=alert)
+    kit.count("Suspicious")
+    alert = transaction_alert(
+        transaction, assessment, environment=res.settings.environment, now_ms=int(time.time() * 1000)
+    )
+    res.alerts.send(alert)
     return assessment.decision
 
 
-__all__ = ["handler", "score_stream_record"]
+def _brief(assessment: Assessment) -> dict[str, Any]:
+    return {
+        "score": assessment.score,
+        "decision": assessment.decision,
+        "model_version": assessment.model_version or NO_MODEL,
+        "rules_version": assessment.rules_version,
+    }
+
+
+__all__ = ["handler", "score_stream_record", "score_transaction"]

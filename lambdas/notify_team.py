@@ -3,34 +3,25 @@
 Every record is handled on its own: a failing record (an SNS fault, a body that is not an alert) is
 reported in ``batchItemFailures`` and comes back after the visibility timeout, up to the redrive
 count, then lands in the DLQ; the others are deleted. Publishing is idempotent on ``alert_id``, so a
-redelivered message whose alert was already published is not published again.
+redelivered message whose alert was already published is not published again. Delivery is at least
+once: a sandbox that dies after ``Publish`` and before the idempotency record is saved publishes the
+alert again on the next delivery (docs/configuration.md "Failures"); the e-mail and the message
+attributes carry the alert id, so a duplicate is recognisable.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+import handler_kit as kit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fraud.alerts import email_subject, sns_message
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 # No ``logger=`` argument: BatchProcessor only takes one since Powertools 3.3x, newer than the pinned
 # layer (AWSLambdaPowertoolsPythonV3 version 27), where it is a TypeError at import. Failures are
 # logged by ``notify`` instead.
@@ -39,9 +30,6 @@ processor = BatchProcessor(event_type=EventType.SQS)
 # Longer than a message can live on the queue and its redrives (visibility 360 s x 3 receives), and
 # than the DLQ retention (14 days), so a message redriven from the DLQ is not published twice either.
 PUBLISH_DEDUP_SECONDS = 15 * 24 * 3600
-IDEMPOTENCY = IdempotencyConfig(
-    event_key_jmespath="alert_id", raise_on_no_idempotency_key=True, expires_after_seconds=PUBLISH_DEDUP_SECONDS
-)
 ALERT_KINDS = ("transaction", "pattern")
 
 
@@ -50,44 +38,56 @@ class InvalidAlert(ValueError):
 
 
 @dataclass(frozen=True)
+class Settings:
+    state_table_name: str
+    topic_arn: str
+
+
+@dataclass(frozen=True)
 class Resources:
     sns: Any
-    publish_once: Any
+    topic_arn: str
+    publish_once: kit.Once
 
 
 @functools.cache
 def resources() -> Resources:
     """The SNS client and the idempotent publisher, created on first use from the environment."""
-    sns = boto3.client("sns")
-    topic_arn = os.environ["TOPIC_ARN"]
-
-    def publish(*, alert: dict[str, Any], subject: str, message: str) -> str:
-        """Runs once per alert id (the idempotency record remembers it was published)."""
-        response = sns.publish(
-            TopicArn=topic_arn,
-            Subject=subject,
-            Message=message,
-            MessageStructure="json",
-            MessageAttributes={
-                "decision": {"DataType": "String", "StringValue": str(alert["decision"])},
-                "kind": {"DataType": "String", "StringValue": str(alert["kind"])},
-            },
-        )
-        metrics.add_metric(name="Published", unit=MetricUnit.Count, value=1)
-        logger.info("Alert published", extra={"alert_id": alert["alert_id"], "message_id": response["MessageId"]})
-        return response["MessageId"]
-
-    persistence = DynamoDBPersistenceLayer(table_name=os.environ["STATE_TABLE_NAME"])
+    settings = kit.load_settings(Settings)
     return Resources(
-        sns=sns,
-        publish_once=idempotent_function(
+        sns=kit.client("sns"),
+        topic_arn=settings.topic_arn,
+        publish_once=kit.Once(
             publish,
-            data_keyword_argument="alert",
-            persistence_store=persistence,
-            config=IDEMPOTENCY,
+            key="alert_id",
             key_prefix="notify-team#publish",
+            table_name=settings.state_table_name,
+            expires_after_seconds=PUBLISH_DEDUP_SECONDS,
         ),
     )
+
+
+def publish(alert: dict[str, Any], *, subject: str, message: str) -> str:
+    """Runs once per alert id (the idempotency record remembers it was published)."""
+    res = resources()
+    response = res.sns.publish(
+        TopicArn=res.topic_arn,
+        Subject=subject,
+        Message=message,
+        MessageStructure="json",
+        MessageAttributes={
+            name: {"DataType": "String", "StringValue": str(alert[name])} for name in ("alert_id", "decision", "kind")
+        },
+    )
+    kit.count("Published")
+    kit.logger.info("Alert published", extra={"alert_id": alert["alert_id"], "message_id": response["MessageId"]})
+    return str(response["MessageId"])
+
+
+def _shown(value: Any) -> str:
+    """A value from a message body, as it may appear in a log line: short, never whole."""
+    text = repr(value)
+    return text if len(text) <= 32 else text[:29] + "..."
 
 
 def parse_alert(body: str) -> dict[str, Any]:
@@ -102,33 +102,35 @@ def parse_alert(body: str) -> dict[str, Any]:
     if not isinstance(alert_id, str) or not alert_id:
         raise InvalidAlert("alert_id is missing or not a non-empty string")
     if alert.get("kind") not in ALERT_KINDS:
-        raise InvalidAlert(f"kind must be one of {', '.join(ALERT_KINDS)}, got {alert.get('kind')!r}")
+        raise InvalidAlert(f"kind must be one of {', '.join(ALERT_KINDS)}, got {_shown(alert.get('kind'))}")
     if not isinstance(alert.get("decision"), str):
         raise InvalidAlert("decision is missing or not a string")
     return alert
 
 
-def notify(record: SQSRecord) -> str:
+def notify(record: Any) -> str:
     """Publish the alert in one SQS record; returns the SNS message id (or the one of a former publish)."""
     try:
         alert = parse_alert(record.body)
         subject, message = email_subject(alert), sns_message(alert)
     except (KeyError, TypeError, ValueError) as error:  # InvalidAlert is a ValueError
-        reason = str(error) if isinstance(error, InvalidAlert) else f"cannot format the alert: {error!r}"
-        logger.error("Invalid alert message", extra={"message_id": record.message_id, "reason": reason})
-        metrics.add_metric(name="InvalidAlerts", unit=MetricUnit.Count, value=1)
+        reason = (
+            str(error)
+            if isinstance(error, InvalidAlert)
+            else f"cannot format the alert: {type(error).__name__} {_shown(str(error))}"
+        )
+        kit.logger.error("Invalid alert message", extra={"message_id": record.message_id, "reason": reason})
+        kit.count("InvalidAlerts")
         raise InvalidAlert(reason) from error
-    with logger.append_context_keys(alert_id=alert["alert_id"]):
+    with kit.logger.append_context_keys(alert_id=alert["alert_id"]):
         try:
-            return resources().publish_once(alert=alert, subject=subject, message=message)
+            message_id, _ = resources().publish_once(alert, subject=subject, message=message)
         except Exception:
-            logger.exception("Alert not published", extra={"message_id": record.message_id})
+            kit.logger.exception("Alert not published", extra={"message_id": record.message_id})
             raise
+        return str(message_id)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    IDEMPOTENCY.register_lambda_context(context)
+@kit.entry_point
+def handler(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     return process_partial_response(event=event, record_handler=notify, processor=processor, context=context)

@@ -1,8 +1,9 @@
 """``POST /transactions`` (API Gateway REST proxy): validate a transaction and store it exactly once.
 
-201 for a new transaction, the same 201 for an exact retry (same id, same body), 409 for the same id
-with a different body, 400/413 with every bad field for bad input (nothing is written). DynamoDB
-faults propagate: API Gateway answers 5xx and the client retries, which is safe.
+201 for a new transaction, the same 201 for an exact retry (same id, same body, even at the same
+moment), 409 for the same id with a different body, 400/413 naming the bad fields for bad input
+(nothing is written, no value is echoed). DynamoDB faults propagate: API Gateway answers 5xx and the
+client retries, which is safe.
 """
 
 from __future__ import annotations
@@ -10,53 +11,53 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import os
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import handler_kit as kit
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fraud.storage import PutOutcome, TransactionStore
 from fraud.validation import ValidationFailed, body_hash, validate_transaction
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 CONFLICT_MESSAGE = "transaction_id already used with a different body"
 
 
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    time_bucket_shards: int = field(default=4, metadata={"min": 1})
+    transaction_retention_days: int | None = field(default=None, metadata={"min": 1})
+
+
 @functools.cache
 def transaction_store() -> TransactionStore:
     """Created on first use (not at import) from the function's environment."""
+    settings = kit.load_settings(Settings)
     return TransactionStore(
-        boto3.client("dynamodb"),
-        os.environ["TABLE_NAME"],
-        time_bucket_shards=int(os.environ.get("TIME_BUCKET_SHARDS", "4")),
+        kit.client("dynamodb"),
+        settings.table_name,
+        time_bucket_shards=settings.time_bucket_shards,
+        retention_days=settings.transaction_retention_days,
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@kit.entry_point(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now_ms = int(time.time() * 1000)
     try:
         transaction = validate_transaction(_request_body(event), now_ms=now_ms)
     except ValidationFailed as failure:
-        logger.info("Transaction rejected", extra={"status": failure.status_code, "errors": failure.errors})
-        metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=1)
+        kit.logger.info("Transaction rejected", extra={"status": failure.status_code, "errors": failure.errors})
+        kit.count("Rejected")
         return _response(failure.status_code, {"message": "Invalid transaction", "errors": failure.errors})
 
     result = transaction_store().put_transaction(transaction, body_hash=body_hash(transaction), received_at=now_ms)
     transaction_id = transaction["transaction_id"]
-    logger.info("Transaction stored", extra={"transaction_id": transaction_id, "outcome": result.outcome.value})
-    metrics.add_metric(name=result.outcome.value.capitalize(), unit=MetricUnit.Count, value=1)
+    kit.logger.info("Transaction stored", extra={"transaction_id": transaction_id, "outcome": result.outcome.value})
+    kit.count(result.outcome.value.capitalize())
     if result.outcome is PutOutcome.CONFLICT:
         return _response(409, {"message": CONFLICT_MESSAGE})
     return _response(201, {"transaction_id": transaction_id, "status": "accepted", "received_at": result.received_at})

@@ -1,10 +1,13 @@
-"""Import time of each Lambda handler and throughput of the fraud engine.
+"""Cold start of each Lambda handler and throughput of the fraud engine.
 
     python -m tools.bench            # human-readable
     python -m tools.bench --json     # one JSON object
 
 Import time: ``python -X importtime -c "import <module>"`` in a fresh interpreter with ``lambdas/`` on
-PYTHONPATH; the cumulative time of the module's top-level import line, best of ``--repeat`` runs.
+PYTHONPATH; the cumulative time of the module's top-level import line, best of ``--repeat`` runs, and
+its ratio to ``import boto3`` measured the same way in the same run (the target: at most 1.5).
+First request (``cold_start``): a fresh interpreter imports the handler and serves two requests
+against a local moto server; the first pays for client creation, the validator, the rules document.
 Throughput: a seeded synthetic stream scored through ``InMemoryHistoryStore`` + ``Engine.assess``
 (with ``record`` after each, as the backtest does), transactions per CPU second (one core; wall-clock
 rate too, which drops when the machine is busy).
@@ -20,6 +23,7 @@ import random
 import subprocess
 import sys
 import time
+import uuid
 
 from tools._cli import LAMBDAS, ROOT, function_modules
 
@@ -65,6 +69,210 @@ def import_time_ms(module: str, repeat: int = 3) -> float:
     if best == math.inf:
         raise RuntimeError(f"no importtime line for {module}")
     return best
+
+
+# --- cold start -------------------------------------------------------------------------------
+
+# One fresh interpreter per handler: import it, serve two requests, print the three times (ms).
+_COLD_START_CHILD = r"""
+import json, sys, time
+started = time.perf_counter()
+module = __import__(sys.argv[1])
+imported = time.perf_counter()
+events = json.loads(sys.stdin.read())
+
+class Context:
+    function_name = "bench"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    def get_remaining_time_in_millis(self):
+        return 60_000
+
+times = []
+for event in events:
+    begin = time.perf_counter()
+    module.handler(event, Context())
+    times.append((time.perf_counter() - begin) * 1000)
+print(json.dumps({"import_ms": (imported - started) * 1000, "first_ms": times[0], "second_ms": times[1]}))
+"""
+
+
+def _cold_start_events(now_ms: int) -> dict[str, list[dict]]:
+    """Two requests per handler (different ids, so the second does the same work as the first)."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+    run = uuid.uuid4().hex  # ids unique to this run, without long runs of digits
+
+    def transaction(i: int) -> dict:
+        return {
+            "transaction_id": f"bench-{run}-{i}",
+            "user_id": "bench-user",
+            "amount": 912,
+            "currency": "USD",
+            "merchant_id": "m-1",
+            "merchant_category": "shopping_net",
+            "timestamp": now_ms - 60_000 + i,
+            "card_id": "tok_bench",
+            "country": "US",
+        }
+
+    def stream_event(i: int) -> dict:
+        image = {**transaction(100 + i), "kind": "transaction", "received_at": now_ms}
+        return {
+            "source": "fraud.transactions",
+            "detail-type": "TransactionInserted",
+            "id": f"bench-{i}",
+            "detail": {
+                "eventID": f"bench-{i}",
+                "eventName": "INSERT",
+                "dynamodb": {"NewImage": {k: serializer.serialize(v) for k, v in image.items()}},
+            },
+        }
+
+    def alert(i: int) -> dict:
+        body = {
+            "alert_id": f"txn-bench-{run}-{i}",
+            "kind": "transaction",
+            "created_at": now_ms,
+            "environment": "bench",
+            "score": 87,
+            "decision": "alert",
+            "reasons": [{"code": "HIGH_AMOUNT", "score": 30, "explanation": "high"}],
+            "transaction": {"transaction_id": "t", "user_id": "u", "amount": "912.00", "currency": "USD"},
+        }
+        return {"Records": [{"messageId": f"m-{i}", "receiptHandle": "r", "body": json.dumps(body), "attributes": {}}]}
+
+    def schedule(i: int) -> dict:
+        minute = (now_ms // 60_000 - 5 * i) * 60
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(minute))
+        return {"id": f"bench-{i}", "detail-type": "Scheduled Event", "source": "aws.events", "time": when}
+
+    return {
+        "process_transaction": [{"body": json.dumps(transaction(i)), "isBase64Encoded": False} for i in (0, 1)],
+        "detect_fraud": [stream_event(i) for i in (0, 1)],
+        "notify_team": [alert(i) for i in (0, 1)],
+        "analyze_patterns": [schedule(i) for i in (1, 2)],
+    }
+
+
+def _cold_start_resources(endpoint: str) -> dict[str, str]:
+    """What the four handlers use, in the moto server at ``endpoint``; returns their environment."""
+    import boto3
+
+    def client(service: str):
+        return boto3.client(
+            service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+        )
+
+    dynamodb, sqs, sns, ssm = client("dynamodb"), client("sqs"), client("sns"), client("ssm")
+    key = {"AttributeName": "transaction_id", "KeyType": "HASH"}
+    dynamodb.create_table(
+        TableName="transactions-bench",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": kind}
+            for name, kind in (
+                ("transaction_id", "S"),
+                ("timestamp", "N"),
+                ("user_id", "S"),
+                ("time_bucket", "S"),
+                ("received_at", "N"),
+            )
+        ],
+        KeySchema=[key, {"AttributeName": "timestamp", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": hash_key, "KeyType": "HASH"},
+                    {"AttributeName": rng, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, hash_key, rng in (
+                ("user_id-timestamp-index", "user_id", "timestamp"),
+                ("time_bucket-received_at-index", "time_bucket", "received_at"),
+            )
+        ],
+    )
+    dynamodb.create_table(
+        TableName="fraud-state-bench",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    rules = (LAMBDAS / "fraud" / "rules.default.json").read_text()
+    ssm.put_parameter(Name="/bench/rules", Type="String", Value=rules)
+    ssm.put_parameter(Name="/bench/hash-key", Type="SecureString", Value="bench-" + "k" * 40)
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_SERVICE_NAME": "fraud-detection",
+        "POWERTOOLS_METRICS_NAMESPACE": "FraudDetection",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "ENVIRONMENT": "bench",
+        "TABLE_NAME": "transactions-bench",
+        "STATE_TABLE_NAME": "fraud-state-bench",
+        "ALERTS_QUEUE_URL": sqs.create_queue(QueueName="fraud-alerts-bench")["QueueUrl"],
+        "TOPIC_ARN": sns.create_topic(Name="fraud-notifications-bench")["TopicArn"],
+        "RULES_PARAMETER_NAME": "/bench/rules",
+        "HASH_KEY_PARAMETER_NAME": "/bench/hash-key",
+        "TRANSACTION_RETENTION_DAYS": "30",
+    }
+
+
+def cold_start(repeat: int = 3) -> dict:
+    """Each handler's cold start: import time and its ratio to ``import boto3`` (``-X importtime``,
+    best of ``repeat`` fresh interpreters, measured in this run), then the first and second request
+    in a fresh interpreter against a local moto server (best of ``repeat``). ``first - second`` is
+    what the first request pays once: clients, the validator, the rules document, the hash key;
+    ``import_and_first_request_ms`` (same interpreter) is the whole cold start but Lambda's own init."""
+    from tools.emulator.localaws import LocalAWS
+
+    boto3_ms = import_time_ms("boto3", repeat)
+    handlers: dict[str, dict] = {}
+    with LocalAWS() as aws:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
+            **_cold_start_resources(aws.endpoint),
+            "PYTHONPATH": str(LAMBDAS),
+        }
+        for module in HANDLERS:
+            import_ms = import_time_ms(module, repeat)
+            runs = []
+            for _ in range(repeat):
+                events = _cold_start_events(int(time.time() * 1000))[module]
+                proc = subprocess.run(
+                    [sys.executable, "-c", _COLD_START_CHILD, module],
+                    input=json.dumps(events),
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    cwd=LAMBDAS,
+                    check=False,
+                )
+                if proc.returncode != 0:
+                    tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+                    raise RuntimeError(f"{module}: first request failed: {tail[0]}")
+                runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            first = min(r["first_ms"] for r in runs)
+            second = min(r["second_ms"] for r in runs)
+            total = min(r["import_ms"] + r["first_ms"] for r in runs)
+            handlers[module] = {
+                "import_ms": round(import_ms, 1),
+                "import_ratio_to_boto3": round(import_ms / boto3_ms, 2),
+                "first_request_ms": round(first, 1),
+                "second_request_ms": round(second, 1),
+                "first_request_once_ms": round(first - second, 1),
+                "import_and_first_request_ms": round(total, 1),
+            }
+    return {"boto3_import_ms": round(boto3_ms, 1), "handlers": handlers}
 
 
 def synthetic_stream(n: int, users: int = 2_000, seed: int = 7) -> list[dict]:
@@ -148,26 +356,34 @@ def main(argv: list[str] | None = None) -> int:
 
     imports: dict[str, float | None] = {}
     notes = []
-    for module in ("fraud", "fraud.validation", "fraud.engine", *HANDLERS):
-        if "." not in module and module != "fraud" and not (LAMBDAS / f"{module}.py").exists():
-            imports[module] = None
-            notes.append(f"{module}: lambdas/{module}.py does not exist yet, skipped")
-            continue
+    for module in ("fraud", "fraud.validation", "fraud.engine"):
         try:
             imports[module] = import_time_ms(module, args.repeat)
         except RuntimeError as exc:
             imports[module] = None
             notes.append(str(exc))
+    cold = cold_start(args.repeat)
     throughput = engine_throughput(args.transactions)
 
     if args.json:
-        print(json.dumps({"import_ms": imports, "engine": throughput, "notes": notes}))
+        print(json.dumps({"import_ms": imports, "cold_start": cold, "engine": throughput, "notes": notes}))
         return 0
     print(f"import time (fresh interpreter, best of {args.repeat}):")
     for module, ms in imports.items():
         print(f"  {module:22s} {'-' if ms is None else f'{ms:8.1f} ms'}")
     for note in notes:
         print(f"  note: {note}")
+    print(f"cold start (import boto3 = {cold['boto3_import_ms']:.1f} ms in this run; target ratio <= 1.5):")
+    print(
+        f"  {'handler':22s} {'import':>10s} {'ratio':>6s} {'1st request':>12s} {'2nd request':>12s}"
+        f" {'once':>9s} {'import+1st':>11s}"
+    )
+    for module, c in cold["handlers"].items():
+        print(
+            f"  {module:22s} {c['import_ms']:7.1f} ms {c['import_ratio_to_boto3']:6.2f} "
+            f"{c['first_request_ms']:9.1f} ms {c['second_request_ms']:9.1f} ms {c['first_request_once_ms']:6.1f} ms"
+            f" {c['import_and_first_request_ms']:8.1f} ms"
+        )
     print(
         f"engine: {throughput['transactions']:,} transactions in {throughput['cpu_seconds']} CPU s"
         f" = {throughput['per_second']:,} transactions/s per core"

@@ -1,21 +1,34 @@
 """Alert messages: the structured alert on the alerts queue, and its email/SNS renderings.
 
 Layout: docs/contracts.md ("Messages"). Card ids, device ids and IP addresses are masked in every
-alert (only their last 4 characters are kept); amounts are strings with 2 decimals; nothing in an
-alert is a Decimal, so ``json.dumps`` works on it as is. Alert ids are deterministic, so a
-transaction scored twice produces the same alert id and duplicates can be suppressed downstream.
+alert (only their last 4 characters are kept); anything else that looks like a card number is
+replaced (``fraud.card_numbers``); amounts are strings with 2 decimals; nothing in an alert is a
+Decimal, so ``json.dumps`` works on it as is. Alert ids are deterministic, so a transaction scored
+twice produces the same alert id and duplicates can be suppressed downstream.
+
+Pattern findings are identified by ``entity_hash``: HMAC-SHA256 under the environment's secret key
+(the handler reads it from Parameter Store and passes the bytes in), so an id cannot be reversed by
+trying every IP address or card token. An alert never carries a hash of an entity beside its masked
+tail: the alert id hashes the entity together with the window, and the suppression id (the hash of the
+entity alone) is kept in the state table only.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
+import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fraud.engine import Assessment
-from fraud.patterns import Finding
+from fraud.card_numbers import scrub
+
+if TYPE_CHECKING:  # types only: importing the engine here would load it for notify-team too
+    from fraud.engine import Assessment
+    from fraud.patterns import Finding
 
 MASKED_FIELDS = frozenset({"card_id", "device_id", "ip_address"})
 """Transaction fields that are masked in every alert."""
@@ -29,6 +42,7 @@ MASKED_DETAIL_KEYS = frozenset(
 
 SUBJECT_MAX = 99  # SNS: "must be less than 100 characters"
 _STARS = "********"
+MIN_HASH_KEY_BYTES = 32
 
 
 def mask(value: str | None, keep: int = 4) -> str | None:
@@ -41,10 +55,33 @@ def mask(value: str | None, keep: int = 4) -> str | None:
     return _STARS + (value[-shown:] if shown > 0 else "")
 
 
-def finding_key(finding: Finding) -> str:
-    """Stable id of a finding across runs (``pattern-<type>-<sha1(entity)[:12]>``), for suppression."""
-    digest = hashlib.sha1(finding.entity.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
-    return f"pattern-{finding.type}-{digest}"
+def entity_hash(key: bytes, *parts: str) -> str:
+    """HMAC-SHA256 of ``parts`` under the environment's secret ``key``: 120 bits in lower-case base32.
+
+    The one hash of identifiers in this product. Base32 (letters and the digits 2-7) keeps an id from
+    holding a long run of digits, which the card-number scrubber would take for a card number.
+    """
+    if len(key) < MIN_HASH_KEY_BYTES:
+        raise ValueError(f"the hash key must be at least {MIN_HASH_KEY_BYTES} bytes, got {len(key)}")
+    message = "\x1f".join(parts).encode("utf-8")
+    digest = hmac.new(key, message, hashlib.sha256).digest()[:15]
+    return base64.b32encode(digest).decode("ascii").lower()
+
+
+def window_label(window_end_ms: int) -> str:
+    """``20250115T1210Z``: the minute a pattern window ends, as it appears in alert ids."""
+    return datetime.fromtimestamp(int(window_end_ms) / 1000, tz=UTC).strftime("%Y%m%dT%H%MZ")
+
+
+def finding_claim_id(finding: Finding, key: bytes) -> str:
+    """``finding#<type>#<entity hash>``: the state-table id that suppresses a persisting finding."""
+    return f"finding#{finding.type}#{entity_hash(key, finding.type, finding.entity)}"
+
+
+def pattern_alert_id(finding: Finding, window_end_ms: int, key: bytes) -> str:
+    """``pattern-<type>-<window>-<hash of type, entity and window>``: the same for a retried run."""
+    label = window_label(window_end_ms)
+    return f"pattern-{finding.type}-{label}-{entity_hash(key, finding.type, finding.entity, label)}"
 
 
 def _amount(value: Any) -> str:
@@ -52,11 +89,14 @@ def _amount(value: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-safe copy: Decimals become int or float, containers are copied."""
+    """JSON-safe copy: Decimals become int or float, containers are copied, card numbers in strings
+    are replaced (data stored before the front door refused them must not reach an alert either)."""
+    if isinstance(value, str):
+        return scrub(value)
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {scrub(str(k)): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [_plain(v) for v in value]
         return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
@@ -88,32 +128,26 @@ def _masked_details(details: dict) -> dict:
 def transaction_alert(txn: dict, assessment: Assessment, *, environment: str, now_ms: int) -> dict:
     """The alert for one suspicious transaction (``kind = "transaction"``)."""
     return {
-        "alert_id": f"txn-{txn['transaction_id']}",
+        "alert_id": f"txn-{scrub(str(txn['transaction_id']))}",
         "kind": "transaction",
         "created_at": int(now_ms),
         "environment": environment,
-        **assessment.to_dict(),
+        **_plain(assessment.to_dict()),
         "transaction": _masked_transaction(txn),
     }
 
 
-def pattern_alert(finding: Finding, *, window_end_ms: int, environment: str, now_ms: int) -> dict:
-    """The alert for one pattern finding (``kind = "pattern"``).
-
-    ``alert_id`` is ``finding_key(finding)`` plus the window end, so a retried run repeats the same
-    id while the suppression of a persisting finding works on ``finding_key`` (``suppression_key``).
-    """
-    key = finding_key(finding)
-    entity = mask(finding.entity) if finding.type in MASKED_ENTITIES else finding.entity
+def pattern_alert(finding: Finding, *, window_end_ms: int, environment: str, now_ms: int, hash_key: bytes) -> dict:
+    """The alert for one pattern finding (``kind = "pattern"``), ``alert_id`` from ``pattern_alert_id``."""
+    entity = mask(finding.entity) if finding.type in MASKED_ENTITIES else _plain(finding.entity)
     return {
-        "alert_id": f"{key}-{int(window_end_ms)}",
-        "suppression_key": key,
+        "alert_id": pattern_alert_id(finding, window_end_ms, hash_key),
         "kind": "pattern",
         "created_at": int(now_ms),
         "environment": environment,
         "score": int(finding.score),
         "decision": "alert",
-        "reasons": [{"code": finding.type, "score": int(finding.score), "explanation": finding.explanation}],
+        "reasons": [{"code": finding.type, "score": int(finding.score), "explanation": scrub(finding.explanation)}],
         "finding": {
             "type": finding.type,
             "entity": entity,
@@ -141,10 +175,26 @@ def email_subject(alert: dict) -> str:
     else:
         finding = alert["finding"]
         text = f"{head}: {finding['type']} {finding['entity']}"
-    # No line breaks or control characters: SNS rejects them in a subject (the publish would fail on
-    # every redelivery). Validation only refuses ASCII controls in ids; C1 controls (U+0080-U+009F) pass.
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    return _truncate(" ".join(text.split()), SUBJECT_MAX)
+    return _truncate(" ".join(ascii_fold(text).split()), SUBJECT_MAX)
+
+
+def ascii_fold(text: str) -> str:
+    """Printable ASCII only: accents dropped (``Zürich`` -> ``Zurich``), other letters and symbols
+    become ``?``, control characters and line breaks a space. SNS accepts only ASCII in a subject
+    (and no line breaks): any other character fails the publish on every redelivery, and the schema
+    allows any Unicode in merchant and user ids."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    out = []
+    for ch in decomposed:
+        if " " <= ch <= "~":
+            out.append(ch)
+        elif unicodedata.combining(ch):
+            continue
+        elif ch.isspace() or not ch.isprintable():
+            out.append(" ")
+        else:
+            out.append("?")
+    return "".join(out)
 
 
 def _when(ms: Any) -> str:
@@ -159,6 +209,7 @@ def email_body(alert: dict) -> str:
         lines += [
             f"Suspicious transaction: {alert['decision'].upper()}, score {alert['score']}/100",
             "",
+            f"Alert id     {alert['alert_id']}",
             f"Transaction  {txn.get('transaction_id')}",
             f"User         {txn.get('user_id')}",
             f"Amount       {txn.get('amount')} {txn.get('currency', '')}",
@@ -185,6 +236,7 @@ def email_body(alert: dict) -> str:
         lines += [
             f"Pattern found: {finding['type']}, score {alert['score']}/100",
             "",
+            f"Alert id     {alert['alert_id']}",
             f"Entity       {finding['entity']}",
             f"Window end   {_when(finding['window_end'])}",
         ]
@@ -195,13 +247,26 @@ def email_body(alert: dict) -> str:
             "Block the entity if the activity is not legitimate.",
             "This finding is not re-sent while it persists (suppression window).",
         ]
-    lines += ["", "Reasons:"]
+    drivers = alert.get("drivers") or []
+    if drivers:
+        lines += ["", "Why the model scored it this high:"]
+        lines += [f"  - {driver['explanation']}" for driver in drivers]
+    lines += ["", "Rules that fired:" if alert["kind"] == "transaction" else "Reasons:"]
     lines += [f"  - {r['code']} (+{r['score']}): {r['explanation']}" for r in alert["reasons"]] or ["  (none)"]
+    if alert.get("forced_by"):
+        lines.append(f"  The decision was raised to {alert['decision']} by the rule {alert['forced_by']}.")
+    if alert["kind"] == "transaction":
+        model = alert.get("model_version")
+        lines += [
+            "",
+            f"Scored by {'model ' + model if model else 'the rules alone'}, rules {alert.get('rules_version')}.",
+        ]
     lines += ["", "Next steps:"] + [f"  {i}. {step}" for i, step in enumerate(next_steps, 1)]
     lines += [
         "",
         f"Alert {alert['alert_id']} ({alert['environment']}), created {_when(alert['created_at'])}.",
-        "Identifiers are masked; see the fraud console for the full record.",
+        "Identifiers are masked; see the fraud console for the full record. Delivery is at least once:",
+        "an e-mail with an alert id you have already seen is a duplicate of that alert.",
     ]
     return "\n".join(lines) + "\n"
 

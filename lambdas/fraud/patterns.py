@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from fraud.config import EngineConfig
+if TYPE_CHECKING:
+    from fraud.config import EngineConfig
 
 FINDING_TYPES = (
     "CARD_TESTING",

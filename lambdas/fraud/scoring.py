@@ -16,9 +16,7 @@ from typing import Any, Protocol
 
 from fraud.engine import Assessment, Engine
 from fraud.history import Item, history_from_items
-
-STORAGE_ATTRIBUTES = ("kind", "body_hash", "received_at", "time_bucket", "expires_at")
-"""Attributes of a stored transaction item that are not part of the transaction (kept out of alerts)."""
+from fraud.storage import transaction_of
 
 
 class HistorySource(Protocol):
@@ -94,5 +92,5 @@ def score(
         )
         shadow_assessment = shadow.assess(item, shadow_history)
     recent.add(item)
-    transaction = {key: value for key, value in image.items() if key not in STORAGE_ATTRIBUTES}
+    transaction = transaction_of(image)  # without its storage attributes (received_at, ...)
     return Scored(transaction, assessment, history.count, shadow_assessment)

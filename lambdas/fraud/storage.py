@@ -4,8 +4,10 @@ The handlers create the boto3 clients and pass them in; this module creates none
 speaks the low-level DynamoDB client API (typed attribute values), so the same code reads a stream
 record, a query page and a ``TransactWriteItems`` cancellation.
 
-Errors a retry can fix (throttling, a service fault, a transaction conflict) are not caught here:
-they propagate to the handler and from there to the platform, which retries.
+Errors a retry can fix (throttling, a service fault) are not caught here: they propagate to the
+handler and from there to the platform, which retries. The one exception is a transaction conflict
+on a new id (two identical requests at the same moment): ``put_transaction`` resolves it itself, so
+the client gets an answer (201 or 409) rather than a 5xx.
 """
 
 from __future__ import annotations
@@ -23,8 +25,13 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 MINUTE_MS = 60_000
+DAY_S = 86_400
 CLAIM_TIMESTAMP = 0
 UNPROCESSED_RETRIES = 5
+CONFLICT_RETRIES = 4  # another request holds the same id in a transaction: wait for it (about 0.75 s)
+
+# Attributes process-transaction adds to a transaction item; they are not part of the transaction.
+STORAGE_ATTRIBUTES = ("kind", "body_hash", "received_at", "time_bucket", "expires_at")
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -75,13 +82,14 @@ def minute_key(timestamp_ms: int) -> str:
     return datetime.fromtimestamp(timestamp_ms // 1000, tz=UTC).strftime("%Y%m%d%H%M")
 
 
-def time_bucket(timestamp_ms: int, transaction_id: str, shards: int) -> str:
-    """The ``time_bucket`` attribute of a transaction item: ``YYYYMMDDHHMM#<shard>``."""
-    return f"{minute_key(timestamp_ms)}#{shard_of(transaction_id, shards)}"
+def time_bucket(received_at_ms: int, transaction_id: str, shards: int) -> str:
+    """The ``time_bucket`` attribute of a transaction item: ``YYYYMMDDHHMM#<shard>`` of the time it was
+    received (not of the client's ``timestamp``: a transaction uploaded late must still be analysed)."""
+    return f"{minute_key(received_at_ms)}#{shard_of(transaction_id, shards)}"
 
 
 def window_buckets(start_ms: int, end_ms: int, shards: int) -> list[str]:
-    """Every ``time_bucket`` value that can hold a timestamp in ``[start_ms, end_ms]``."""
+    """Every ``time_bucket`` value that can hold a receive time in ``[start_ms, end_ms]``."""
     if end_ms < start_ms:
         return []
     first = start_ms - start_ms % MINUTE_MS
@@ -105,10 +113,17 @@ class PutResult:
     received_at: int  # when the id was first accepted (epoch ms)
 
 
+def transaction_of(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The transaction in a stored item (a stream image or a query result): the storage attributes removed."""
+    return {key: value for key, value in item.items() if key not in STORAGE_ATTRIBUTES}
+
+
 class TransactionStore:
     """The ``transactions-<suffix>`` table and its two indexes.
 
-    ``client`` is a low-level boto3 DynamoDB client.
+    ``client`` is a low-level boto3 DynamoDB client. ``retention_days``: the items written get
+    ``expires_at`` (the table's TTL attribute, epoch seconds) that many days after they were received;
+    None writes no expiry.
     """
 
     def __init__(
@@ -117,63 +132,70 @@ class TransactionStore:
         table_name: str,
         *,
         user_index_name: str = "user_id-timestamp-index",
-        time_bucket_index_name: str = "time_bucket-timestamp-index",
+        time_bucket_index_name: str = "time_bucket-received_at-index",
         time_bucket_shards: int = 4,
+        retention_days: int | None = None,
     ) -> None:
         if time_bucket_shards < 1:
             raise ValueError(f"time_bucket_shards must be >= 1, got {time_bucket_shards}")
+        if retention_days is not None and retention_days < 1:
+            raise ValueError(f"retention_days must be >= 1, got {retention_days}")
         self.client = client
         self.table_name = table_name
         self.user_index_name = user_index_name
         self.time_bucket_index_name = time_bucket_index_name
         self.time_bucket_shards = time_bucket_shards
+        self.retention_days = retention_days
 
     def put_transaction(self, transaction: Mapping[str, Any], *, body_hash: str, received_at: int) -> PutResult:
         """Write a validated transaction once; classify a repeat of its id.
 
         One ``TransactWriteItems`` writes the claim item (``timestamp = 0``, guards the id across
         timestamps) and the transaction item, both only if absent. When the claim already exists the
-        stored ``body_hash`` tells an exact retry from a different body under the same id. Any other
-        cancellation (a concurrent write of the same id, throttling) propagates: a retry resolves it.
+        stored ``body_hash`` tells an exact retry from a different body under the same id. A
+        ``TransactionConflict`` (another request is writing the same id right now) is waited out: the
+        claim is read and, while it is not visible yet, the write is tried again a few times. Any
+        other failure (throttling, a service fault) propagates: the client's retry resolves it.
         """
         transaction_id = transaction["transaction_id"]
-        claim = {
-            "transaction_id": transaction_id,
-            "timestamp": CLAIM_TIMESTAMP,
-            "kind": "claim",
-            "body_hash": body_hash,
-            "received_at": received_at,
-        }
+        stored = {"body_hash": body_hash, "received_at": received_at}
+        if self.retention_days is not None:
+            stored["expires_at"] = received_at // 1000 + self.retention_days * DAY_S
+        claim = {"transaction_id": transaction_id, "timestamp": CLAIM_TIMESTAMP, "kind": "claim", **stored}
         item = {
             **transaction,
             "kind": "transaction",
-            "body_hash": body_hash,
-            "received_at": received_at,
-            "time_bucket": time_bucket(int(transaction["timestamp"]), transaction_id, self.time_bucket_shards),
+            **stored,
+            "time_bucket": time_bucket(received_at, transaction_id, self.time_bucket_shards),
         }
-        condition = "attribute_not_exists(transaction_id)"
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": serialize_item(put),
-                            "ConditionExpression": condition,
-                        }
-                    }
-                    for put in (claim, item)
-                ]
-            )
-        except ClientError as error:
-            if not _claim_condition_failed(error):
-                raise
-            existing = self._get_claim(transaction_id)
-            if existing is None:  # the claim vanished between the write and the read: let the client retry
-                raise
-            outcome = PutOutcome.DUPLICATE if existing["body_hash"] == body_hash else PutOutcome.CONFLICT
-            return PutResult(outcome, int(existing["received_at"]))
-        return PutResult(PutOutcome.CREATED, received_at)
+        request = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": serialize_item(put),
+                    "ConditionExpression": "attribute_not_exists(transaction_id)",
+                }
+            }
+            for put in (claim, item)
+        ]
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                self.client.transact_write_items(TransactItems=request)
+            except ClientError as error:
+                reasons = _cancellation_reasons(error)
+                if "ConditionalCheckFailed" not in reasons and "TransactionConflict" not in reasons:
+                    raise
+                existing = self._get_claim(transaction_id)
+                if existing is not None:
+                    outcome = PutOutcome.DUPLICATE if existing["body_hash"] == body_hash else PutOutcome.CONFLICT
+                    return PutResult(outcome, int(existing["received_at"]))
+                if attempt == CONFLICT_RETRIES:
+                    raise  # still no claim to read: the client's retry resolves it
+                # The other write has not committed yet (or its claim vanished): try again shortly.
+                time.sleep(0.05 * 2**attempt)
+            else:
+                return PutResult(PutOutcome.CREATED, received_at)
+        raise AssertionError("unreachable")
 
     def _get_claim(self, transaction_id: str) -> dict[str, Any] | None:
         response = self.client.get_item(
@@ -224,17 +246,17 @@ class TransactionStore:
         return items[:max_items]
 
     def window_items(self, start_ms: int, end_ms: int) -> Iterator[dict[str, Any]]:
-        """Yield every transaction with ``start_ms <= timestamp <= end_ms``, one query page at a time.
+        """Yield every transaction received in ``[start_ms, end_ms]``, one query page at a time.
 
-        Reads the time-bucket index (one query per minute bucket and shard, paginated), never the
-        table, and never holds more than one page.
+        Reads the time-bucket index (hash ``time_bucket``, range ``received_at``; one query per minute
+        bucket and shard, paginated), never the table, and never holds more than one page.
         """
         for bucket in window_buckets(start_ms, end_ms, self.time_bucket_shards):
             request: dict[str, Any] = {
                 "TableName": self.table_name,
                 "IndexName": self.time_bucket_index_name,
-                "KeyConditionExpression": "time_bucket = :b AND #ts BETWEEN :from AND :to",
-                "ExpressionAttributeNames": {"#ts": "timestamp"},
+                "KeyConditionExpression": "time_bucket = :b AND #received BETWEEN :from AND :to",
+                "ExpressionAttributeNames": {"#received": "received_at"},
                 "ExpressionAttributeValues": serialize_item({":b": bucket, ":from": start_ms, ":to": end_ms}),
             }
             while True:
@@ -251,12 +273,12 @@ def _order_key(item: Mapping[str, Any]) -> tuple[int, int, str]:
     return (int(item["timestamp"]), int(item.get("received_at") or 0), str(item["transaction_id"]))
 
 
-def _claim_condition_failed(error: ClientError) -> bool:
-    """True when a ``TransactWriteItems`` was cancelled because its first item (the claim) exists."""
+def _cancellation_reasons(error: ClientError) -> list[str]:
+    """The per-item codes of a cancelled ``TransactWriteItems`` (``["ConditionalCheckFailed", "None"]``);
+    empty for any other error."""
     if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return False
-    reasons = error.response.get("CancellationReasons") or []
-    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
+        return []
+    return [str(reason.get("Code")) for reason in error.response.get("CancellationReasons") or []]
 
 
 # --- state table ------------------------------------------------------------------------------
@@ -266,7 +288,8 @@ class StateStore:
     """Pattern-analysis state in ``fraud-state-<suffix>`` (hash ``id``, TTL ``expiration``, epoch s).
 
     The same table holds the Powertools idempotency records; the ids used here have their own
-    prefixes (``merchant-counts#``, ``finding#``) and cannot collide with them.
+    prefixes (``merchant-counts#``, ``finding#``) and cannot collide with them. Ids of findings are
+    built by ``fraud.alerts.finding_claim_id`` (keyed hashes): this module hashes nothing.
     """
 
     def __init__(self, client: Any, table_name: str) -> None:
@@ -320,24 +343,25 @@ class StateStore:
                 )
         return found
 
-    def claim_finding(self, finding_key: str, *, alert_id: str, now: int, expiration: int) -> bool:
+    def claim_finding(self, claim_id: str, *, alert_id: str, now: int, expiration: int, sent: bool) -> bool:
         """Claim the right to alert on a finding until ``expiration`` (epoch s); False if suppressed.
 
         The put succeeds when no live claim exists (``attribute_not_exists(id) OR expiration < :now``),
         and also when the live claim was made for the same ``alert_id``: a retried run of the same
-        window re-claims its own finding, so an alert whose send failed is not lost; the send itself is
-        idempotent on the alert id, so it is not sent twice either.
+        window re-claims its own finding, and the claim made before sending (``sent = False``, short)
+        is turned into the suppressing one (``sent = True``) once the alert was sent.
         """
         try:
             self.client.put_item(
                 TableName=self.table_name,
                 Item=serialize_item(
                     {
-                        "id": finding_key,
+                        "id": claim_id,
                         "kind": "finding",
                         "alert_id": alert_id,
                         "claimed_at": now,
                         "expiration": expiration,
+                        "sent": sent,
                     }
                 ),
                 ConditionExpression="attribute_not_exists(id) OR expiration < :now OR alert_id = :alert_id",
@@ -348,6 +372,19 @@ class StateStore:
                 return False
             raise
         return True
+
+    def release_finding(self, claim_id: str, *, alert_id: str) -> None:
+        """Drop this alert's claim on a finding (its send failed): the next run may alert on it."""
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key=serialize_item({"id": claim_id}),
+                ConditionExpression="alert_id = :alert_id",
+                ExpressionAttributeValues=serialize_item({":alert_id": alert_id}),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
 
 
 def merchant_counts_id(window_end_ms: int) -> str:
@@ -371,17 +408,6 @@ def merchant_baseline(runs: Iterable[Mapping[str, int]], merchants: Iterable[str
         for name in names:
             totals[name] += run.get(name, absent)
     return {name: total / len(runs) for name, total in totals.items()}
-
-
-def finding_id(finding_type: str, entity: str) -> str:
-    """``finding#<type>#<entity hash>``: the suppression record of a finding (the entity, a card,
-    device or IP, is hashed, never stored). The hash is the one in the alert's ``suppression_key``."""
-    return f"finding#{finding_type}#{entity_hash(entity)}"
-
-
-def entity_hash(entity: str) -> str:
-    """sha1 of the entity, 12 hex digits (as ``fraud.alerts.finding_key``); not a security boundary."""
-    return hashlib.sha1(entity.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
 
 
 def json_default(value: Any) -> Any:

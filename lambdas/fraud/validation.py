@@ -4,8 +4,13 @@ The schema file is the one definition of a transaction (API Gateway uses it as t
 Here every property is validated with its own compiled sub-schema so that the caller learns about
 *every* bad field at once (a compiled fastjsonschema validator stops at the first error); ``required``
 and ``additionalProperties`` are checked from the same file. A few rules the schema cannot express
-are checked in code: ``multipleOf`` (on exact decimals for amounts), timestamps in the future, card numbers sent as
-``card_id``, control characters, and real IP address syntax.
+are checked in code: ``multipleOf`` (on exact decimals for amounts), timestamps in the future, control
+characters, real IP address syntax, and card numbers: every string value and every key of the body, at
+any depth, goes through ``fraud.card_numbers`` and a field holding a card number is refused.
+
+Nothing the client sent is echoed: messages name the field and the rule, never the value; an unknown
+key is named only when it is short printable ASCII (otherwise a placeholder), and the error list is
+capped at ``MAX_ERRORS`` entries.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from __future__ import annotations
 import decimal
 import functools
 import hashlib
-import ipaddress
 import json
 import pathlib
 import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+
+from fraud.card_numbers import contains_card_number
 
 SCHEMA_PATH: pathlib.Path = pathlib.Path(__file__).resolve().with_name("transaction.schema.json")
 
@@ -29,7 +35,12 @@ MAX_FUTURE_MS = 5 * 60 * 1000
 _CENTS = Decimal("0.01")
 _MIN_DEGREES = Decimal("1E-100")  # a smaller non-zero coordinate is noise, and DynamoDB stores >= 1E-130
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CARD_SEPARATORS = re.compile(r"[ -]")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_.:@$-]{1,40}")
+
+MAX_ERRORS = 20
+"""Errors listed in one response (and its log line); the rest are counted in a last entry."""
+
+CARD_NUMBER_MESSAGE = "holds a card number: never send card numbers, send the card token"
 
 
 class ValidationFailed(Exception):
@@ -68,7 +79,7 @@ def _definition(path: tuple[str, ...]) -> dict:
 
 
 def _describe(exc: Any, definition: dict) -> str:
-    """A readable message for a fastjsonschema error."""
+    """A readable message for a fastjsonschema error; it names the rule, never the value."""
     rule, value = exc.rule, exc.rule_definition
     if rule == "type":
         return f"must be of type {value}"
@@ -86,21 +97,45 @@ def _describe(exc: Any, definition: dict) -> str:
         return "must be one of: " + ", ".join(map(str, value))
     if rule == "not":
         return "must not be a card number; send the card token"
-    message = exc.message
-    return message.split(" ", 1)[1] if message.startswith("data") and " " in message else message
+    return f"is not valid (schema rule {rule!r})"
+
+
+def _field_name(prefix: str, name: str, position: int) -> str:
+    """How an error names a member: the key itself when it is short printable ASCII, else its position.
+
+    Known property names always qualify; an unknown key is named only when it is safe to echo (a key
+    holding a card number never reaches here)."""
+    if _SAFE_NAME.fullmatch(name):
+        return prefix + name
+    return f"{prefix}<key #{position + 1}>" if name else f'{prefix}""'
+
+
+def _holds_card_number(value: Any) -> bool:
+    """True when a string anywhere in ``value`` (keys of nested objects included) holds a card number."""
+    if isinstance(value, str):
+        return contains_card_number(value)
+    if isinstance(value, dict):
+        return any(contains_card_number(key) or _holds_card_number(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_card_number(item) for item in value)
+    return False
 
 
 def _object_errors(path: tuple[str, ...], data: dict, now_ms: int) -> list[dict]:
-    """Every error of an object: missing and unknown members, then each member on its own."""
+    """Every error of an object: missing members, card numbers, unknown members, then each member."""
     definition = _definition(path)
     properties = definition["properties"]
     prefix = "".join(f"{p}." for p in path)
     errors = [{"field": prefix + name, "message": "is required"} for name in definition["required"] if name not in data]
-    errors += [
-        {"field": prefix + (name or '""'), "message": "unknown field"} for name in data if name not in properties
-    ]
-    for name, value in data.items():
-        if name in properties:
+    for position, (name, value) in enumerate(data.items()):
+        if contains_card_number(name):
+            where = ".".join(path) or "body"
+            errors.append({"field": where, "message": f"the name of member #{position + 1} {CARD_NUMBER_MESSAGE}"})
+        elif _holds_card_number(value):
+            errors.append({"field": _field_name(prefix, name, position), "message": CARD_NUMBER_MESSAGE})
+        elif name not in properties:
+            errors.append({"field": _field_name(prefix, name, position), "message": "unknown field"})
+        else:
             errors += _value_errors((*path, name), value, now_ms)
     return errors
 
@@ -125,21 +160,6 @@ def _value_errors(path: tuple[str, ...], value: Any, now_ms: int) -> list[dict]:
     return [{"field": field, "message": message}] if message else []
 
 
-def _looks_like_card_number(value: str) -> bool:
-    digits = _CARD_SEPARATORS.sub("", value)
-    if not (13 <= len(digits) <= 19 and digits.isascii() and digits.isdigit()):
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
 def _extra_error(name: str, value: Any, now_ms: int) -> str | None:
     """Checks the schema cannot express; ``value`` already passed its sub-schema."""
     if isinstance(value, str):
@@ -160,14 +180,22 @@ def _extra_error(name: str, value: Any, now_ms: int) -> str | None:
         return f"must be 0 or at least {_MIN_DEGREES} in magnitude"
     elif name == "timestamp" and value > now_ms + MAX_FUTURE_MS:
         return "must not be more than 5 minutes in the future"
-    elif name == "card_id" and _looks_like_card_number(value):
-        return "looks like a card number: never send a card number, send the token"
     elif name == "ip_address":
+        import ipaddress  # only for bodies with an address: keeps the import of this module cheap
+
         try:
             ipaddress.ip_address(value)
         except ValueError:
             return "must be a valid IPv4 or IPv6 address"
     return None
+
+
+def capped(errors: list[dict], limit: int = MAX_ERRORS) -> list[dict]:
+    """At most ``limit`` errors; when there are more, the last entry says how many were left out."""
+    if len(errors) <= limit:
+        return errors
+    left_out = len(errors) - (limit - 1)
+    return [*errors[: limit - 1], {"field": "body", "message": f"{left_out} more errors not listed"}]
 
 
 def _reject_constant(token: str) -> Any:
@@ -214,15 +242,15 @@ def _plain(value: Decimal) -> Decimal:
 def validate_transaction(body: str | bytes | None, *, now_ms: int, max_body_bytes: int = 16_384) -> dict:
     """Parse and validate a request body; return the normalised transaction.
 
-    Raises ``ValidationFailed`` (and nothing else) listing every bad field: ``status_code`` is 413 for
-    an oversize body and 400 otherwise.
+    Raises ``ValidationFailed`` (and nothing else) listing every bad field (at most ``MAX_ERRORS``
+    entries): ``status_code`` is 413 for an oversize body and 400 otherwise.
     """
     data = _parse(body, max_body_bytes)
     if not isinstance(data, dict):
         raise ValidationFailed([{"field": "body", "message": "must be a JSON object"}])
     errors = _object_errors((), data, now_ms)
     if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed(capped(errors))
     return _normalise(data)
 
 

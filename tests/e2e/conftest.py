@@ -126,15 +126,18 @@ class Pipeline:
             if a.get("kind") == "transaction" and a["transaction"]["transaction_id"] == transaction_id
         ]
 
-    def run_analysis(self) -> None:
-        """Run analyze-patterns now, as its schedule would."""
+    def run_analysis(self, at_ms: int | None = None) -> None:
+        """Run analyze-patterns as its schedule would at ``at_ms`` (default now): its window is the
+        minutes before, on the time transactions were received."""
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((at_ms or time.time() * 1000) / 1000))
+        event = {**ANALYSIS_EVENT, "id": str(uuid.uuid4()), "time": at}
         if self.local:
-            self.cloud.trigger_schedule("analyze-patterns")
+            self.cloud.invoker.submit(self.cloud.runtime.function("analyze-patterns").arn, event)
         else:
             self.session.client("lambda").invoke(
                 FunctionName=self.outputs["function_names"]["analyze-patterns"],
                 InvocationType="Event",
-                Payload=json.dumps(ANALYSIS_EVENT).encode(),
+                Payload=json.dumps(event).encode(),
             )
 
     def queue_depth(self, url: str) -> int:

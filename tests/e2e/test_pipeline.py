@@ -200,7 +200,9 @@ def test_analyze_patterns_finds_a_card_testing_burst(pipeline: Pipeline, new_id:
     post_all(pipeline, burst)
     pipeline.settle()
 
-    pipeline.run_analysis()
+    # The run after the minute the burst was received in has closed (windows are whole minutes of
+    # receive time, so a run looks at the minutes before its own).
+    pipeline.run_analysis(at_ms=now_ms() + 60_000)
     finding = pipeline.wait_for_alert(
         lambda a: (
             a.get("kind") == "pattern"

@@ -1,4 +1,4 @@
-"""Deployment zips: reproducible bytes, exactly the handler and the fraud package, clear failures."""
+"""Deployment zips: reproducible bytes, exactly the handler, the handler kit and the fraud package, clear failures."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ FRAUD_FILES = {
     "fraud/transaction.schema.json": '{"type": "object"}\n',
     "fraud/rules/__init__.py": "RULES = []\n",
 }
+KIT = "handler_kit.py"
 
 
 @pytest.fixture
@@ -32,6 +33,7 @@ def sources(tmp_path: Path) -> Path:
     for name, text in FRAUD_FILES.items():
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         (src / name).write_text(text)
+    (src / KIT).write_text("logger = None\n")
     (src / "fraud" / "__pycache__").mkdir()
     (src / "fraud" / "__pycache__" / "engine.cpython-311.pyc").write_bytes(b"\x00compiled")
     (src / "fraud" / "engine.pyc").write_bytes(b"\x00compiled")
@@ -54,12 +56,13 @@ def test_identical_sources_give_byte_identical_zips_whatever_the_file_times_and_
     assert first == second
 
 
-def test_each_zip_holds_its_handler_at_the_root_and_the_fraud_package_only(sources, tmp_path):
+def test_each_zip_holds_its_handler_and_the_kit_at_the_root_and_the_fraud_package_only(sources, tmp_path):
     build(sources, tmp_path / "dist")
     for key, module in FUNCTIONS.items():
         with zipfile.ZipFile(tmp_path / "dist" / f"{key}.zip") as archive:
             names = archive.namelist()
-        assert names == sorted([f"{module}.py", *FRAUD_FILES]), key
+            assert archive.read(KIT) == (sources / KIT).read_bytes()
+        assert names == sorted([f"{module}.py", KIT, *FRAUD_FILES]), key
 
 
 def test_entries_carry_a_fixed_timestamp_permissions_and_compression(sources, tmp_path):
@@ -82,6 +85,13 @@ def test_a_changed_handler_changes_only_its_own_zip(sources, tmp_path):
 def test_a_changed_fraud_module_changes_every_zip_because_each_carries_the_package(sources, tmp_path):
     before = build(sources, tmp_path / "dist")
     (sources / "fraud" / "engine.py").write_text("def score(transaction):\n    return 100\n")
+    after = build(sources, tmp_path / "dist")
+    assert all(before[key] != after[key] for key in FUNCTIONS)
+
+
+def test_a_changed_kit_changes_every_zip(sources, tmp_path):
+    before = build(sources, tmp_path / "dist")
+    (sources / KIT).write_text("logger = 'changed'\n")
     after = build(sources, tmp_path / "dist")
     assert all(before[key] != after[key] for key in FUNCTIONS)
 
@@ -115,8 +125,10 @@ def test_a_missing_handler_fails_with_a_message_naming_it(sources, tmp_path, cap
     assert not (tmp_path / "dist").exists()
 
 
-@pytest.mark.parametrize("missing", ["fraud", "fraud/transaction.schema.json", "fraud/rules.default.json"])
-def test_a_missing_fraud_package_or_data_file_fails_with_a_message(sources, tmp_path, capsys, missing):
+@pytest.mark.parametrize(
+    "missing", ["fraud", "fraud/transaction.schema.json", "fraud/rules.default.json", "handler_kit.py"]
+)
+def test_a_missing_kit_fraud_package_or_data_file_fails_with_a_message(sources, tmp_path, capsys, missing):
     target = sources / missing
     if target.is_dir():
         for path in sorted(target.rglob("*"), reverse=True):

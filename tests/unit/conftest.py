@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from types import ModuleType, SimpleNamespace
@@ -19,11 +20,14 @@ from moto import mock_aws
 from tests.unit.handler_support import (
     DEFAULT_RULES,
     FUNCTION_ENV,
+    HASH_KEY,
     REGION,
     SUFFIX,
     FakeLambdaContext,
+    LineCapture,
     create_state_table,
     create_transactions_table,
+    holds_a_test_card_number,
 )
 
 
@@ -41,13 +45,38 @@ def function_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def _clear_powertools_caches() -> Iterator[None]:
-    """Cached rules documents (Powertools parameters) must not leak from one test into the next."""
-    from aws_lambda_powertools.utilities import parameters
+def _fresh_clients(function_env: dict[str, str]) -> Iterator[None]:
+    """Clients (and what they cached) must not leak from one test into the next. The kit is imported
+    once the function environment is set, as Lambda sets it before importing a handler."""
+    import handler_kit
 
-    parameters.clear_caches()
+    handler_kit.reset()
     yield
-    parameters.clear_caches()
+    handler_kit.reset()
+
+
+@pytest.fixture
+def kit(_fresh_clients: None) -> ModuleType:
+    """``handler_kit``, imported once the function environment is set (its Logger and Metrics read it)."""
+    return importlib.import_module("handler_kit")
+
+
+@pytest.fixture(autouse=True)
+def log_lines(_fresh_clients: None) -> Iterator[list[str]]:
+    """Every log line a test makes the functions write; after each test of the suite, none may hold a
+    card number (the tests send them in every field a client controls)."""
+    import handler_kit
+
+    capture = LineCapture()
+    capture.setFormatter(handler_kit.logger.registered_formatter)
+    target = logging.getLogger(handler_kit.logger.name)
+    target.addHandler(capture)
+    try:
+        yield capture.lines
+    finally:
+        target.removeHandler(capture)
+    leaked = [line for line in capture.lines if holds_a_test_card_number(line)]
+    assert not leaked, f"{len(leaked)} log line(s) hold a card number, e.g. {leaked[0][:300]}"
 
 
 # --- AWS resources (moto) ---------------------------------------------------------------------
@@ -85,6 +114,7 @@ def aws(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterat
             Attributes={"RawMessageDelivery": "false"},
         )
         ssm.put_parameter(Name=function_env["RULES_PARAMETER_NAME"], Type="String", Value=DEFAULT_RULES.read_text())
+        ssm.put_parameter(Name=function_env["HASH_KEY_PARAMETER_NAME"], Type="SecureString", Value=HASH_KEY)
         monkeypatch.setenv("ALERTS_QUEUE_URL", queue_url)
         monkeypatch.setenv("TOPIC_ARN", topic_arn)
         yield SimpleNamespace(

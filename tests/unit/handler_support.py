@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ FUNCTION_ENV = {
     "ENVIRONMENT": SUFFIX,
     "TABLE_NAME": f"transactions-{SUFFIX}",
     "USER_INDEX_NAME": "user_id-timestamp-index",
-    "TIME_BUCKET_INDEX_NAME": "time_bucket-timestamp-index",
+    "TIME_BUCKET_INDEX_NAME": "time_bucket-received_at-index",
     "TIME_BUCKET_SHARDS": "4",
     "STATE_TABLE_NAME": f"fraud-state-{SUFFIX}",
     "ALERTS_QUEUE_URL": "",  # set by the ``aws`` fixture once the queue exists
@@ -47,7 +48,13 @@ FUNCTION_ENV = {
     "RULES_PARAMETER_NAME": f"/fraud-detection/{SUFFIX}/rules-{SUFFIX}",
     "RULES_CACHE_SECONDS": "300",
     "ANALYSIS_WINDOW_MINUTES": "10",
+    "HASH_KEY_PARAMETER_NAME": f"/fraud-detection/{SUFFIX}/hash-key-{SUFFIX}",
+    "TRANSACTION_RETENTION_DAYS": "400",
 }
+HASH_KEY = "k" * 16 + "0123456789abcdef0123456789abcdef"  # what the SecureString holds in the tests
+
+# Card numbers the tests send; no log line may ever hold one (tests/unit/conftest.py checks every line).
+CARD_NUMBERS = ("4111111111111111", "5555555555554444", "378282246310005", "6011000990139424")
 
 # 2025-01-15T12:00:00Z: transactions in the tests happen around here (in the past, as validation wants).
 BASE_TS = 1_736_942_400_000
@@ -68,6 +75,23 @@ class FakeLambdaContext:
         return 60_000
 
 
+class LineCapture(logging.Handler):
+    """Keeps every log line exactly as the functions' handler writes it (give it the kit's formatter)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def holds_a_test_card_number(line: str) -> bool:
+    """True when ``line`` holds one of the card numbers the tests send, whatever its separators."""
+    digits = "".join(ch for ch in line if ch.isdigit())
+    return any(number in digits for number in CARD_NUMBERS)
+
+
 # --- AWS resources (moto) -----------------------------------------------------------------------
 
 
@@ -81,6 +105,7 @@ def create_transactions_table(dynamodb: Any, name: str) -> str:
             {"AttributeName": "timestamp", "AttributeType": "N"},
             {"AttributeName": "user_id", "AttributeType": "S"},
             {"AttributeName": "time_bucket", "AttributeType": "S"},
+            {"AttributeName": "received_at", "AttributeType": "N"},
         ],
         KeySchema=[
             {"AttributeName": "transaction_id", "KeyType": "HASH"},
@@ -99,7 +124,7 @@ def create_transactions_table(dynamodb: Any, name: str) -> str:
                 "IndexName": FUNCTION_ENV["TIME_BUCKET_INDEX_NAME"],
                 "KeySchema": [
                     {"AttributeName": "time_bucket", "KeyType": "HASH"},
-                    {"AttributeName": "timestamp", "KeyType": "RANGE"},
+                    {"AttributeName": "received_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {
                     "ProjectionType": "INCLUDE",

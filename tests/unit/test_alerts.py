@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fraud.alerts import (
     email_body,
     email_subject,
-    finding_key,
+    entity_hash,
+    finding_claim_id,
     mask,
     pattern_alert,
     sns_message,
@@ -21,6 +23,7 @@ from fraud.engine import Assessment, Reason
 from fraud.patterns import Finding
 
 NOW = 1_763_000_000_000
+KEY = b"a-test-key-of-at-least-32-bytes-long!"
 CARD = "tok_4111111111111111"
 TXN = {
     "transaction_id": "txn-42",
@@ -113,6 +116,29 @@ def test_subject_has_no_control_characters_validation_lets_through():
     assert subject == "[dev] ALERT 87/100: 912.40 USD at m _1 23 (user u _42)"
 
 
+def test_subject_is_folded_to_printable_ascii():
+    # SNS accepts only ASCII in a subject; the schema lets any Unicode into merchant and user ids.
+    txn = {**TXN, "merchant_id": "Café Zürich ﬁne", "user_id": "用户-7 😀"}
+    subject = email_subject(transaction_alert(txn, ASSESSMENT, environment="dev", now_ms=NOW))
+    assert subject.isascii() and subject.isprintable()
+    assert subject == "[dev] ALERT 87/100: 912.40 USD at Cafe Zurich fine (user ??-7 ?)"
+
+
+def test_email_carries_the_alert_id_so_a_duplicate_is_recognisable():
+    alert = transaction_alert(TXN, ASSESSMENT, environment="dev", now_ms=NOW)
+    lines = email_body(alert).splitlines()
+    assert "Alert id     txn-txn-42" in lines[:4]
+    assert "duplicate" in email_body(alert)
+
+
+def test_card_numbers_in_stored_fields_never_reach_an_alert():
+    # Stored before the front door refused them: the alert replaces them all the same.
+    txn = {**TXN, "user_id": "4111 1111 1111 1111", "merchant_id": "m-5555555555554444", "transaction_id": "t"}
+    text = json.dumps(transaction_alert(txn, ASSESSMENT, environment="dev", now_ms=NOW))
+    assert "4111 1111" not in text and "5555555555554444" not in text
+    assert "[card number]" in text
+
+
 def test_pattern_alert_layout_masking_and_ids():
     finding = Finding(
         "SHARED_DEVICE",
@@ -121,10 +147,12 @@ def test_pattern_alert_layout_masking_and_ids():
         "one device used by 5 users in the window",
         {"distinct": 5, "users": ["u1", "u2"], "device_ids": ["device-fingerprint-abcdef"]},
     )
-    alert = pattern_alert(finding, window_end_ms=NOW, environment="prod", now_ms=NOW + 10)
-    key = finding_key(finding)
-    assert key.startswith("pattern-SHARED_DEVICE-") and len(key.rsplit("-", 1)[1]) == 12
-    assert alert["alert_id"] == f"{key}-{NOW}" and alert["suppression_key"] == key
+    alert = pattern_alert(finding, window_end_ms=NOW, environment="prod", now_ms=NOW + 10, hash_key=KEY)
+    # 1_763_000_000_000 ms is 2025-11-13T02:13:20Z: the window label is its minute.
+    prefix, hashed = alert["alert_id"].rsplit("-", 1)
+    assert prefix == "pattern-SHARED_DEVICE-20251113T0213Z"
+    assert hashed == entity_hash(KEY, "SHARED_DEVICE", "device-fingerprint-abcdef", "20251113T0213Z")
+    assert alert == pattern_alert(finding, window_end_ms=NOW, environment="prod", now_ms=NOW + 10, hash_key=KEY)
     assert alert["kind"] == "pattern" and alert["score"] == 80
     assert alert["finding"]["entity"] == "********cdef"
     assert alert["finding"]["details"]["users"] == ["u1", "u2"]
@@ -135,7 +163,7 @@ def test_pattern_alert_layout_masking_and_ids():
 
 def test_user_findings_keep_the_user_id():
     finding = Finding("USER_MANY_CARDS", "u_42", 70, "one user on 4 different cards", {"cards": ["tok_aaaa1111"]})
-    alert = pattern_alert(finding, window_end_ms=NOW, environment="dev", now_ms=NOW)
+    alert = pattern_alert(finding, window_end_ms=NOW, environment="dev", now_ms=NOW, hash_key=KEY)
     assert alert["finding"]["entity"] == "u_42"
     assert alert["finding"]["details"]["cards"] == ["********1111"]
 
@@ -146,3 +174,49 @@ def test_sns_message_structure():
     assert set(message) == {"default", "sqs", "email"}
     assert json.loads(message["default"]) == alert == json.loads(message["sqs"])
     assert message["email"] == email_body(alert)
+
+
+def test_entity_hashes_are_keyed_so_they_cannot_be_recomputed_without_the_key():
+    ip = "203.0.113.77"
+    hashed = entity_hash(KEY, "SHARED_IP", ip)
+    assert hashed == entity_hash(KEY, "SHARED_IP", ip)  # stable: suppression works across runs
+    assert hashed != entity_hash(b"another-key-of-at-least-32-bytes!!", "SHARED_IP", ip)
+    assert hashed != entity_hash(KEY, "SHARED_DEVICE", ip)  # one value, unlinkable across finding types
+    assert len(hashed) == 24 and hashed.isalnum() and hashed.islower()
+    with pytest.raises(ValueError, match="32 bytes"):
+        entity_hash(b"short", "SHARED_IP", ip)
+
+
+def test_a_pattern_alert_never_puts_a_hash_of_the_entity_beside_its_masked_tail():
+    finding = Finding("SHARED_IP", "203.0.113.77", 80, "one IP address used by 6 users in the window")
+    alert = pattern_alert(finding, window_end_ms=NOW, environment="dev", now_ms=NOW, hash_key=KEY)
+    text = json.dumps(alert)
+    assert alert["finding"]["entity"] == "********3.77"
+    assert entity_hash(KEY, "SHARED_IP", "203.0.113.77") not in text  # the suppression hash stays in the state table
+    assert finding_claim_id(finding, KEY) == f"finding#SHARED_IP#{entity_hash(KEY, 'SHARED_IP', '203.0.113.77')}"
+    assert "suppression_key" not in alert
+
+
+def test_a_model_alert_explains_itself_in_plain_words_and_names_the_versions():
+    from fraud.engine import Driver
+
+    assessment = Assessment(
+        93,
+        "alert",
+        (Reason("RISKY_CATEGORY", 16, "merchant category shopping_net has risk 1.00"),),
+        rules_version="rules-abc",
+        model_version="20250130-xyz",
+        drivers=(Driver("sum_1h", 1.8, "2 earlier transactions totalling 1,820.95 in the last 60 min"),),
+        forced_by=None,
+    )
+    alert = transaction_alert(TXN, assessment, environment="dev", now_ms=NOW)
+    body = email_body(alert)
+    assert alert["model_version"] == "20250130-xyz" and alert["rules_version"] == "rules-abc"
+    assert "Why the model scored it this high:\n  - 2 earlier transactions totalling 1,820.95" in body
+    assert "Scored by model 20250130-xyz, rules rules-abc." in body
+
+
+def test_a_forced_decision_says_which_rule_raised_it():
+    forced = Assessment(12, "review", ASSESSMENT.reasons, rules_version="rules-abc", forced_by="NEW_COUNTRY")
+    body = email_body(transaction_alert(TXN, forced, environment="dev", now_ms=NOW))
+    assert "raised to review by the rule NEW_COUNTRY" in body and "Scored by the rules alone" in body

@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from fraud.alerts import pattern_alert
-from fraud.config import ConfigError
-from fraud.patterns import Finding
-from fraud.storage import StateStore, TransactionStore, entity_hash, merchant_baseline, window_buckets
+from fraud.alerts import entity_hash
+from fraud.storage import StateStore, TransactionStore, merchant_baseline, window_buckets
 from tests.unit.handler_support import (
     BASE_TS,
+    HASH_KEY,
     MINUTE_MS,
     emf_metrics,
     make_transaction,
@@ -35,15 +34,25 @@ WINDOW_START = BASE_TS
 WINDOW_END = BASE_TS + 10 * MINUTE_MS
 
 
+KEY = HASH_KEY.encode()
+
+
 def store_of(aws) -> TransactionStore:
     return TransactionStore(aws.dynamodb, aws.table_name)
 
 
-def put(aws, *transactions: dict[str, Any]) -> None:
-    """Write through the same code path as the API (claim + item with its time bucket)."""
+def put(aws, *transactions: dict[str, Any], received_at: int | None = None) -> None:
+    """Write through the same code path as the API (claim + item with its time bucket); received at
+    the transaction's own timestamp unless ``received_at`` says otherwise."""
     store = store_of(aws)
     for number, transaction in enumerate(transactions):
-        store.put_transaction(transaction, body_hash=f"hash-{number}", received_at=transaction["timestamp"])
+        store.put_transaction(
+            transaction, body_hash=f"hash-{number}", received_at=received_at or transaction["timestamp"]
+        )
+
+
+def claim_id(finding_type: str, entity: str) -> str:
+    return f"finding#{finding_type}#{entity_hash(KEY, finding_type, entity)}"
 
 
 def card_testing_burst(count: int = 6, card: str = "tok_tested", at: int = WINDOW_START + MINUTE_MS) -> list[dict]:
@@ -108,13 +117,14 @@ def test_findings_of_the_window_are_queued_as_pattern_alerts(analyze_patterns, a
         "items_read": 6 + 3 + 20,
         "findings": 2,
         "alerts_sent": 2,
+        "already_sent": 0,
         "suppressed": 0,
     }
     alerts = queued_alerts(aws)
     assert finding_types(alerts) == ["CARD_TESTING", "SHARED_DEVICE"]
     card_alert = next(alert for alert in alerts if alert["finding"]["type"] == "CARD_TESTING")
     assert card_alert["kind"] == "pattern"
-    assert card_alert["alert_id"].endswith(f"-{WINDOW_END}")
+    assert card_alert["alert_id"].startswith("pattern-CARD_TESTING-20250115T1210Z-")
     assert "tok_tested" not in json.dumps(alerts)  # card and device identifiers are masked
     assert "device-shared" not in json.dumps(alerts)
     metrics = emf_metrics(capsys.readouterr().out)
@@ -132,17 +142,17 @@ def test_a_persisting_finding_is_alerted_once(analyze_patterns, aws, lambda_cont
     assert (second["alerts_sent"], second["suppressed"]) == (0, 1)
     assert finding_types(queued_alerts(aws)) == ["CARD_TESTING"]
     [claim] = [item for item in table_items(aws, aws.state_table_name) if item["id"].startswith("finding#")]
-    assert claim["id"] == f"finding#CARD_TESTING#{entity_hash('tok_tested')}"
-    assert claim["expiration"] > claim["claimed_at"]
+    assert claim["id"] == claim_id("CARD_TESTING", "tok_tested")
+    assert claim["sent"] is True
+    assert claim["expiration"] - claim["claimed_at"] == 60 * 60  # patterns.suppression_minutes
 
 
 def test_a_finding_is_alerted_again_once_its_suppression_expired(analyze_patterns, aws, lambda_context):
     put(aws, *card_testing_burst(at=WINDOW_START + 8 * MINUTE_MS))
     analyze_patterns.handler(scheduled_event(RUN_TIME), lambda_context)
-    claim_id = f"finding#CARD_TESTING#{entity_hash('tok_tested')}"
     aws.dynamodb.update_item(  # DynamoDB's TTL deletes late: the condition must not rely on it
         TableName=aws.state_table_name,
-        Key={"id": {"S": claim_id}},
+        Key={"id": {"S": claim_id("CARD_TESTING", "tok_tested")}},
         UpdateExpression="SET expiration = :past",
         ExpressionAttributeValues={":past": {"N": "1"}},
     )
@@ -153,14 +163,17 @@ def test_a_finding_is_alerted_again_once_its_suppression_expired(analyze_pattern
     assert len(queued_alerts(aws)) == 2
 
 
-def test_a_retried_run_does_not_send_twice(analyze_patterns, aws, lambda_context):
+def test_a_retried_run_does_not_send_or_count_twice(analyze_patterns, aws, lambda_context, capsys):
     put(aws, *card_testing_burst(), *shared_device())
     event = scheduled_event(RUN_TIME)
 
     analyze_patterns.handler(event, lambda_context)
-    analyze_patterns.handler(event, lambda_context)
+    capsys.readouterr()
+    retry = analyze_patterns.handler(event, lambda_context)
 
     assert finding_types(queued_alerts(aws)) == ["CARD_TESTING", "SHARED_DEVICE"]
+    assert (retry["alerts_sent"], retry["already_sent"], retry["suppressed"]) == (0, 2, 0)
+    assert "PatternAlerts" not in emf_metrics(capsys.readouterr().out)
 
 
 def test_sqs_failure_propagates_and_the_retry_sends_what_was_not_sent(
@@ -186,9 +199,57 @@ def test_sqs_failure_propagates_and_the_retry_sends_what_was_not_sent(
     monkeypatch.undo()  # the schedule's async retry runs the same event again
     summary = analyze_patterns.handler(event, lambda_context)
 
-    assert summary["suppressed"] == 0
+    assert (summary["alerts_sent"], summary["already_sent"], summary["suppressed"]) == (1, 1, 0)
     alerts = queued_alerts(aws)
     assert len(alerts) == 1 and alerts[0]["alert_id"] not in sent
+
+
+def test_a_finding_whose_alert_was_never_sent_is_not_suppressed(analyze_patterns, aws, lambda_context, monkeypatch):
+    """Every retry of the 12:10 run failed to send: the 12:15 run still alerts on the finding."""
+    put(aws, *card_testing_burst(at=WINDOW_START + 8 * MINUTE_MS))
+    sqs = analyze_patterns.resources().sqs
+
+    def throttled(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "SendMessage")
+
+    monkeypatch.setattr(sqs, "send_message", throttled)
+    for _ in range(3):  # the first attempt and the schedule's 2 retries
+        with pytest.raises(ClientError):
+            analyze_patterns.handler(scheduled_event(RUN_TIME), lambda_context)
+    assert not [item for item in table_items(aws, aws.state_table_name) if item["id"].startswith("finding#")]
+
+    monkeypatch.undo()
+    later = analyze_patterns.handler(scheduled_event("2025-01-15T12:15:00Z"), lambda_context)
+
+    assert (later["alerts_sent"], later["suppressed"]) == (1, 0)
+    assert finding_types(queued_alerts(aws)) == ["CARD_TESTING"]
+
+
+def test_a_finding_claimed_by_a_run_still_sending_is_not_alerted_by_an_overlapping_run(
+    analyze_patterns, aws, lambda_context
+):
+    put(aws, *card_testing_burst(at=WINDOW_START + 8 * MINUTE_MS))
+    state = StateStore(aws.dynamodb, aws.state_table_name)
+    now = BASE_TS // 1000
+    # An earlier run claimed the finding and has not sent its alert yet (its claim is short).
+    assert state.claim_finding(
+        claim_id("CARD_TESTING", "tok_tested"), alert_id="other-run", now=now, expiration=2**31, sent=False
+    )
+
+    summary = analyze_patterns.handler(scheduled_event(RUN_TIME), lambda_context)
+
+    assert (summary["alerts_sent"], summary["suppressed"]) == (0, 1)
+    assert queued_alerts(aws) == []
+
+
+def test_a_transaction_received_late_is_analysed_in_the_window_it_was_received(analyze_patterns, aws, lambda_context):
+    """Store-and-forward: a burst that happened two hours ago is uploaded now."""
+    put(aws, *card_testing_burst(at=WINDOW_START - 120 * MINUTE_MS), received_at=WINDOW_START + 3 * MINUTE_MS)
+
+    summary = analyze_patterns.handler(scheduled_event(RUN_TIME), lambda_context)
+
+    assert summary["items_read"] == 6
+    assert finding_types(queued_alerts(aws)) == ["CARD_TESTING"]
 
 
 def test_merchant_spike_is_judged_against_earlier_runs(analyze_patterns, aws, lambda_context):
@@ -262,7 +323,8 @@ def test_window_is_read_page_by_page_through_the_index_and_never_scanned(
     summary = analyze_patterns.handler(scheduled_event(RUN_TIME), lambda_context)
 
     assert summary["items_read"] == 60
-    assert {query["IndexName"] for query in queries} == {"time_bucket-timestamp-index"}
+    assert {query["IndexName"] for query in queries} == {"time_bucket-received_at-index"}
+    assert {query["ExpressionAttributeNames"]["#received"] for query in queries} == {"received_at"}
     buckets = {query["ExpressionAttributeValues"][":b"]["S"] for query in queries}
     assert buckets == set(window_buckets(WINDOW_START, WINDOW_END - 1, 4))
     assert len(buckets) == 10 * 4
@@ -277,7 +339,8 @@ def test_event_time_not_the_clock_sets_the_window(analyze_patterns, aws, lambda_
     assert (late["window_start"], late["window_end"], late["items_read"]) == (WINDOW_START, WINDOW_END, 5)
 
 
-def test_invalid_rules_document_fails_loudly(analyze_patterns, aws, lambda_context):
+def test_invalid_rules_document_keeps_the_last_valid_version(analyze_patterns, aws, lambda_context, capsys, caplog):
+    put(aws, *card_testing_burst())
     aws.ssm.put_parameter(
         Name="/fraud-detection/test/rules-test",
         Type="String",
@@ -285,14 +348,21 @@ def test_invalid_rules_document_fails_loudly(analyze_patterns, aws, lambda_conte
         Value='{"patterns": {"shared_ip": {"min_users": 0}}}',
     )
 
-    with pytest.raises(ConfigError, match=r"patterns\.shared_ip\.min_users"):
+    summary = analyze_patterns.handler(scheduled_event(RUN_TIME), lambda_context)
+
+    assert summary["alerts_sent"] == 1  # analysed with version 1, the valid one
+    assert emf_metrics(capsys.readouterr().out)["RulesFallback"] == 1
+    [logged] = [r for r in caplog.records if r.getMessage().startswith("Rules document version 2 unusable")]
+    assert "patterns.shared_ip.min_users" in logged.reason and logged.used == "1"
+
+
+def test_without_the_hash_key_no_pattern_alert_is_sent(analyze_patterns, aws, lambda_context):
+    put(aws, *card_testing_burst())
+    aws.ssm.delete_parameter(Name="/fraud-detection/test/hash-key-test")
+
+    with pytest.raises(ClientError, match="ParameterNotFound"):
         analyze_patterns.handler(scheduled_event(RUN_TIME), lambda_context)
-
-
-def test_suppression_id_uses_the_hash_of_the_alert_suppression_key():
-    finding = Finding("SHARED_IP", "10.0.0.1", 80, "one IP address used by 6 users in the window")
-    alert = pattern_alert(finding, window_end_ms=WINDOW_END, environment="test", now_ms=WINDOW_END)
-    assert alert["suppression_key"] == f"pattern-SHARED_IP-{entity_hash('10.0.0.1')}"
+    assert queued_alerts(aws) == []
 
 
 def test_merchant_baseline_treats_merchants_cut_from_a_full_run_as_its_smallest_count():

@@ -6,10 +6,10 @@ import json
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from fraud.config import ConfigError
 from fraud.storage import TransactionStore
 from tests.unit.handler_support import (
     BASE_TS,
@@ -99,15 +99,31 @@ def test_ordinary_transaction_is_scored_and_not_alerted(detect_fraud, aws, histo
     assert emf_metrics(capsys.readouterr().out) == {"Scored": 1}
 
 
-def test_transaction_scored_twice_alerts_once(detect_fraud, aws, history, lambda_context):
+def test_transaction_delivered_three_times_is_scored_counted_and_alerted_once(
+    detect_fraud, aws, history, lambda_context, capsys, caplog
+):
     record = record_of(aws, "txn-big")
 
-    detect_fraud.handler(eventbridge_event(record), lambda_context)
-    detect_fraud.handler(eventbridge_event(record), lambda_context)  # EventBridge retry
+    first = detect_fraud.handler(eventbridge_event(record), lambda_context)
+    second = detect_fraud.handler(eventbridge_event(record), lambda_context)  # EventBridge retry
     response = detect_fraud.handler(stream_batch([record]), lambda_context)  # a replay via the other route
 
+    assert first == second == {"result": "alert"}
     assert response == {"batchItemFailures": []}
     assert [alert["alert_id"] for alert in queued_alerts(aws)] == ["txn-txn-big"]
+    assert emf_metrics(capsys.readouterr().out) == {"Scored": 1, "Suspicious": 1, "Alerts": 1, "AlreadyScored": 2}
+    assert caplog.messages.count("Transaction scored") == 1
+
+
+def test_a_failed_scoring_is_scored_again_by_the_retry(detect_fraud, aws, history, lambda_context, monkeypatch):
+    event = eventbridge_event(record_of(aws, "txn-big"))
+    throttle(monkeypatch, detect_fraud.resources().store.client, "query")
+    with pytest.raises(ClientError):
+        detect_fraud.handler(event, lambda_context)
+
+    monkeypatch.undo()
+    assert detect_fraud.handler(event, lambda_context) == {"result": "alert"}
+    assert len(queued_alerts(aws)) == 1
 
 
 @pytest.mark.parametrize(
@@ -201,25 +217,109 @@ def test_history_query_failure_propagates(detect_fraud, aws, history, lambda_con
     assert queued_alerts(aws) == []
 
 
-def test_invalid_rules_document_fails_loudly(detect_fraud, aws, history, lambda_context, caplog):
-    aws.ssm.put_parameter(
-        Name="/fraud-detection/test/rules-test", Type="String", Overwrite=True, Value='{"bands": {"review": 90}}'
-    )
+RULES = "/fraud-detection/test/rules-test"
 
-    with pytest.raises(ConfigError, match="bands"):
+
+def put_rules(aws: SimpleNamespace, value: str) -> None:
+    aws.ssm.put_parameter(Name=RULES, Type="String", Overwrite=True, Value=value)
+
+
+def rules_fallbacks(caplog: pytest.LogCaptureFixture) -> list[Any]:
+    return [r for r in caplog.records if r.getMessage().startswith("Rules document") and r.levelname == "ERROR"]
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        pytest.param('{"bands": {"review": 90}}', "bands", id="invalid-document"),
+        pytest.param("{not json", "not valid JSON", id="not-json"),
+    ],
+)
+def test_an_unusable_rules_document_in_a_fresh_sandbox_scores_with_the_newest_valid_version(
+    detect_fraud, aws, history, lambda_context, capsys, caplog, value, reason
+):
+    put_rules(aws, '{"bands": {"review": 1, "alert": 2}}')  # version 2: valid, everything alerts
+    put_rules(aws, value)  # version 3: unusable
+
+    result = detect_fraud.handler(eventbridge_event(record_of(aws, "txn-ordinary")), lambda_context)
+
+    assert result == {"result": "alert"}  # scored with version 2
+    [logged] = rules_fallbacks(caplog)
+    assert "version 3 unusable: using version 2, the newest valid version in the parameter's history" in (
+        logged.getMessage()
+    )
+    assert reason in logged.reason
+    assert emf_metrics(capsys.readouterr().out)["RulesFallback"] == 1
+
+
+def test_an_invalid_rules_document_in_a_warm_sandbox_keeps_the_last_valid_one(
+    detect_fraud, aws, history, lambda_context, capsys, caplog, monkeypatch
+):
+    monkeypatch.setenv("RULES_CACHE_SECONDS", "0")  # every invocation reads the parameter
+    detect_fraud.handler(eventbridge_event(record_of(aws, "txn-ordinary")), lambda_context)
+    put_rules(aws, '{"bands": {"review": 90}}')
+    capsys.readouterr()
+
+    result = detect_fraud.handler(eventbridge_event(record_of(aws, "txn-big")), lambda_context)
+
+    assert result == {"result": "alert"}
+    assert [alert["alert_id"] for alert in queued_alerts(aws)] == ["txn-txn-big"]
+    [logged] = rules_fallbacks(caplog)
+    assert "version 2 unusable: using version 1, the last valid version" in logged.getMessage()
+    assert emf_metrics(capsys.readouterr().out)["RulesFallback"] == 1
+
+
+def test_ssm_throttling_in_a_warm_sandbox_keeps_the_cached_rules(
+    detect_fraud, kit, aws, history, lambda_context, capsys, caplog, monkeypatch
+):
+    monkeypatch.setenv("RULES_CACHE_SECONDS", "0")
+    detect_fraud.handler(eventbridge_event(record_of(aws, "txn-ordinary")), lambda_context)
+    calls = throttle(monkeypatch, kit.client("ssm"), "get_parameter")
+    capsys.readouterr()
+
+    assert detect_fraud.handler(eventbridge_event(record_of(aws, "txn-big")), lambda_context) == {"result": "alert"}
+    assert calls and "ThrottlingException" in rules_fallbacks(caplog)[0].reason
+    assert emf_metrics(capsys.readouterr().out)["RulesFallback"] == 1
+
+
+def test_ssm_throttling_in_a_fresh_sandbox_fails_so_the_platform_retries(
+    detect_fraud, kit, aws, history, lambda_context, monkeypatch
+):
+    throttle(monkeypatch, kit.client("ssm"), "get_parameter")
+    throttle(monkeypatch, kit.client("ssm"), "get_parameter_history")
+
+    with pytest.raises(ClientError, match="ThrottlingException"):
         detect_fraud.handler(eventbridge_event(record_of(aws, "txn-big")), lambda_context)
-    [logged] = [record for record in caplog.records if record.getMessage() == "Invalid rules document"]
-    assert "bands" in logged.reason
     assert queued_alerts(aws) == []
 
 
+def test_a_rules_parameter_with_no_valid_version_fails_loudly(detect_fraud, aws, history, lambda_context, caplog):
+    aws.ssm.delete_parameter(Name=RULES)
+    put_rules(aws, '{"bands": {"review": 90}}')  # the only version, invalid
+
+    with pytest.raises(ValueError, match="bands"):
+        detect_fraud.handler(eventbridge_event(record_of(aws, "txn-big")), lambda_context)
+    assert "no valid version to fall back on" in rules_fallbacks(caplog)[0].getMessage()
+    assert queued_alerts(aws) == []
+
+
+def test_the_rules_are_read_once_per_cache_period(detect_fraud, kit, aws, history, lambda_context, monkeypatch):
+    ssm = kit.client("ssm")
+    real, calls = ssm.get_parameter, []
+
+    def counted(**kwargs: Any) -> Any:
+        calls.append(kwargs["Name"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(ssm, "get_parameter", counted)
+    for transaction_id in ("txn-ordinary", "txn-big", "usual-7"):
+        detect_fraud.handler(eventbridge_event(record_of(aws, transaction_id)), lambda_context)
+
+    assert calls == [RULES]
+
+
 def test_rules_from_parameter_store_change_the_decision(detect_fraud, aws, history, lambda_context):
-    aws.ssm.put_parameter(
-        Name="/fraud-detection/test/rules-test",
-        Type="String",
-        Overwrite=True,
-        Value='{"bands": {"review": 1, "alert": 2}}',
-    )
+    put_rules(aws, '{"bands": {"review": 1, "alert": 2}}')
 
     result = detect_fraud.handler(eventbridge_event(record_of(aws, "txn-ordinary")), lambda_context)
 
@@ -271,3 +371,49 @@ def test_user_history_follows_pages_until_max_items(aws, process_transaction, la
 
     assert [item["transaction_id"] for item in items] == ["usual-7", "usual-6", "usual-5", "usual-4", "usual-3"]
     assert limits == [5, 3, 1]
+
+
+def test_card_numbers_stored_before_the_front_door_refused_them_reach_no_log_line_or_alert(
+    detect_fraud, aws, lambda_context, log_lines
+):
+    # An item written before validation refused card numbers in every field (the stream still has it).
+    legacy = {**SUSPICIOUS, "transaction_id": "4111111111111111", "user_id": "user 5555 5555 5555 4444"}
+    record = stream_record({**legacy, "kind": "transaction", "received_at": BASE_TS})
+
+    assert detect_fraud.handler(eventbridge_event(record), lambda_context)["result"] in ("review", "alert")
+
+    [alert] = queued_alerts(aws)
+    digits = "".join(ch for ch in json.dumps(alert) if ch.isdigit())
+    assert "4111111111111111" not in digits and "5555555555554444" not in digits
+    assert alert["alert_id"] == "txn-[card number]"
+    scored = next(line for line in log_lines if '"Transaction scored"' in line)
+    assert '"transaction_id":"[card number]"' in scored  # the scrubber, not the handler, removed it
+
+
+def test_a_replayed_stream_failure_is_scored_and_alerted_once(detect_fraud, aws, history, lambda_context):
+    """make replay on the direct routing: the failure record holds only the batch's sequence numbers."""
+    from tools.deploy.replay import Replayer
+
+    record = record_of(aws, "txn-big")
+    dlq = aws.sqs.create_queue(QueueName="fraud-stream-dlq-test")["QueueUrl"]
+    info = {
+        "shardId": "shard",
+        "startSequenceNumber": record["dynamodb"]["SequenceNumber"],
+        "endSequenceNumber": record["dynamodb"]["SequenceNumber"],
+        "batchSize": 1,
+        "streamArn": aws.stream_arn,
+    }
+    failure = {"requestContext": {"functionArn": "detect-fraud-test"}, "DDBStreamBatchInfo": info}
+    aws.sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(failure))
+    aws.sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(failure))  # the same batch failed twice
+    streams = boto3.client(
+        "dynamodbstreams", region_name="us-east-1", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com"
+    )
+
+    def invoke(function: str, payload: Any) -> tuple[bool, Any]:
+        return True, detect_fraud.handler(payload, lambda_context)
+
+    report = Replayer(boto3.Session(), "test", invoke=invoke, streams=streams).replay(["stream"])
+
+    assert [o.ok for o in report.outcomes] == [True, True]
+    assert [alert["alert_id"] for alert in queued_alerts(aws)] == ["txn-txn-big"]

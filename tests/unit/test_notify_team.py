@@ -144,3 +144,61 @@ def test_batch_where_every_record_fails_raises(notify_team, aws, lambda_context)
     with pytest.raises(BatchProcessingError):
         notify_team.handler(sqs_event(["not json", "{}"]), lambda_context)
     assert published(aws) == []
+
+
+def test_the_alert_id_is_a_message_attribute_and_in_the_email(notify_team, aws, lambda_context):
+    notify_team.handler(sqs_event([json.dumps(alert("txn-a"))]), lambda_context)
+
+    [envelope] = published(aws)
+    assert envelope["MessageAttributes"]["alert_id"] == {"Type": "String", "Value": "txn-a"}
+
+
+def test_a_subject_with_any_unicode_is_published_as_ascii(notify_team, aws, lambda_context, monkeypatch):
+    sns = notify_team.resources().sns
+    real_publish, subjects = sns.publish, []
+
+    def ascii_only(**kwargs: Any) -> dict[str, Any]:
+        subjects.append(kwargs["Subject"])
+        kwargs["Subject"].encode("ascii")  # SNS refuses anything else: the publish would fail on every retry
+        return real_publish(**kwargs)
+
+    monkeypatch.setattr(sns, "publish", ascii_only)
+    unicode_alert = alert("txn-a")
+    unicode_alert["transaction"] = {**unicode_alert["transaction"], "merchant_id": "Bäckerei 北京 ☕"}
+
+    response = notify_team.handler(sqs_event([json.dumps(unicode_alert)]), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert subjects == ["[test] ALERT 87/100: 9000.00 USD at Backerei ?? ? (user user-1)"]
+
+
+def test_a_sandbox_killed_after_publishing_publishes_once_more_and_no_more(
+    notify_team, aws, lambda_context, monkeypatch
+):
+    """At least once: the duplicate is bounded (one per delivery that died mid-way) and recognisable."""
+    body = json.dumps(alert("txn-a"))
+    persistence = notify_team.resources().publish_once.persistence
+
+    def killed(*_: Any, **__: Any) -> None:
+        raise SystemExit("sandbox killed after Publish, before the idempotency record was completed")
+
+    monkeypatch.setattr(persistence, "save_success", killed)
+    with pytest.raises(SystemExit):
+        notify_team.handler(sqs_event([body]), lambda_context)
+    monkeypatch.undo()
+    # The message comes back after the visibility timeout (360 s), when the in-progress record of the
+    # dead invocation (at most its 30 s timeout) has expired.
+    for item in aws.dynamodb.scan(TableName=aws.state_table_name)["Items"]:
+        aws.dynamodb.update_item(
+            TableName=aws.state_table_name,
+            Key={"id": item["id"]},
+            UpdateExpression="SET in_progress_expiration = :past",
+            ExpressionAttributeValues={":past": {"N": "1"}},
+        )
+
+    notify_team.handler(sqs_event([body]), lambda_context)
+    notify_team.handler(sqs_event([body]), lambda_context)  # later deliveries: nothing more
+
+    envelopes = published(aws)
+    assert [json.loads(e["Message"])["alert_id"] for e in envelopes] == ["txn-a", "txn-a"]
+    assert {e["MessageAttributes"]["alert_id"]["Value"] for e in envelopes} == {"txn-a"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from decimal import Decimal
 from types import ModuleType
 from typing import Any
@@ -13,8 +14,8 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fraud.storage import shard_of
-from tests.unit.handler_support import BASE_TS, api_event, make_transaction, table_items
+from fraud.storage import minute_key, shard_of
+from tests.unit.handler_support import BASE_TS, CARD_NUMBERS, api_event, make_transaction, table_items
 
 # A handler that raises flushes no metrics; Powertools warns about that, the tests expect it.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -34,20 +35,24 @@ def test_new_transaction_is_accepted_and_stored_with_its_claim(process_transacti
     items = {item["kind"]: item for item in table_items(aws)}
     assert set(items) == {"claim", "transaction"}
     claim, stored = items["claim"], items["transaction"]
+    expires_at = body["received_at"] // 1000 + 400 * 86_400  # TRANSACTION_RETENTION_DAYS = 400
     assert claim == {
         "transaction_id": "txn-0001",
         "timestamp": 0,
         "kind": "claim",
         "body_hash": stored["body_hash"],
         "received_at": body["received_at"],
+        "expires_at": expires_at,
     }
+    assert stored["expires_at"] == expires_at
     assert stored["timestamp"] == BASE_TS
     assert stored["amount"] == Decimal("42.5")
     assert stored["location"] == {"lat": Decimal("40.7128"), "lon": Decimal("-74.006")}
     assert stored["received_at"] == body["received_at"]
     assert re.fullmatch(r"[0-9a-f]{64}", stored["body_hash"])
-    # 2025-01-15T12:00:00Z, shard from the id: what the pattern-analysis index is keyed on.
-    assert stored["time_bucket"] == f"202501151200#{shard_of('txn-0001', 4)}"
+    # The minute it was received (not its 2025 timestamp), shard from the id: what the pattern
+    # analysis index is keyed on.
+    assert stored["time_bucket"] == f"{minute_key(body['received_at'])}#{shard_of('txn-0001', 4)}"
 
 
 def test_amount_is_stored_as_a_dynamodb_number(process_transaction, aws, lambda_context):
@@ -199,23 +204,130 @@ def test_throttled_write_propagates_so_the_client_retries(process_transaction, a
     assert status == 201
 
 
-def test_concurrent_write_of_the_same_id_propagates(process_transaction, aws, lambda_context, monkeypatch):
-    """A TransactionConflict (another request holds the id) is retryable, not a 409."""
+def conflict_error() -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+            "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+        },
+        "TransactWriteItems",
+    )
+
+
+@pytest.mark.parametrize(("second_body", "status"), [(make_transaction(), 201), (make_transaction(amount=43), 409)])
+def test_a_request_racing_another_for_the_same_id_gets_201_or_409_never_a_5xx(
+    process_transaction, aws, lambda_context, monkeypatch, second_body, status
+):
+    """DynamoDB cancels the second of two simultaneous writes with TransactionConflict."""
+    call(process_transaction, api_event(make_transaction()), lambda_context)  # the request that won the race
     store = process_transaction.transaction_store()
+    real_write = store.client.transact_write_items
+    attempts: list[int] = []
 
-    def conflicting(**_: Any) -> None:
-        raise ClientError(
-            {
-                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
-                "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
-            },
-            "TransactWriteItems",
-        )
+    def conflicting_once(**kwargs: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise conflict_error()
+        return real_write(**kwargs)
 
-    monkeypatch.setattr(store.client, "transact_write_items", conflicting)
+    monkeypatch.setattr(store.client, "transact_write_items", conflicting_once)
 
-    with pytest.raises(ClientError, match="TransactionCanceledException"):
-        process_transaction.handler(api_event(make_transaction()), lambda_context)
+    got, body = call(process_transaction, api_event(second_body), lambda_context)
+
+    assert got == status, body
+    assert len(table_items(aws)) == 2
+
+
+def test_a_conflict_before_the_other_request_committed_is_retried(
+    process_transaction, aws, lambda_context, monkeypatch
+):
+    store = process_transaction.transaction_store()
+    real_write = store.client.transact_write_items
+    attempts: list[int] = []
+
+    def conflicting_twice(**kwargs: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) <= 2:
+            raise conflict_error()  # the other writer has not committed: no claim to read yet
+        return real_write(**kwargs)
+
+    monkeypatch.setattr(store.client, "transact_write_items", conflicting_twice)
+
+    assert call(process_transaction, api_event(make_transaction()), lambda_context)[0] == 201
+    assert len(attempts) == 3 and len(table_items(aws)) == 2
+
+
+def test_two_identical_posts_at_the_same_moment_both_get_201(process_transaction, aws, lambda_context, monkeypatch):
+    store = process_transaction.transaction_store()  # the client exists before the race starts
+    # moto's TransactWriteItems is not atomic across threads (a cancelled one restores a copy of the
+    # table taken before the other's write); DynamoDB's is. A lock gives moto that atomicity; the
+    # handlers still race (validation, the write, reading the claim). The TransactionConflict DynamoDB
+    # answers a truly simultaneous write with is the stubbed case above.
+    real_write, lock = store.client.transact_write_items, threading.Lock()
+
+    def atomic_write(**kwargs: Any) -> Any:
+        with lock:
+            return real_write(**kwargs)
+
+    monkeypatch.setattr(store.client, "transact_write_items", atomic_write)
+    barrier = threading.Barrier(4)
+    results: list[tuple[int, dict[str, Any]]] = []
+
+    def post() -> None:
+        barrier.wait()
+        results.append(call(process_transaction, api_event(make_transaction()), lambda_context))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [status for status, _ in results] == [201] * 4
+    assert len({body["received_at"] for _, body in results}) == 1  # all answered with the first write
+    assert len(table_items(aws)) == 2
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        pytest.param({"user_id": CARD_NUMBERS[0]}, "user_id", id="user-id"),
+        pytest.param({"transaction_id": "4111_1111_1111_1111"}, "transaction_id", id="transaction-id"),
+        pytest.param({"card_id": "tok_" + CARD_NUMBERS[1]}, "card_id", id="token-prefix"),
+        pytest.param({"card_id": "5555.5555.5555.4444"}, "card_id", id="dots"),
+        pytest.param({"merchant_id": "m " + CARD_NUMBERS[2]}, "merchant_id", id="merchant-id"),
+        pytest.param({"device_id": CARD_NUMBERS[3]}, "device_id", id="device-id"),
+        pytest.param({"memo": CARD_NUMBERS[0]}, "memo", id="unknown-field"),
+        pytest.param({CARD_NUMBERS[0]: "x"}, "body", id="key"),
+    ],
+)
+def test_a_card_number_anywhere_is_a_400_naming_the_field_and_never_echoed(
+    process_transaction, aws, lambda_context, log_lines, changes, field
+):
+    response = process_transaction.handler(api_event(make_transaction(**changes)), lambda_context)
+
+    assert response["statusCode"] == 400
+    body = json.loads(response["body"])
+    assert [error["field"] for error in body["errors"]] == [field]
+    assert "card number" in body["errors"][0]["message"]
+    digits = "".join(ch for ch in response["body"] if ch.isdigit())
+    assert not any(number in digits for number in CARD_NUMBERS)
+    assert table_items(aws) == []
+    assert any("Transaction rejected" in line for line in log_lines)  # logged, and checked by the fixture
+
+
+def test_a_body_of_1700_unknown_keys_gets_a_small_answer_and_a_small_log_line(
+    process_transaction, aws, lambda_context, log_lines
+):
+    body = make_transaction(**{f"k{i}": 0 for i in range(1_700)})
+    assert len(json.dumps(body, separators=(",", ":"))) <= 16_384
+
+    response = process_transaction.handler(api_event(json.dumps(body, separators=(",", ":"))), lambda_context)
+
+    assert response["statusCode"] == 400
+    assert len(response["body"]) < 2_000  # 81 KB before the list was capped
+    [logged] = [line for line in log_lines if "Transaction rejected" in line]
+    assert len(logged) < 3_000  # 75 KB before
 
 
 # --- any body: a 2xx or a 4xx, never a 5xx, never a write on a 4xx --------------------------------

@@ -108,7 +108,14 @@ def test_amount_multiple_of_cents_is_exact(amount):
         ("timestamp", "1763000000000", "must be of type integer"),
         ("card_id", "4111111111111111", "card number"),
         ("card_id", "4111 1111 1111 1111", "card number"),
-        ("card_id", "tok_4111111111111111\u00a0", None),  # a token that merely contains digits is fine
+        ("card_id", "tok_4111111111111111", "card number"),  # a card number inside a token
+        ("card_id", "4111.1111.1111.1111", "card number"),
+        ("card_id", "4111_1111_1111_1111", "card number"),
+        ("card_id", "tok_4111111111111112\u00a0", None),  # digits that fail the Luhn check: a token
+        ("user_id", "4111111111111111", "card number"),
+        ("transaction_id", "4111_1111_1111_1111", "card number"),
+        ("merchant_id", "shop 5555 5555 5555 4444", "card number"),
+        ("device_id", "dev-378282246310005", "card number"),
         ("country", "USA", "must match pattern"),
         ("location", [1, 2], "must be of type object"),
         ("ip_address", "999.1.1.1", "valid IPv4 or IPv6"),
@@ -152,7 +159,7 @@ def test_utc_offset_minutes_is_in_the_schema_as_an_api_gateway_model_can_read_it
 
 def test_card_number_the_schema_pattern_misses_is_caught_by_luhn():
     # 25 characters: longer than the schema's digit pattern allows, still a real card number.
-    assert "send the token" in fields(body(card_id="4111 - 1111 - 1111 - 1111"))["card_id"]
+    assert "card number" in fields(body(card_id="4111 - 1111 - 1111 - 1111"))["card_id"]
     # Same shape, failing the Luhn check: not a card number, accepted as a token.
     validate_transaction(json.dumps(body(card_id="4111 - 1111 - 1111 - 1112")), now_ms=NOW)
 
@@ -291,3 +298,69 @@ def test_any_text(text):
 @given(st.binary(max_size=200))
 def test_any_bytes(raw):
     assert_dict_or_field_errors(raw)
+
+
+# -- card numbers and echoed input ---------------------------------------------------------------
+
+PAN = "4111111111111111"
+
+
+def digits_of(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(body(**{PAN: "x"}), id="top-level-key"),
+        pytest.param(body(**{"tok_" + PAN: 1}), id="key-with-a-prefix"),
+        pytest.param(body(location={"lat": 1, "lon": 2, "4111 1111 1111 1111": 3}), id="nested-key"),
+    ],
+)
+def test_a_key_holding_a_card_number_is_refused_without_naming_it(payload):
+    with pytest.raises(ValidationFailed) as caught:
+        validate_transaction(json.dumps(payload), now_ms=NOW)
+    text = json.dumps(caught.value.errors) + str(caught.value)
+    assert PAN not in digits_of(text)
+    assert any("card number" in error["message"] for error in caught.value.errors)
+
+
+def test_a_card_number_in_an_unknown_field_or_deep_in_a_value_is_refused_naming_the_field():
+    errors = fields(body(note={"deep": ["x", f"pan {PAN}"]}, location={"lat": 1, "lon": 2}))
+    assert list(errors) == ["note"] and "card number" in errors["note"]
+
+
+def test_error_messages_never_echo_a_value():
+    secret = "s3cr3t-value-that-must-not-echo"
+    bad = body(
+        transaction_id=secret + " !",
+        currency=secret,
+        channel=secret,
+        ip_address=secret,
+        user_id="u\n" + secret,
+        extra=secret,
+        location={"lat": secret, "lon": 0},
+    )
+    text = json.dumps(errors_of(bad))
+    assert secret not in text
+
+
+def test_unknown_key_names_are_echoed_only_when_short_and_plain():
+    errors = fields(body(pan=1, **{"k" * 200: 1, "bad\u202ename": 1, "<script>": 1}))
+    assert errors["pan"] == "unknown field"
+    named = [name for name in errors if name not in ("pan",)]
+    assert all(name.startswith("<key #") for name in named), named
+    assert not any("k" * 41 in name or "script" in name or "\u202e" in name for name in errors)
+
+
+def test_the_error_list_is_capped():
+    # A 16 KiB body of unknown keys: today's answer listed all of them (81 KB).
+    payload = body(**{f"x{i}": 0 for i in range(1_700)})
+    raw = json.dumps(payload, separators=(",", ":"))
+    assert len(raw) <= 16_384
+    with pytest.raises(ValidationFailed) as caught:
+        validate_transaction(raw, now_ms=NOW)
+    errors = caught.value.errors
+    assert len(errors) == 20
+    assert errors[-1] == {"field": "body", "message": "1681 more errors not listed"}
+    assert len(json.dumps(errors)) < 2_000

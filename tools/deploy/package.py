@@ -1,8 +1,9 @@
 """Build every Lambda deployment zip (lambdas/functions.json), byte for byte reproducibly.
 
-Each ``build/dist/<key>.zip`` holds the function's handler module at the root and the shared ``fraud/``
-package (docs/contracts.md). Entries are sorted and carry a fixed timestamp (1980-01-01), fixed
-permissions (0644) and fixed compression, so identical sources give identical bytes and Terraform's
+Each ``build/dist/<key>.zip`` holds the function's handler module and ``handler_kit.py`` (the glue every
+handler shares) at the root, and the shared ``fraud/`` package (docs/contracts.md). Entries are sorted
+and carry a fixed timestamp (1980-01-01), fixed permissions (0644) and fixed compression, so identical
+sources give identical bytes and Terraform's
 ``filebase64sha256`` changes only when a source really changed (entries are stored uncompressed, so
 the bytes do not depend on the machine's zlib either). A zip is rewritten only when its bytes
 differ from the file on disk, so its mtime also tracks real changes.
@@ -27,6 +28,7 @@ from tools._cli import DIST, ROOT, ToolError, function_modules, run
 # Function key (Terraform map key and zip name) -> handler module, from lambdas/functions.json.
 FUNCTIONS = function_modules()
 PACKAGE = "fraud"
+KIT = "handler_kit.py"  # zipped beside every handler module
 # Files the handlers load at runtime; a zip without them would deploy and then fail on first invoke.
 REQUIRED_PACKAGE_FILES = ("__init__.py", "transaction.schema.json", "rules.default.json")
 
@@ -101,7 +103,9 @@ def build(src: Path, out: Path) -> list[Artifact]:
     missing = [f"{module}.py" for module in FUNCTIONS.values() if not (src / f"{module}.py").is_file()]
     if missing:
         raise ToolError(f"handler module(s) missing in {src}: {', '.join(missing)}")
-    shared = package_files(src)
+    if not (src / KIT).is_file():
+        raise ToolError(f"{src / KIT} is missing: every handler imports it")
+    shared = [(KIT, src / KIT), *package_files(src)]
     artifacts = []
     for key, module in FUNCTIONS.items():
         handler = (f"{module}.py", src / f"{module}.py")

@@ -1,0 +1,180 @@
+"""The handler kit: settings from the environment, the card-number scrubbing logger, cached documents."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import logging
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.handler_support import LineCapture
+
+CONFIGURATION_DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+HANDLERS = ("process_transaction", "detect_fraud", "notify_team", "analyze_patterns")
+
+
+@dataclass(frozen=True)
+class Example:
+    table_name: str
+    shards: int = field(default=4, metadata={"min": 1})
+    retention_days: int | None = None
+    parameter: str | None = None
+
+
+def test_settings_are_read_typed_from_the_environment(kit):
+    settings = kit.load_settings(Example, {"TABLE_NAME": "t", "SHARDS": "8", "RETENTION_DAYS": "30"})
+    assert settings == Example("t", 8, 30, None)
+    assert kit.load_settings(Example, {"TABLE_NAME": "t", "PARAMETER": ""}) == Example("t")  # empty = unset
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "TABLE_NAME is required"),
+        ({"TABLE_NAME": "t", "SHARDS": "four"}, "SHARDS must be an integer, got 'four'"),
+        ({"TABLE_NAME": "t", "SHARDS": "0"}, "SHARDS must be at least 1, got 0"),
+    ],
+)
+def test_a_missing_or_bad_setting_names_the_variable(kit, environ, message):
+    with pytest.raises(kit.SettingsError, match=message):
+        kit.load_settings(Example, environ)
+
+
+def formatted(kit: Any, emit: Any) -> list[dict[str, Any]]:
+    capture = LineCapture()
+    capture.setFormatter(kit.logger.registered_formatter)
+    target = logging.getLogger(kit.logger.name)
+    target.addHandler(capture)
+    try:
+        emit()
+    finally:
+        target.removeHandler(capture)
+    return [json.loads(line) for line in capture.lines]
+
+
+def test_the_logger_replaces_card_numbers_in_every_string_of_a_line(kit):
+    def emit() -> None:
+        kit.logger.info(
+            "paid with 4111 1111 1111 1111",
+            extra={"note": "tok_5555555555554444", "nested": {"6011000990139424": ["378282246310005"]}},
+        )
+
+    [line] = formatted(kit, emit)
+    assert line["message"] == "paid with [card number]"
+    assert line["note"] == "tok_[card number]"
+    assert line["nested"] == {"[card number]": ["[card number]"]}
+
+
+def test_the_logger_replaces_card_numbers_in_exceptions(kit):
+    def emit() -> None:
+        try:
+            raise ValueError("bad card 4111-1111-1111-1111")
+        except ValueError:
+            kit.logger.exception("failed")
+
+    [line] = formatted(kit, emit)
+    assert "4111" not in line["exception"] and "[card number]" in line["exception"]
+
+
+def test_the_logger_leaves_numbers_and_its_own_timestamp_alone(kit):
+    # 1736942400001 passes the Luhn check: as a string it would be scrubbed, as a number it is data.
+    [line] = formatted(kit, lambda: kit.logger.info("scored", extra={"received_at": 1736942400001, "score": 87}))
+    assert line["received_at"] == 1736942400001 and line["score"] == 87
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\+0000", line["timestamp"])
+
+
+def test_a_document_without_a_parameter_is_parsed_once_as_the_defaults(kit):
+    parsed: list[Any] = []
+    document = kit.CachedDocument(
+        None, lambda text: parsed.append(text) or "defaults", max_age=0, fallback_metric="X", label="Doc"
+    )
+    assert document.get() == ("defaults", "default", False)
+    assert document.get() == ("defaults", "default", False)
+    assert parsed == [None]
+
+
+def test_a_document_version_is_parsed_once_however_often_it_is_read(kit, aws):
+    aws.ssm.put_parameter(Name="/doc", Type="String", Value='{"a": 1}')
+    parsed: list[str] = []
+    document = kit.CachedDocument(
+        "/doc", lambda text: parsed.append(text) or json.loads(text), max_age=0, fallback_metric="X", label="Doc"
+    )
+    assert [document.get() for _ in range(3)] == [({"a": 1}, "1", False)] * 3
+    aws.ssm.put_parameter(Name="/doc", Type="String", Value='{"a": 2}', Overwrite=True)
+    assert document.get() == ({"a": 2}, "2", False)
+    assert parsed == ['{"a": 1}', '{"a": 2}']
+
+
+def test_a_once_function_runs_once_per_key_and_again_after_a_failure(kit, aws, lambda_context):
+    runs: list[str] = []
+    outcomes = iter([RuntimeError("first attempt fails"), "done"])
+
+    def work(data: dict[str, Any]) -> str:
+        runs.append(data["id"])
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    once = kit.Once(work, key="id", key_prefix="test#work", table_name=aws.state_table_name, expires_after_seconds=60)
+    once.config.register_lambda_context(lambda_context)
+
+    with pytest.raises(RuntimeError):
+        once({"id": "a"})
+    assert once({"id": "a"}) == ("done", True)
+    assert once({"id": "a"}) == ("done", False)
+    assert runs == ["a", "a"]
+
+
+def settings_variables() -> set[str]:
+    names = set()
+    for module_name in HANDLERS:
+        module = importlib.import_module(module_name)
+        names |= {spec.name.upper() for spec in dataclasses.fields(module.Settings)}
+    return names
+
+
+def test_the_configuration_doc_has_one_row_for_every_variable_a_handler_reads(kit):
+    text = CONFIGURATION_DOC.read_text(encoding="utf-8")
+    table = text.split("## Environment variables", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", table, flags=re.MULTILINE))
+    read = settings_variables() | {"TRACE_SUBSEGMENTS"}
+    assert read - documented == set(), "read by a handler, missing from docs/configuration.md"
+    powertools = {name for name in documented if name.startswith("POWERTOOLS_")}
+    assert documented - read - powertools == set(), "documented, read by no handler"
+
+
+@pytest.mark.parametrize("module_name", HANDLERS)
+def test_importing_a_handler_loads_no_xray_sdk(module_name):
+    # The SDK is what made a cold start cost 2-3x `import boto3` (bench: python -m tools.bench).
+    code = f"import sys, {module_name}; print('aws_xray_sdk' in sys.modules, 'fastjsonschema' in sys.modules)"
+    lambdas = Path(__file__).resolve().parents[2] / "lambdas"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=lambdas, check=True, env={"PATH": ""}
+    )
+    assert result.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+def test_trace_subsegments_builds_the_tracer_on_the_first_invocation(kit, monkeypatch, lambda_context):
+    monkeypatch.setenv("TRACE_SUBSEGMENTS", "true")  # POWERTOOLS_TRACE_DISABLED=1 keeps it from a daemon
+    calls = []
+
+    @kit.entry_point
+    def handler(event, context):
+        calls.append(event)
+        return {"ok": True}
+
+    assert kit._tracer.cache_info().currsize == 0
+    assert handler({"n": 1}, lambda_context) == {"ok": True}
+    assert handler({"n": 2}, lambda_context) == {"ok": True}
+    assert calls == [{"n": 1}, {"n": 2}]
+    assert type(kit._tracer()).__name__ == "Tracer"

@@ -20,7 +20,7 @@ DRY_RUN ?=
 
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
 
-.PHONY: help venv test demo package tfvars policy plan deploy apply destroy output rules model train replay simulate backtest bench clean
+.PHONY: help venv test lint fmt demo package tfvars policy plan deploy apply destroy output rules model train replay simulate backtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,14 @@ venv: $(VENV)/.installed ## create the project virtualenv
 
 test: venv ## run every test session (SESSIONS="unit tools" for a subset)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nox $(if $(SESSIONS),--sessions $(SESSIONS),)
+
+lint: venv ## ruff (lint and format check) and mypy, as CI's lint session runs them
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nox --sessions lint
+
+fmt: venv ## format the code: ruff format, ruff's safe fixes, terraform fmt
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+	terraform fmt -recursive
 
 demo: venv ## deploy into the embedded emulator and run traffic through the pipeline (ONCE=1 to exit after the summary)
 	$(PY) -m tools.emulator.demo $(if $(ONCE),--once,)

@@ -9,12 +9,20 @@ import sys
 
 import nox
 
-nox.options.sessions = ["unit", "tools", "terraform", "policy", "quality", "e2e"]
+nox.options.sessions = ["lint", "unit", "tools", "terraform", "policy", "quality", "e2e"]
 nox.options.error_on_external_run = False
 
 # The interpreter nox itself runs in: the project virtualenv, whether nox is called through make,
 # an activated venv or .venv/bin/nox directly.
 PYTHON = sys.executable
+
+
+@nox.session(venv_backend="none")
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format check) and mypy, configured in pyproject.toml: the habits CI runs."""
+    session.run(PYTHON, "-m", "ruff", "check", ".")
+    session.run(PYTHON, "-m", "ruff", "format", "--check", ".")
+    session.run(PYTHON, "-m", "mypy")
 
 
 @nox.session(venv_backend="none")

@@ -116,10 +116,8 @@ class ScrubbingFormatter(LambdaPowertoolsFormatter):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(json_default=_log_default, **kwargs)
 
-    def serialize(self, log: Mapping[str, Any]) -> str:  # type: ignore[override]
-        return super().serialize(
-            {key: value if key == "timestamp" else _scrubbed(value) for key, value in log.items()}  # type: ignore[arg-type]
-        )
+    def serialize(self, log: Mapping[str, Any]) -> str:
+        return super().serialize({key: value if key == "timestamp" else _scrubbed(value) for key, value in log.items()})
 
 
 logger = Logger(logger_formatter=ScrubbingFormatter())

@@ -130,7 +130,7 @@ class Engine:
 
     def assess(self, txn: dict | Item, history: UserHistory) -> Assessment:
         """Score ``txn`` against ``history`` (the user's transactions before it)."""
-        item = txn if type(txn) is Item else Item(txn)
+        item = txn if isinstance(txn, Item) else Item(txn)
         features = extract(item, history, self.spec)
         reasons = []
         forced = 0

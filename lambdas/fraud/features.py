@@ -342,7 +342,7 @@ def describe(name: str, features: Mapping[str, Any], spec: FeatureSpec) -> str:
     """
     f = features
     category = f.get("category") or "this category"
-    value = f.get(name)
+    value: Any = f.get(name)
     if isinstance(value, float) and math.isnan(value):
         return f"{name.replace('_', ' ')} not known (no earlier transaction to compare with)"
     if name in ("amount", "log_amount", "amount_over_typical", "amount_z", "typical_amount"):

@@ -59,6 +59,8 @@ class Item:
         "lat",
         "lon",
     )
+    lat: float | None
+    lon: float | None
 
     def __init__(self, txn: dict) -> None:
         get = txn.get
@@ -97,7 +99,7 @@ _log = math.log
 
 
 def as_item(txn: dict | Item) -> Item:
-    return txn if type(txn) is Item else Item(txn)
+    return txn if isinstance(txn, Item) else Item(txn)
 
 
 class Window:
@@ -216,7 +218,7 @@ class UserHistory:
 
     def add(self, txn: dict | Item) -> None:
         """Add a transaction after the ones already held (dict with at least ``timestamp`` and ``amount``)."""
-        item = txn if type(txn) is Item else Item(txn)
+        item = txn if isinstance(txn, Item) else Item(txn)
         items = self.items
         if item.ts < self.now_ms - self.window_ms:
             return  # already outside the window
@@ -380,7 +382,7 @@ def history_from_items(
     limit = before.order_key() if before is not None else None
     seen: dict[Any, Item] = {}
     for raw in items:
-        item = raw if type(raw) is Item else Item(raw)  # type: ignore[arg-type]
+        item = raw if isinstance(raw, Item) else Item(raw)
         if cutoff <= item.ts <= now_ms and (limit is None or item.order_key() < limit):
             seen[item.transaction_id] = item
     converted = sorted(seen.values(), key=Item.order_key)
@@ -412,7 +414,7 @@ class InMemoryHistoryStore:
 
     def history_for(self, txn: dict | Item) -> UserHistory:
         """The user's history just before ``txn`` (its window ends at the transaction's timestamp)."""
-        if type(txn) is Item:
+        if isinstance(txn, Item):
             user_id, ts = txn.user_id, txn.ts
         else:
             user_id, ts = txn["user_id"], int(txn["timestamp"])
@@ -422,7 +424,7 @@ class InMemoryHistoryStore:
 
     def record(self, txn: dict | Item) -> None:
         """Add ``txn`` to its user's history after it was scored."""
-        user_id = txn.user_id if type(txn) is Item else txn["user_id"]
+        user_id = txn.user_id if isinstance(txn, Item) else txn["user_id"]
         (self._users.get(user_id) or self._history(user_id)).add(txn)
 
     def __len__(self) -> int:

@@ -217,7 +217,7 @@ def goes_left(tree: Tree, node: int, x: float) -> bool:
     """LightGBM's decision at ``node`` for the feature value ``x`` (the reference the compiled code
     is tested against; also used to walk trees for contributions and for very deep trees)."""
     threshold = tree.threshold[node]
-    if type(threshold) is frozenset:  # CategoricalDecision
+    if isinstance(threshold, frozenset):  # CategoricalDecision
         if x != x or not -1.0 < x < 2147483648.0:
             return False
         return int(x) in threshold
@@ -247,7 +247,7 @@ def _condition(tree: Tree, node: int) -> str:
     """Python source for "goes left" at ``node``, reading the local ``f<feature>``."""
     v = f"f{tree.feature[node]}"
     threshold = tree.threshold[node]
-    if type(threshold) is frozenset:
+    if isinstance(threshold, frozenset):
         return f"-1.0 < {v} < 2147483648.0 and int({v}) in {{{', '.join(map(repr, sorted(threshold)))}}}"
     t, z = repr(threshold), repr(ZERO)
     tiny = f"-{z} <= {v} <= {z}"
@@ -386,9 +386,10 @@ class Model:
             )
         self.sha256 = sha256
         self.document = doc
-        self.version = doc.get("version")
-        if not isinstance(self.version, str) or not 0 < len(self.version) <= 100:
+        version_id = doc.get("version")
+        if not isinstance(version_id, str) or not 0 < len(version_id) <= 100:
             raise _fail("version", "expected a non-empty string of at most 100 characters")
+        self.version: str = version_id
         self.feature_names = _names(doc.get("features"), "features")
         categories = _object(doc.get("categories", {}), "categories")
         self.categories: dict[str, tuple[str, ...]] = {}

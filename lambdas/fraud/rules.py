@@ -48,11 +48,13 @@ def ramp(value: float, start: float, full: float) -> float:
 
 class Rule:
     """One rule: ``name`` (its key under ``rules`` in the document), ``code`` (its reason code), ``reads`` (the
-    features it reads), ``Settings`` (its own settings, parsed by ``settings``) and ``evaluate``."""
+    features it reads), ``Settings`` (its own settings, parsed by ``read_settings``) and ``evaluate``."""
 
     name: ClassVar[str]
     code: ClassVar[str]
     reads: ClassVar[tuple[str, ...]]
+
+    settings: Any  # the rule's own settings (its Settings named tuple, or None)
 
     def __init__(self, common: Common, settings: Any, spec: FeatureSpec) -> None:
         self.common = common
@@ -66,12 +68,12 @@ class Rule:
     def parse(cls, s: Section, spec: FeatureSpec) -> tuple[Common, Any]:
         """This rule's section of the document: the common settings and its own (``s.done()`` is called)."""
         common = Common(s.boolean("enabled"), s.weight(), s.choice("force", FORCEABLE, optional=True))
-        own = cls.settings(s, spec)
+        own = cls.read_settings(s, spec)
         s.done()
         return common, own
 
     @classmethod
-    def settings(cls, s: Section, spec: FeatureSpec) -> Any:
+    def read_settings(cls, s: Section, spec: FeatureSpec) -> Any:
         return None
 
     def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
@@ -91,7 +93,7 @@ class AmountAnomaly(Rule):
         min_amount: float
 
     @classmethod
-    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+    def read_settings(cls, s: Section, spec: FeatureSpec) -> Settings:
         own = cls.Settings(s.weight("low_weight"), s.number("z_start", minimum=0), s.number("z_full", minimum=0),
                            s.number("min_amount", minimum=0))  # fmt: skip
         ordered(s.path, own.z_start, own.z_full, "z_start", "z_full")
@@ -130,7 +132,7 @@ class HighAmount(Rule):
         categories: Mapping[str, tuple[float, float]]  # category -> (start, full), overriding the above
 
     @classmethod
-    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+    def read_settings(cls, s: Section, spec: FeatureSpec) -> Settings:
         categories = {}
         for name, c in s.sections("categories").items():
             bounds = (c.positive("start"), c.positive("full"))
@@ -186,10 +188,10 @@ class Velocity(Rule):
         windows: tuple[Velocity.Window, ...]
 
     @classmethod
-    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+    def read_settings(cls, s: Section, spec: FeatureSpec) -> Settings:
         windows = []
         for w in s.items("windows"):
-            name = w.choice("window", WINDOW_NAMES)
+            name = str(w.choice("window", WINDOW_NAMES))
             windows.append(cls.Window(name, spec.window_ms(name), w.count("max_count"), w.positive("max_amount"),
                                       w.number("baseline_factor", minimum=0)))  # fmt: skip
             w.done()
@@ -275,7 +277,7 @@ class CardTesting(Rule):
         full_count: int
 
     @classmethod
-    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+    def read_settings(cls, s: Section, spec: FeatureSpec) -> Settings:
         own = cls.Settings(s.count("min_count", 2), s.count("full_count", 2))
         if own.full_count < own.min_count:
             raise ConfigError(s.key("full_count"), f"must be at least min_count ({own.min_count})")
@@ -310,7 +312,7 @@ class ImpossibleTravel(Rule):
         min_distance_km: float
 
     @classmethod
-    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+    def read_settings(cls, s: Section, spec: FeatureSpec) -> Settings:
         own = cls.Settings(s.positive("max_speed_kmh"), s.positive("full_speed_kmh"),
                            s.number("min_distance_km", minimum=0))  # fmt: skip
         ordered(s.path, own.max_speed_kmh, own.full_speed_kmh, "max_speed_kmh", "full_speed_kmh")
@@ -341,7 +343,7 @@ class FirstUse(Rule):
         min_history: int
 
     @classmethod
-    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+    def read_settings(cls, s: Section, spec: FeatureSpec) -> Settings:
         return cls.Settings(s.count("min_history", 0))
 
 
@@ -381,7 +383,7 @@ class MerchantCategory(Rule):
         risk: Mapping[str, float]
 
     @classmethod
-    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+    def read_settings(cls, s: Section, spec: FeatureSpec) -> Settings:
         risk = s.section("risk")
         values = {str(k): number(v, risk.key(str(k)), minimum=0, maximum=1) for k, v in risk.data.items()}
         return cls.Settings(values)
@@ -409,7 +411,7 @@ class UnusualHour(Rule):
         max_share: float
 
     @classmethod
-    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+    def read_settings(cls, s: Section, spec: FeatureSpec) -> Settings:
         return cls.Settings(s.count("min_history", 0), s.number("max_share", minimum=0, maximum=1,
                                                                 exclusive_minimum=True))  # fmt: skip
 
@@ -439,7 +441,7 @@ class RiskyHour(Rule):
         risk: tuple[float, ...]  # 24 values, index = hour of day
 
     @classmethod
-    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+    def read_settings(cls, s: Section, spec: FeatureSpec) -> Settings:
         risk_section = s.section("risk")
         risk = [0.0] * 24
         for key, value in risk_section.data.items():
@@ -451,7 +453,7 @@ class RiskyHour(Rule):
 
     def __init__(self, common: Common, settings: Any, spec: FeatureSpec) -> None:
         super().__init__(common, settings, spec)
-        self._reasons = tuple(
+        self._hours: tuple[Reason | None, ...] = tuple(
             Reason(self.code, self.weight * risk, f"{hour:02d}:00-{hour:02d}:59 has risk {risk:.2f}")
             if risk > 0
             else None
@@ -459,7 +461,7 @@ class RiskyHour(Rule):
         )
 
     def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:
-        return self._reasons[item.hour]
+        return self._hours[item.hour]
 
 
 class Spree(Rule):
@@ -477,7 +479,7 @@ class Spree(Rule):
         full_count: int
 
     @classmethod
-    def settings(cls, s: Section, spec: FeatureSpec) -> Settings:
+    def read_settings(cls, s: Section, spec: FeatureSpec) -> Settings:
         return cls.Settings(s.count("full_count"))
 
     def evaluate(self, item: Item, f: Mapping[str, Any], history: UserHistory) -> Reason | None:

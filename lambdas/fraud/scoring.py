@@ -80,9 +80,9 @@ def score(
         window_ms = max(window_ms, shadow.config.history_window_ms)
         max_items = max(max_items, shadow.config.history_max_items)
     stored = store.user_history(
-        item.user_id, through_ms=item.ts, window_ms=window_ms, max_items=max_items, before=item.order_key()
+        str(item.user_id), through_ms=item.ts, window_ms=window_ms, max_items=max_items, before=item.order_key()
     )
-    candidates = [*stored, *recent.of(item.user_id, item.ts)]
+    candidates: list[dict[str, Any] | Item] = [*stored, *recent.of(item.user_id, item.ts)]
     history = history_from_items(candidates, config.history_window_ms, config.history_max_items, item.ts, before=item)
     assessment = engine.assess(item, history)
     shadow_assessment = None

@@ -169,7 +169,8 @@ data "aws_iam_policy_document" "sns_assume" {
 }
 
 resource "aws_iam_role" "delivery_status" {
-  name               = "sns-delivery-status-${var.suffix}"
+  # IAM is global: the region keeps two regions' environments of the same suffix apart.
+  name               = "sns-delivery-status-${var.region}-${var.suffix}"
   description        = "Lets SNS log delivery status of ${local.topic_name}"
   assume_role_policy = data.aws_iam_policy_document.sns_assume.json
   tags               = var.tags
@@ -195,7 +196,7 @@ data "aws_iam_policy_document" "delivery_status" {
 }
 
 resource "aws_iam_role_policy" "delivery_status" {
-  name   = "sns-delivery-status-${var.suffix}"
+  name   = "sns-delivery-status-${var.region}-${var.suffix}"
   role   = aws_iam_role.delivery_status.id
   policy = data.aws_iam_policy_document.delivery_status.json
 }

@@ -1,6 +1,6 @@
 output "bucket_arn" {
-  description = "ARN of the model bucket (for s3:GetObject grants on <arn>/models/*)."
-  value       = aws_s3_bucket.models.arn
+  description = "ARN of the model bucket (for s3:GetObject grants on <arn>/models/*); known at plan time."
+  value       = "arn:${local.partition}:s3:::${aws_s3_bucket.models.bucket}"
 }
 
 output "bucket_name" {

@@ -266,6 +266,13 @@ def _concurrency(settings: Settings, facts: Facts) -> Result:
         else ""
     )
     example = next(iter(settings.reservations))
+    make = f"make tfvars ENV={settings.suffix} SET=functions.{example}.reserved_concurrency"
+    smaller = (
+        f"at most {per_function} per function (`{make}={per_function}`, and so on for each function), or none "
+        f"(`{make}=null`)"
+        if per_function >= 1
+        else f"none: leave the functions unreserved (`{make}=null`, and so on for each function)"
+    )
     return Result(
         FAIL,
         topic,
@@ -277,8 +284,7 @@ def _concurrency(settings: Settings, facts: Facts) -> Result:
         f'request a higher Lambda quota "{name}" (Service Quotas, service {service}, quota code {code}) of at '
         f"least {needed}: `aws service-quotas request-service-quota-increase --service-code {service} "
         f"--quota-code {code} --desired-value {needed} --region {settings.region}`; or reserve less in this "
-        f"environment: at most {per_function} per function (`make tfvars ENV={settings.suffix} "
-        f"SET=functions.{example}.reserved_concurrency={per_function}`, or =null for unreserved)",
+        f"environment: {smaller}",
     )
 
 
@@ -429,7 +435,7 @@ def preflight(
     """Read the variables of ``suffix`` and the account behind ``env`` (boto3's own configuration when None)."""
     import boto3
 
-    settings = Settings.from_var_file(Path(build_dir) / validate_suffix(suffix) / "terraform.tfvars.json")
+    settings = Settings.from_var_file(Path(build_dir or BUILD) / validate_suffix(suffix) / "terraform.tfvars.json")
     unknown = set(settings.reservations) - set(function_catalog())
     if unknown:
         raise ToolError(f"functions {', '.join(sorted(unknown))} in the variables are not in lambdas/functions.json")

@@ -359,16 +359,12 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command in ("deploy", "bootstrap"):
         from tools.deploy import preflight
 
-        settings, results = preflight.preflight(args.env)
+        settings, facts, results = preflight.preflight(args.env)
         print(preflight.format_results(settings, results))
-        if args.command == "bootstrap" or preflight.needs_bootstrap(results):
-            account = next(
-                (r.message.split()[1] for r in results if r.topic == "credentials" and r.level == "ok"), None
-            )
-            if account is None:
+        if args.command == "bootstrap" or (preflight.needs_bootstrap(results) and not preflight.failed(results)):
+            if facts.account is None:
                 raise ToolError("no AWS credentials: the account bootstrap needs the account (see the preflight above)")
-            if args.command == "bootstrap" or not preflight.failed(results):
-                apply_bootstrap(account, settings.region, args.auto_approve)
+            apply_bootstrap(facts.account, settings.region, args.auto_approve)
         if args.command == "bootstrap":
             return 0
         if preflight.failed(results):

@@ -371,3 +371,47 @@ def test_a_model_file_is_uploaded_under_its_version_and_becomes_the_live_model(w
     assert live["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
     (artifact,) = [c["change"]["after"] for c in plan["resource_changes"] if c["type"] == "aws_s3_object"]
     assert artifact["key"] == "models/v-test.json"
+
+
+@pytest.mark.slow
+def test_the_failure_queues_move_to_their_for_each_addresses_without_being_replaced(workspace: Workspace):
+    """State written with the three copied queues (the old addresses) plans no queue change."""
+    directory = workspace.base / "messaging-wrapper"
+    directory.mkdir()
+    (directory / "main.tf").write_text(
+        """
+module "messaging" {
+  source      = "../modules/messaging"
+  kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  region      = "us-east-1"
+  suffix      = "mv"
+}
+"""
+    )
+    workspace.init(directory)
+    common = [workspace.terraform, f"-chdir={directory}"]
+
+    def terraform(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*common, *args], env=workspace.env, check=True, capture_output=True, text=True, timeout=900
+        )
+
+    terraform("apply", "-input=false", "-no-color", "-auto-approve", "-lock=false")
+    old = {"function-failures": "function_failures", "stream": "stream_dlq", "events": "events_dlq"}
+    for key, name in old.items():  # what a state written before the for_each holds
+        terraform(
+            "state",
+            "mv",
+            "-lock=false",
+            f'module.messaging.aws_sqs_queue.dead_letter["{key}"]',
+            f"module.messaging.aws_sqs_queue.{name}",
+        )
+    plan_file = directory / "moved.tfplan"
+    terraform("plan", "-input=false", "-no-color", "-lock=false", f"-out={plan_file}")
+    plan = json.loads(terraform("show", "-json", str(plan_file)).stdout)
+    queues = {c["address"]: c for c in plan["resource_changes"] if c["type"] == "aws_sqs_queue"}
+    for key, name in old.items():
+        change = queues[f'module.messaging.aws_sqs_queue.dead_letter["{key}"]']
+        assert change["previous_address"] == f"module.messaging.aws_sqs_queue.{name}"
+        assert change["change"]["actions"] in (["no-op"], ["update"]), change["change"]["actions"]
+    assert not [a for a, c in queues.items() if "delete" in c["change"]["actions"]]

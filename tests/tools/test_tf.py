@@ -261,3 +261,27 @@ def test_a_stack_inits_plans_applies_outputs_and_destroys_with_everything_under_
         assert tf.format_summary("tools-t1", stack.plan()) == "tools-t1: no changes"
         stack.destroy()
         assert stack.outputs() == {}
+
+
+@pytest.mark.terraform
+@pytest.mark.slow
+def test_the_account_bootstrap_applies_and_sets_the_api_gateway_logging_role(terraform_bin, tmp_path, monkeypatch):
+    import boto3
+
+    from tools.emulator.localaws import LocalAWS
+
+    monkeypatch.setattr(tf, "BUILD", tmp_path)
+    with LocalAWS() as aws:
+        apigateway = boto3.client(
+            "apigateway",
+            endpoint_url=aws.endpoint,
+            region_name=aws.region,
+            aws_access_key_id="t",
+            aws_secret_access_key="t",
+        )
+        assert not apigateway.get_account().get("cloudwatchRoleArn")
+        tf.apply_bootstrap("123456789012", aws.region, auto_approve=True, env=aws.env())
+        assert apigateway.get_account()["cloudwatchRoleArn"].endswith(":role/apigateway-cloudwatch-us-east-1")
+        stack = tf.bootstrap_stack("123456789012", aws.region, aws.env())
+        assert stack.state_file == tmp_path / "account-123456789012-us-east-1" / "terraform.tfstate"
+        assert tf.format_summary(stack.suffix, stack.plan()) == f"{stack.suffix}: no changes"

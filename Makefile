@@ -80,7 +80,8 @@ docs: venv ## regenerate the Inputs/Outputs tables of every module README from t
 	$(PY) -m tools.deploy.docs
 
 lock: ## write terraform/.terraform.lock.hcl for linux and darwin, amd64 and arm64 (needs the Terraform registry)
-	terraform -chdir=terraform providers lock $(foreach platform,$(LOCK_PLATFORMS),-platform=$(platform))
+	TF_DATA_DIR=$(CURDIR)/build/lock/.terraform terraform -chdir=terraform get
+	TF_DATA_DIR=$(CURDIR)/build/lock/.terraform terraform -chdir=terraform providers lock $(foreach platform,$(LOCK_PLATFORMS),-platform=$(platform))
 	@echo "commit it with: git add -f terraform/.terraform.lock.hcl (it is ignored so that local inits never commit a one-platform file)"
 
 simulate: venv ## write simulated labeled traffic (see python -m tools.detection.simulate --help)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tools._cli import ToolError
 from tools.deploy import tf
 from tools.deploy.package import FUNCTIONS
@@ -285,3 +286,30 @@ def test_the_account_bootstrap_applies_and_sets_the_api_gateway_logging_role(ter
         stack = tf.bootstrap_stack("123456789012", aws.region, aws.env())
         assert stack.state_file == tmp_path / "account-123456789012-us-east-1" / "terraform.tfstate"
         assert tf.format_summary(stack.suffix, stack.plan()) == f"{stack.suffix}: no changes"
+
+
+@pytest.mark.terraform
+@pytest.mark.slow
+def test_a_local_plan_of_prod_needs_no_account_and_resolves_the_layer_from_the_emulators_parameter(
+    terraform_bin, tmp_path, monkeypatch, capsys
+):
+    from tools._cli import powertools_release
+    from tools.deploy import package, tfvars
+
+    monkeypatch.setattr(tf, "BUILD", tmp_path)
+    monkeypatch.setattr(tf, "EMULATOR_PLANS", tmp_path / "emulator-plans")
+    dist = tmp_path / "dist"
+    package.build(ROOT / "lambdas", dist)
+    var_file = tmp_path / "prod" / "terraform.tfvars.json"
+    assert tfvars.main(["--env", "prod", "--artifacts-dir", str(dist), "--output", str(var_file)]) == 0
+    capsys.readouterr()  # what tfvars printed
+    assert tf.main(["plan", "--env", "prod", "--local", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("prod: ") and "(planned against the embedded emulator, no account)" in out
+    plan = json.loads((tmp_path / "emulator-plans" / "prod" / "plan.json").read_text())
+    layers = {
+        tuple(c["change"]["after"]["layers"]) for c in plan["resource_changes"] if c["type"] == "aws_lambda_function"
+    }
+    assert layers == {("arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-arm64:0",)}
+    assert plan["variables"]["powertools_release"]["value"] == powertools_release()
+    assert not (tmp_path / "prod" / "terraform.tfstate").exists(), "the environment's own state is never touched"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,7 +136,10 @@ def _is_missing(error: Exception, *codes: str) -> bool:
 def gather(settings: Settings, session: Any) -> Facts:
     """Read the facts the checks need with ``session`` (a boto3 Session), one call each."""
     facts = Facts()
-    client: Callable[[str], Any] = lambda service: session.client(service, region_name=settings.region)  # noqa: E731
+
+    def client(service: str) -> Any:
+        return session.client(service, region_name=settings.region)
+
     try:
         identity = client("sts").get_caller_identity()
         facts.account, facts.caller = identity["Account"], identity["Arn"]

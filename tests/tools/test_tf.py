@@ -272,7 +272,8 @@ def test_the_account_bootstrap_applies_and_sets_the_api_gateway_logging_role(ter
     from tools.emulator.localaws import LocalAWS
 
     monkeypatch.setattr(tf, "BUILD", tmp_path)
-    with LocalAWS() as aws:
+    # A region no other test touches: moto's backends are shared by every server of the process.
+    with LocalAWS(region="eu-west-2") as aws:
         apigateway = boto3.client(
             "apigateway",
             endpoint_url=aws.endpoint,
@@ -282,9 +283,9 @@ def test_the_account_bootstrap_applies_and_sets_the_api_gateway_logging_role(ter
         )
         assert not apigateway.get_account().get("cloudwatchRoleArn")
         tf.apply_bootstrap("123456789012", aws.region, auto_approve=True, env=aws.env())
-        assert apigateway.get_account()["cloudwatchRoleArn"].endswith(":role/apigateway-cloudwatch-us-east-1")
+        assert apigateway.get_account()["cloudwatchRoleArn"].endswith(":role/apigateway-cloudwatch-eu-west-2")
         stack = tf.bootstrap_stack("123456789012", aws.region, aws.env())
-        assert stack.state_file == tmp_path / "account-123456789012-us-east-1" / "terraform.tfstate"
+        assert stack.state_file == tmp_path / "account-123456789012-eu-west-2" / "terraform.tfstate"
         assert tf.format_summary(stack.suffix, stack.plan()) == f"{stack.suffix}: no changes"
 
 

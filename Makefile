@@ -1,7 +1,8 @@
 # Thin entry points over the Python tools in tools/. Every target creates what it needs.
 #   make demo                 run the whole pipeline locally (embedded AWS emulator, no account needed)
 #   make test                 every test session (nox)
-#   make deploy ENV=<suffix>  package, render variables, policy gate, plan, apply (asks first)
+#   make deploy ENV=<suffix>  package, render variables, policy gate, preflight, (account bootstrap),
+#                             plan, IAM lint, apply (asks first)
 #   make replay ENV=<suffix>  re-drive the failure queues into the pipeline (DRY_RUN=1: only show)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -17,10 +18,18 @@ AUTO_APPROVE ?=
 SESSIONS ?=
 SHADOW ?=
 DRY_RUN ?=
+LOCAL  ?=
+ALERT_EMAIL ?=
+OPS_EMAIL ?=
+SET    ?=
 
-PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
+# tfvars flags: the profile, the alert addresses (kept for later renders) and KEY=VALUE overrides (SET="a=1 b=2").
+TFVARS_ARGS := $(if $(PROFILE),--profile $(PROFILE),) $(if $(ALERT_EMAIL),--alert-email $(ALERT_EMAIL),) \
+	$(if $(OPS_EMAIL),--ops-email $(OPS_EMAIL),) $(foreach assignment,$(SET),--set $(assignment))
+# The AWS provider's lock file for every platform a user or CI runs on (needs the registry).
+LOCK_PLATFORMS := linux_amd64 linux_arm64 darwin_amd64 darwin_arm64
 
-.PHONY: help venv test lint fmt demo package tfvars policy plan deploy apply destroy output rules model train replay simulate backtest bench clean
+.PHONY: help venv test lint fmt demo package tfvars policy preflight plan deploy bootstrap destroy output rules model train replay docs lock simulate backtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -51,17 +60,23 @@ demo: venv ## deploy into the embedded emulator and run traffic through the pipe
 package: venv ## build the deterministic Lambda zips into build/dist
 	$(PY) -m tools.deploy.package
 
-tfvars: venv ## render build/$(ENV)/terraform.tfvars.json
-	$(PY) -m tools.deploy.tfvars --env $(ENV) $(PROFILE_ARG)
+tfvars: venv ## render build/$(ENV)/terraform.tfvars.json (ALERT_EMAIL=, OPS_EMAIL=, SET="key=value ...")
+	$(PY) -m tools.deploy.tfvars --env $(ENV) $(TFVARS_ARGS)
 
 policy: venv ## checkov gate over modules/ and terraform/ (own virtualenv, offline)
 	$(PY) -m tools.deploy.policy
 
-plan: package tfvars ## terraform plan for ENV, written to build/$(ENV)/plan.tfplan and plan.json
-	$(PY) -m tools.deploy.tf plan --env $(ENV)
+preflight: tfvars ## what would make a deploy of ENV fail, read from the account (LOCAL=1: the emulator)
+	$(PY) -m tools.deploy.preflight --env $(ENV) $(if $(LOCAL),--local,)
 
-deploy: package tfvars policy ## plan and apply ENV (asks for confirmation unless AUTO_APPROVE=1)
+plan: package tfvars ## terraform plan for ENV into build/$(ENV)/plan.json (LOCAL=1: against the emulator, no account)
+	$(PY) -m tools.deploy.tf plan --env $(ENV) $(if $(LOCAL),--local,)
+
+deploy: package tfvars policy ## preflight, account bootstrap if needed, plan, IAM lint, apply ENV (AUTO_APPROVE=1: no questions)
 	$(PY) -m tools.deploy.tf deploy --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,)
+
+bootstrap: tfvars ## apply the account bootstrap (API Gateway's CloudWatch Logs role) for ENV's account and region
+	$(PY) -m tools.deploy.tf bootstrap --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,)
 
 destroy: venv ## destroy ENV (asks for confirmation unless AUTO_APPROVE=1)
 	$(PY) -m tools.deploy.tf destroy --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,)
@@ -80,6 +95,14 @@ train: venv ## train the default model (models/default.json) on the labeled data
 
 replay: venv ## re-drive what ENV's failure and dead-letter queues hold, idempotently (DRY_RUN=1: show only)
 	$(PY) -m tools.deploy.replay --env $(ENV) $(if $(DRY_RUN),--dry-run,)
+
+docs: venv ## regenerate the Inputs/Outputs tables of every module README from the .tf files
+	$(PY) -m tools.deploy.docs
+
+lock: ## write terraform/.terraform.lock.hcl for linux and darwin, amd64 and arm64 (needs the Terraform registry)
+	TF_DATA_DIR=$(CURDIR)/build/lock/.terraform terraform -chdir=terraform get
+	TF_DATA_DIR=$(CURDIR)/build/lock/.terraform terraform -chdir=terraform providers lock $(foreach platform,$(LOCK_PLATFORMS),-platform=$(platform))
+	@echo "commit it with: git add -f terraform/.terraform.lock.hcl (it is ignored so that local inits never commit a one-platform file)"
 
 simulate: venv ## write simulated labeled traffic (see python -m tools.detection.simulate --help)
 	$(PY) -m tools.detection.simulate --help

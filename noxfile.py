@@ -39,13 +39,14 @@ def tools(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def terraform(session: nox.Session) -> None:
-    """terraform fmt, validate, plan assertions over the profiles and switches, input validation."""
+    """terraform fmt, validate, plan assertions over the profiles and switches (parliament over each
+    plan's IAM policies), input validation."""
     session.run(PYTHON, "-m", "pytest", "tests/terraform", "tests/modules", *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def policy(session: nox.Session) -> None:
-    """The checkov gate (fails on any failed check)."""
+    """The checkov gate (fails on any failed check); `-- --plan build/<suffix>/plan.json` adds parliament."""
     session.run(PYTHON, "-m", "tools.deploy.policy", *session.posargs)
 
 

@@ -3,19 +3,17 @@
 module "api" {
   source = "../modules/api"
 
-  alarm_actions              = [module.messaging.ops_topic_arn]
-  kms_key_arn                = module.security.key_arn
-  lambda_invoke_arn          = module.functions["process-transaction"].invoke_arn
-  log_retention_days         = var.log_retention_days
-  manage_api_gateway_account = var.manage_api_gateway_account
-  quota_limit                = var.api_quota_limit
-  quota_period               = var.api_quota_period
-  region                     = var.region
-  request_schema             = local.request_schema
-  suffix                     = var.suffix
-  tags                       = local.tags
-  throttle_burst_limit       = var.api_throttle_burst_limit
-  throttle_rate_limit        = var.api_throttle_rate_limit
+  alarm_actions        = [module.messaging.ops_topic_arn]
+  kms_key_arn          = module.security.key_arn
+  lambda_invoke_arn    = module.functions["process-transaction"].invoke_arn
+  log_retention_days   = var.log_retention_days
+  quota_limit          = var.api_quota_limit
+  quota_period         = var.api_quota_period
+  request_schema       = local.request_schema
+  suffix               = var.suffix
+  tags                 = local.tags
+  throttle_burst_limit = var.api_throttle_burst_limit
+  throttle_rate_limit  = var.api_throttle_rate_limit
 }
 
 resource "aws_lambda_permission" "api" {

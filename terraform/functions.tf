@@ -22,6 +22,10 @@ locals {
     POWERTOOLS_LOG_LEVEL         = "INFO"
   }
 
+  # Powertools comes from its public layer, the ARN of exactly var.powertools_release for the runtime
+  # and architecture (AWS publishes one parameter per release; never `latest`).
+  powertools_layer_parameter = var.powertools_release == null ? null : "/aws/service/powertools/python/${var.architecture}/${var.runtime}/${var.powertools_release}"
+
   time_bucket_shards      = "4"
   rules_cache_seconds     = "300"
   analysis_window_minutes = "10"
@@ -32,10 +36,18 @@ locals {
     actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     resources = [module.data.state_table_arn]
   }
+  # GetParameterHistory: a sandbox that finds the latest version unusable falls back to the newest valid
+  # one (lambdas/handler_kit.py CachedDocument).
   read_rules = {
     sid       = "ReadRulesParameter"
-    actions   = ["ssm:GetParameter"]
+    actions   = ["ssm:GetParameter", "ssm:GetParameterHistory"]
     resources = [module.data.rules_parameter_arn]
+  }
+  # The SecureString is decrypted by SSM with the key (kms:ViaService ssm, see key_services).
+  read_hash_key = {
+    sid       = "ReadHashKey"
+    actions   = ["ssm:GetParameter"]
+    resources = [module.data.hash_key_parameter_arn]
   }
   send_alerts = {
     sid       = "SendAlerts"
@@ -43,14 +55,17 @@ locals {
     resources = [module.messaging.alerts_queue_arn]
   }
 
-  # What each function needs beyond its catalog entry: its environment and the IAM statements of the
-  # calls it makes (one per purpose). A precondition below checks the keys match the catalog.
+  # What each function needs beyond its catalog entry: its environment, the IAM statements of the
+  # calls it makes (one per purpose) and the services it reaches the key through besides Lambda and
+  # SQS (modules/functions always adds those two). A check below makes the keys match the catalog.
   function_wiring = {
     process-transaction = {
       environment = {
-        TABLE_NAME         = module.data.table_name
-        TIME_BUCKET_SHARDS = local.time_bucket_shards
+        TABLE_NAME                 = module.data.table_name
+        TIME_BUCKET_SHARDS         = local.time_bucket_shards
+        TRANSACTION_RETENTION_DAYS = tostring(var.transaction_retention_days)
       }
+      key_services = ["dynamodb"]
       statements = [
         {
           # TransactWriteItems is authorised per item: two conditional Puts (transaction and claim).
@@ -63,13 +78,17 @@ locals {
     }
     detect-fraud = {
       environment = {
-        TABLE_NAME           = module.data.table_name
-        USER_INDEX_NAME      = module.data.user_index_name
-        STATE_TABLE_NAME     = module.data.state_table_name
-        ALERTS_QUEUE_URL     = module.messaging.alerts_queue_url
-        RULES_PARAMETER_NAME = module.data.rules_parameter_name
-        RULES_CACHE_SECONDS  = local.rules_cache_seconds
+        TABLE_NAME                  = module.data.table_name
+        USER_INDEX_NAME             = module.data.user_index_name
+        STATE_TABLE_NAME            = module.data.state_table_name
+        ALERTS_QUEUE_URL            = module.messaging.alerts_queue_url
+        RULES_PARAMETER_NAME        = module.data.rules_parameter_name
+        RULES_CACHE_SECONDS         = local.rules_cache_seconds
+        SHADOW_RULES_PARAMETER_NAME = module.data.shadow_rules_parameter_name
+        MODEL_PARAMETER_NAME        = module.models.model_parameter_name
+        MODEL_BUCKET                = module.models.bucket_name
       }
+      key_services = ["dynamodb", "s3"]
       statements = concat(
         [
           {
@@ -79,14 +98,27 @@ locals {
           },
           local.use_state_table,
           local.read_rules,
+          {
+            # The model pointer and the shadow rules document (both String parameters).
+            sid       = "ReadModelPointerAndShadowRules"
+            actions   = ["ssm:GetParameter", "ssm:GetParameterHistory"]
+            resources = [module.models.model_parameter_arn, module.data.shadow_rules_parameter_arn]
+          },
+          {
+            # Model artifacts only (SSE-KMS: decrypted through S3, see key_services).
+            sid       = "ReadModelArtifacts"
+            actions   = ["s3:GetObject"]
+            resources = ["${module.models.bucket_arn}/models/*"]
+          },
           local.send_alerts,
         ],
         # Direct mode: the event source mapping reads the stream with this role and sends the records
-        # it gives up on to the stream dead-letter queue.
+        # it gives up on to the stream dead-letter queue. (dynamodb:ListStreams is not here: it
+        # accepts only Resource "*", and the mapping names its stream.)
         var.stream_consumer == "direct" ? [
           {
             sid       = "ReadTableStream"
-            actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+            actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
             resources = [module.data.table_stream_arn]
           },
           {
@@ -102,6 +134,7 @@ locals {
         STATE_TABLE_NAME = module.data.state_table_name
         TOPIC_ARN        = module.messaging.topic_arn
       }
+      key_services = ["dynamodb", "sns"]
       statements = [
         {
           sid       = "ConsumeAlerts"
@@ -126,7 +159,9 @@ locals {
         RULES_PARAMETER_NAME    = module.data.rules_parameter_name
         RULES_CACHE_SECONDS     = local.rules_cache_seconds
         ANALYSIS_WINDOW_MINUTES = local.analysis_window_minutes
+        HASH_KEY_PARAMETER_NAME = module.data.hash_key_parameter_name
       }
+      key_services = ["dynamodb", "ssm"]
       statements = [
         {
           sid       = "QueryTimeBuckets"
@@ -141,6 +176,7 @@ locals {
           resources = [module.data.state_table_arn]
         },
         local.read_rules,
+        local.read_hash_key,
         local.send_alerts,
       ]
     }
@@ -150,6 +186,12 @@ locals {
     subnet_ids         = module.network[0].private_subnet_ids
     security_group_ids = [module.network[0].security_group_id]
   } : null
+}
+
+data "aws_ssm_parameter" "powertools_layer" {
+  count = local.powertools_layer_parameter == null ? 0 : 1
+
+  name = local.powertools_layer_parameter
 }
 
 module "functions" {
@@ -168,7 +210,9 @@ module "functions" {
   environment                = merge(local.common_environment, local.function_wiring[each.key].environment)
   policy_statements          = local.function_wiring[each.key].statements
   kms_key_arn                = module.security.key_arn
-  layers                     = var.powertools_layer_arn == null ? [] : [var.powertools_layer_arn]
+  kms_key_services           = local.function_wiring[each.key].key_services
+  layers                     = [for layer in data.aws_ssm_parameter.powertools_layer : layer.insecure_value]
+  region                     = var.region
   vpc_config                 = local.vpc_config
   log_retention_days         = var.log_retention_days
   on_failure_destination_arn = module.messaging.function_failures_queue_arn

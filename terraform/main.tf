@@ -5,6 +5,7 @@
 #   stream.tf     table stream -> detect-fraud (Pipe + bus + rule, or a direct event source mapping)
 #   alerts.tf     alerts queue -> notify-team
 #   schedule.tf   the analyze-patterns schedule
+#   monitoring.tf the alarms on the pipeline's own metrics and the environment's dashboard
 
 locals {
   tags = merge(var.tags, {
@@ -19,6 +20,7 @@ locals {
   # Only read when no document is given (a conditional evaluates just the branch it takes).
   rules_document = var.rules_document != null ? var.rules_document : file("${local.repo_root}/lambdas/fraud/rules.default.json")
   request_schema = file("${local.repo_root}/lambdas/fraud/transaction.schema.json")
+  model_file     = var.model_file == null ? null : (startswith(var.model_file, "/") ? var.model_file : abspath("${path.root}/${var.model_file}"))
 }
 
 module "security" {
@@ -53,6 +55,17 @@ module "data" {
   tags               = local.tags
 }
 
+module "models" {
+  source = "../modules/models"
+
+  kms_key_arn      = module.security.key_arn
+  model_file       = local.model_file
+  parameter_prefix = local.parameter_prefix
+  region           = var.region
+  suffix           = var.suffix
+  tags             = local.tags
+}
+
 module "messaging" {
   source = "../modules/messaging"
 
@@ -62,6 +75,7 @@ module "messaging" {
   kms_key_arn                       = module.security.key_arn
   log_retention_days                = var.log_retention_days
   max_receive_count                 = var.max_receive_count
+  ops_email                         = var.ops_email
   region                            = var.region
   suffix                            = var.suffix
   tags                              = local.tags

@@ -39,6 +39,11 @@ output "api_url" {
   value       = module.api.transactions_url
 }
 
+output "dashboard_name" {
+  description = "Name of the environment's CloudWatch dashboard, fraud-pipeline-<suffix>."
+  value       = aws_cloudwatch_dashboard.pipeline.dashboard_name
+}
+
 output "event_bus_name" {
   description = "Name of the custom event bus fraud-events-<suffix> (used when stream_consumer is eventbridge)."
   value       = module.messaging.event_bus_name
@@ -49,9 +54,24 @@ output "function_names" {
   value       = { for k, f in module.functions : k => f.function_name }
 }
 
+output "hash_key_parameter_name" {
+  description = "Name of the HMAC key parameter, /<project>/<suffix>/hash-key-<suffix> (SecureString under the CMK, random, created by Terraform)."
+  value       = module.data.hash_key_parameter_name
+}
+
 output "kms_key_arn" {
   description = "ARN of the environment's customer-managed KMS key."
   value       = module.security.key_arn
+}
+
+output "model_bucket_name" {
+  description = "Name of the model bucket, models-<account>-<region>-<suffix> (artifacts as models/<version>.json)."
+  value       = module.models.bucket_name
+}
+
+output "model_parameter_name" {
+  description = "Name of the model pointer parameter, /<project>/<suffix>/model-<suffix> ({\"live\", \"shadow\"})."
+  value       = module.models.model_parameter_name
 }
 
 output "region" {
@@ -62,6 +82,11 @@ output "region" {
 output "rules_parameter_name" {
   description = "Name of the rules parameter, /<project>/<suffix>/rules-<suffix>."
   value       = module.data.rules_parameter_name
+}
+
+output "shadow_rules_parameter_name" {
+  description = "Name of the shadow rules parameter, /<project>/<suffix>/shadow-rules-<suffix> (a rules document, or null)."
+  value       = module.data.shadow_rules_parameter_name
 }
 
 output "state_table_name" {

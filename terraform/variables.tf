@@ -1,5 +1,5 @@
 variable "alert_email" {
-  description = "Email address subscribed to the fraud notifications and the ops alarms topic; null subscribes none. The recipient must confirm the subscription mail."
+  description = "Email address subscribed to the fraud notifications topic (fraud alerts); null subscribes none. The recipient must confirm the subscription mail. make plan|deploy ALERT_EMAIL=... sets it; staging and prod refuse to deploy without it."
   type        = string
   default     = null
 
@@ -82,7 +82,7 @@ variable "api_throttle_rate_limit" {
 }
 
 variable "architecture" {
-  description = "Instruction set of every function: arm64 (the default) or x86_64. The Powertools layer must match it."
+  description = "Instruction set of every function: arm64 (the default) or x86_64. The Powertools layer follows it."
   type        = string
   default     = "arm64"
   nullable    = false
@@ -174,16 +174,9 @@ variable "log_retention_days" {
   nullable    = false
 
   validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+    condition     = contains(jsondecode(file("${path.module}/../modules/log-retention-days.json")), var.log_retention_days)
+    error_message = "log_retention_days must be one of ${join(", ", jsondecode(file("${path.module}/../modules/log-retention-days.json")))}."
   }
-}
-
-variable "manage_api_gateway_account" {
-  description = "Whether this environment owns the account-wide API Gateway CloudWatch Logs role (one per account and region). Turn it on in exactly one environment per account; API logging fails until some environment (or someone) has set it."
-  type        = bool
-  default     = false
-  nullable    = false
 }
 
 variable "max_receive_count" {
@@ -198,24 +191,36 @@ variable "max_receive_count" {
   }
 }
 
-variable "powertools_layer_arn" {
-  description = "Powertools for AWS Lambda (Python) V3 layer version ARN for the runtime, architecture and region (the functions' third-party code comes from it). null: no layer (the local emulator provides Powertools itself)."
+variable "model_file" {
+  description = "Default model artifact uploaded to the model bucket as models/<version>.json and seeded as the live model (relative paths are relative to this root module); null: no model, the pointer is seeded {\"live\": null, \"shadow\": null} and detect-fraud scores with the rules alone. Later models go live with `make model`, not Terraform."
   type        = string
-  default     = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-arm64:27"
+  default     = "../models/default.json"
 
   validation {
-    condition     = var.powertools_layer_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]+:[0-9]+$", var.powertools_layer_arn))
-    error_message = "powertools_layer_arn must be a layer version ARN such as \"arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-arm64:27\", or null for no layer."
+    condition     = var.model_file == null || can(jsondecode(file(startswith(coalesce(var.model_file, "/"), "/") ? var.model_file : "${path.module}/${var.model_file}")).version)
+    error_message = "model_file must be a readable JSON model artifact with a top-level \"version\" (make train writes models/default.json), or null to deploy without a model."
   }
+}
+
+variable "ops_email" {
+  description = "Email address subscribed to the ops topic, where every alarm goes; null subscribes none. The recipient must confirm the subscription mail. make plan|deploy OPS_EMAIL=... sets it; staging and prod refuse to deploy without it."
+  type        = string
+  default     = null
 
   validation {
-    condition     = var.powertools_layer_arn == null || try(split(":", var.powertools_layer_arn)[3] == var.region, false)
-    error_message = "powertools_layer_arn must be in the deployment region (var.region): Lambda only attaches layers from its own region. Use the ARN with your region in it."
+    condition     = var.ops_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.ops_email))
+    error_message = "ops_email must be an email address such as \"fraud-ops@example.com\", or null for no email subscription."
   }
+}
+
+variable "powertools_release" {
+  description = "Powertools for AWS Lambda (Python) release the functions run, e.g. 3.37.0; its layer ARN is read from the public parameter /aws/service/powertools/python/<architecture>/<runtime>/<release>. tools.deploy.tfvars renders it from the aws-lambda-powertools pin in pyproject.toml (the one place it is written). null: no layer (the local emulator runs the project's own Powertools, the same pinned release)."
+  type        = string
+  default     = null
 
   validation {
-    condition     = var.powertools_layer_arn == null || !can(regex("PowertoolsPythonV3-python[0-9]+-(arm64|x86_64)", var.powertools_layer_arn)) || try(endswith(split(":", var.powertools_layer_arn)[6], "-${var.architecture}") && strcontains(split(":", var.powertools_layer_arn)[6], "-${replace(var.runtime, ".", "")}-"), false)
-    error_message = "powertools_layer_arn must be the Powertools layer built for var.runtime and var.architecture, e.g. AWSLambdaPowertoolsPythonV3-python311-arm64 for python3.11 on arm64."
+    condition     = var.powertools_release == null || can(regex("^3\\.[0-9]+\\.[0-9]+$", var.powertools_release))
+    error_message = "powertools_release must be a Powertools V3 release such as \"3.37.0\" (never \"latest\": the deployed code must be the tested code), or null for no layer."
   }
 }
 
@@ -255,14 +260,14 @@ variable "rules_document" {
 }
 
 variable "runtime" {
-  description = "Lambda runtime of every function."
+  description = "Lambda runtime of every function: python3.11 (supported until 2027-06-30), python3.12 or python3.13. The Powertools layer follows it."
   type        = string
   default     = "python3.11"
   nullable    = false
 
   validation {
     condition     = contains(["python3.11", "python3.12", "python3.13"], var.runtime)
-    error_message = "runtime must be \"python3.11\" (what the code is tested with), \"python3.12\" or \"python3.13\"."
+    error_message = "runtime must be \"python3.11\" (what the code is tested with), \"python3.12\" or \"python3.13\"; the Powertools layer follows it."
   }
 }
 
@@ -291,6 +296,18 @@ variable "stream_consumer" {
   }
 }
 
+variable "stream_lag_alarm_seconds" {
+  description = "With stream_consumer = \"direct\": the iterator-age alarm fires when detect-fraud is further behind the table stream than this."
+  type        = number
+  default     = 300
+  nullable    = false
+
+  validation {
+    condition     = var.stream_lag_alarm_seconds >= 1 && var.stream_lag_alarm_seconds < 86400
+    error_message = "stream_lag_alarm_seconds must be from 1 to 86399 seconds (the stream keeps records 24 h), e.g. 300."
+  }
+}
+
 variable "suffix" {
   description = "Environment suffix: ends every resource name and is the Environment tag, e.g. dev, prod, pr-42."
   type        = string
@@ -311,6 +328,23 @@ variable "tags" {
   validation {
     condition     = alltrue([for k in keys(var.tags) : !contains(["Environment", "Project", "CostCenter"], k)])
     error_message = "tags must not set Environment, Project or CostCenter; set suffix, project and cost_center instead."
+  }
+}
+
+variable "transaction_retention_days" {
+  description = "Days a stored transaction is kept before DynamoDB's TTL deletes it (process-transaction writes expires_at = received_at + this). Card data is kept only as long as scoring and disputes need it; at least the history window of the rules document (history.window_days)."
+  type        = number
+  default     = 90
+  nullable    = false
+
+  validation {
+    condition     = var.transaction_retention_days >= 1 && var.transaction_retention_days <= 3650 && floor(var.transaction_retention_days) == var.transaction_retention_days
+    error_message = "transaction_retention_days must be a whole number of days from 1 to 3650, e.g. 90."
+  }
+
+  validation {
+    condition     = var.transaction_retention_days >= try(jsondecode(var.rules_document != null ? var.rules_document : file("${path.module}/../lambdas/fraud/rules.default.json")).history.window_days, 30)
+    error_message = "transaction_retention_days (${var.transaction_retention_days}) must be at least the rules document's history.window_days (${try(jsondecode(var.rules_document != null ? var.rules_document : file("${path.module}/../lambdas/fraud/rules.default.json")).history.window_days, 30)}): detect-fraud scores each transaction against that much of the user's history."
   }
 }
 

@@ -1,4 +1,8 @@
-"""What every tool shares: the repository layout, user errors without tracebacks, progress lines."""
+"""What every tool shares: the repository layout, user errors without tracebacks, progress lines.
+
+Standard library only, so it runs before any virtualenv exists (``.ci/run`` asks it for the provider
+mirror): ``python3 -m tools._cli provider-mirror``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import json
 import os
 import re
 import sys
+import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,9 @@ LAMBDAS = ROOT / "lambdas"
 # The one declaration of the functions: key (Terraform map key, zip name, name prefix) -> handler module,
 # description and default sizing. Terraform reads the same file (terraform/functions.tf).
 FUNCTIONS_FILE = LAMBDAS / "functions.json"
+PYPROJECT = ROOT / "pyproject.toml"
+TERRAFORM_VARIABLES_FILE = TERRAFORM_DIR / "variables.tf"
+POWERTOOLS_DISTRIBUTION = "aws-lambda-powertools"
 
 # The same rule as the `suffix` variable in terraform/variables.tf.
 SUFFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,22}[a-z0-9]$")
@@ -61,6 +69,26 @@ def function_modules() -> dict[str, str]:
     return {key: spec["module"] for key, spec in function_catalog().items()}
 
 
+def terraform_variables(path: Path = TERRAFORM_VARIABLES_FILE) -> frozenset[str]:
+    """The names of the ``variable "..."`` blocks of a Terraform file (the root module's inputs by default)."""
+    return frozenset(re.findall(r'^variable\s+"([\w-]+)"', path.read_text(encoding="utf-8"), re.M))
+
+
+def powertools_release(pyproject: Path = PYPROJECT) -> str:
+    """The Powertools release the functions run: the ``aws-lambda-powertools==X`` pin of the ``lambda`` extra.
+
+    It is the one place the release is written: the tests and the emulator install it from there, and
+    ``tools.deploy.tfvars`` renders it into ``powertools_release``, from which Terraform resolves the
+    layer ARN of exactly that release.
+    """
+    extras = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    for requirement in extras.get("lambda", []):
+        match = re.fullmatch(rf"{POWERTOOLS_DISTRIBUTION}(\[[^\]]*\])?==([0-9]+\.[0-9]+\.[0-9]+)", requirement.strip())
+        if match:
+            return match.group(2)
+    raise ToolError(f"{pyproject} pins no {POWERTOOLS_DISTRIBUTION}==X.Y.Z in its `lambda` extra")
+
+
 class ToolError(Exception):
     """A problem the user can fix (missing file, bad flag, missing binary): printed without a traceback."""
 
@@ -89,3 +117,17 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """``provider-mirror``: print the mirror directory (empty when there is none); ``powertools-release``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    commands = {"provider-mirror": lambda: provider_mirror() or "", "powertools-release": powertools_release}
+    if len(args) != 1 or args[0] not in commands:
+        raise ToolError(f"usage: python3 -m tools._cli {{{','.join(commands)}}}")
+    print(commands[args[0]]())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(_main, None))

@@ -3,16 +3,17 @@
 # logs, throttling and metrics; a usage plan with a quota and throttle; JSON error bodies; a 5xx
 # alarm. The Lambda permission for API Gateway lives in the root module (it names both sides).
 
-data "aws_caller_identity" "current" {}
-
-data "aws_partition" "current" {}
-
 locals {
-  account_id = data.aws_caller_identity.current.account_id
-  partition  = data.aws_partition.current.partition
   api_name   = "fraud-api-${var.suffix}"
   stage_name = var.suffix
 
+  # API Gateway substitutes $context variables into the access log format and the gateway response
+  # templates verbatim: nothing escapes a double quote or a backslash (gateway response templates are
+  # not VTL, so $util.escapeJavaScript does not exist there). Both therefore name only variables whose
+  # values API Gateway generates from a fixed alphabet (ids, numbers, enums, IPs, times). Free text
+  # (error.message, error.validationErrorString) is left out: the validator's message quotes the
+  # offending input, which would also put card data into the log and the response. The request id
+  # leads an operator from a 400 to the execution log, which holds the validation detail.
   access_log_format = jsonencode({
     requestId          = "$context.requestId"
     extendedRequestId  = "$context.extendedRequestId"
@@ -27,23 +28,21 @@ locals {
     responseLatency    = "$context.responseLatency"
     integrationStatus  = "$context.integration.status"
     integrationLatency = "$context.integration.latency"
-    errorMessage       = "$context.error.message"
-    validationError    = "$context.error.validationErrorString"
+    errorType          = "$context.error.responseType"
     xrayTraceId        = "$context.xrayTraceId"
   })
 
-  # Every error API Gateway answers itself keeps a JSON body, like the function's own errors.
+  # Every error API Gateway answers itself keeps a JSON body, like the function's own errors: a fixed
+  # message per response type, the type (an enum) and the request id.
   gateway_responses = {
-    BAD_REQUEST_BODY = {
-      status   = "400"
-      template = "{\"message\": $context.error.messageString, \"errors\": \"$context.error.validationErrorString\"}"
-    }
-    BAD_REQUEST_PARAMETERS = {
-      status   = "400"
-      template = "{\"message\": $context.error.messageString, \"errors\": \"$context.error.validationErrorString\"}"
-    }
-    DEFAULT_4XX = { status = null, template = "{\"message\": $context.error.messageString}" }
-    DEFAULT_5XX = { status = null, template = "{\"message\": $context.error.messageString}" }
+    BAD_REQUEST_BODY             = { status = "400", message = "Invalid request body: send a JSON transaction that matches the Transaction schema" }
+    BAD_REQUEST_PARAMETERS       = { status = "400", message = "Invalid request parameters" }
+    INVALID_API_KEY              = { status = null, message = "Forbidden: send a valid API key in the x-api-key header" }
+    MISSING_AUTHENTICATION_TOKEN = { status = null, message = "No such resource or method: the API serves POST /transactions" }
+    QUOTA_EXCEEDED               = { status = null, message = "The API key's request quota is used up for this period" }
+    THROTTLED                    = { status = null, message = "Too many requests: retry with backoff" }
+    DEFAULT_4XX                  = { status = null, message = "The request was refused by the API gateway" }
+    DEFAULT_5XX                  = { status = null, message = "The API gateway could not process the request" }
   }
 }
 
@@ -91,7 +90,12 @@ resource "aws_api_gateway_method" "post_transactions" {
   authorization        = "NONE"
   api_key_required     = true
   request_validator_id = aws_api_gateway_request_validator.body.id
-  request_models       = { "application/json" = aws_api_gateway_model.transaction.name }
+  # $default covers every other Content-Type: without it a request sent as text/plain (or with no
+  # type) would skip validation at the gateway.
+  request_models = {
+    "application/json" = aws_api_gateway_model.transaction.name
+    "$default"         = aws_api_gateway_model.transaction.name
+  }
 }
 
 resource "aws_api_gateway_integration" "post_transactions" {
@@ -106,10 +110,16 @@ resource "aws_api_gateway_integration" "post_transactions" {
 resource "aws_api_gateway_gateway_response" "json" {
   for_each = local.gateway_responses
 
-  rest_api_id        = aws_api_gateway_rest_api.this.id
-  response_type      = each.key
-  status_code        = each.value.status
-  response_templates = { "application/json" = each.value.template }
+  rest_api_id   = aws_api_gateway_rest_api.this.id
+  response_type = each.key
+  status_code   = each.value.status
+  response_templates = {
+    "application/json" = jsonencode({
+      message    = each.value.message
+      type       = "$context.error.responseType"
+      request_id = "$context.requestId"
+    })
+  }
 }
 
 resource "aws_api_gateway_deployment" "this" {
@@ -135,62 +145,35 @@ resource "aws_api_gateway_deployment" "this" {
   }
 }
 
-# --- Account-wide CloudWatch Logs role (one per account and region) ----------------------------
+# --- Account-wide CloudWatch Logs role: moved to terraform/bootstrap -----------------------------
 
-data "aws_iam_policy_document" "apigateway_assume" {
-  statement {
-    sid     = "ApiGatewayAssumesRole"
-    effect  = "Allow"
-    actions = ["sts:AssumeRole"]
+# These lived here behind manage_api_gateway_account. The account-level bootstrap
+# (terraform/bootstrap, run by `make deploy`) owns the setting now. Forget them without destroying
+# anything: destroying aws_api_gateway_account resets the account's logging role on provider 6.x,
+# which would break the access logs of every API in the account. The old role stays in the account,
+# and keeps serving, until the bootstrap replaces the setting (README: "Migrating").
+removed {
+  from = aws_api_gateway_account.this
 
-    principals {
-      type        = "Service"
-      identifiers = ["apigateway.amazonaws.com"]
-    }
+  lifecycle {
+    destroy = false
   }
 }
 
-resource "aws_iam_role" "cloudwatch" {
-  count = var.manage_api_gateway_account ? 1 : 0
+removed {
+  from = aws_iam_role_policy.cloudwatch
 
-  name               = "apigateway-cloudwatch-${var.suffix}"
-  description        = "Lets API Gateway write execution and access logs for every API of the account in ${var.region}"
-  assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
-  tags               = var.tags
-}
-
-data "aws_iam_policy_document" "cloudwatch" {
-  statement {
-    sid    = "WriteApiGatewayLogs"
-    effect = "Allow"
-    actions = [
-      "logs:CreateLogGroup",
-      "logs:CreateLogStream",
-      "logs:DescribeLogGroups",
-      "logs:DescribeLogStreams",
-      "logs:FilterLogEvents",
-      "logs:GetLogEvents",
-      "logs:PutLogEvents",
-    ]
-    # The role serves every API of the account in this region, so it covers their log groups.
-    resources = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:*"]
+  lifecycle {
+    destroy = false
   }
 }
 
-resource "aws_iam_role_policy" "cloudwatch" {
-  count = var.manage_api_gateway_account ? 1 : 0
+removed {
+  from = aws_iam_role.cloudwatch
 
-  name   = "apigateway-cloudwatch-${var.suffix}"
-  role   = aws_iam_role.cloudwatch[0].id
-  policy = data.aws_iam_policy_document.cloudwatch.json
-}
-
-resource "aws_api_gateway_account" "this" {
-  count = var.manage_api_gateway_account ? 1 : 0
-
-  cloudwatch_role_arn = aws_iam_role.cloudwatch[0].arn
-
-  depends_on = [aws_iam_role_policy.cloudwatch]
+  lifecycle {
+    destroy = false
+  }
 }
 
 # --- Stage -------------------------------------------------------------------------------------
@@ -230,8 +213,9 @@ resource "aws_api_gateway_stage" "this" {
 
   tags = var.tags
 
-  # Logging needs the account's CloudWatch role in place first (when this stack manages it).
-  depends_on = [aws_api_gateway_account.this, aws_cloudwatch_log_group.execution]
+  # Stage logging needs the account's CloudWatch Logs role (terraform/bootstrap, checked by
+  # `make preflight`) and the execution log group in place first.
+  depends_on = [aws_cloudwatch_log_group.execution]
 }
 
 resource "aws_api_gateway_method_settings" "all" {

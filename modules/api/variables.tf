@@ -46,16 +46,9 @@ variable "log_retention_days" {
   nullable    = false
 
   validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+    condition     = contains(jsondecode(file("${path.module}/../log-retention-days.json")), var.log_retention_days)
+    error_message = "log_retention_days must be one of ${join(", ", jsondecode(file("${path.module}/../log-retention-days.json")))}."
   }
-}
-
-variable "manage_api_gateway_account" {
-  description = "Whether this stack owns the account-wide API Gateway CloudWatch Logs role (one per account and region). Turn it on in exactly one environment per account; the others rely on it."
-  type        = bool
-  default     = false
-  nullable    = false
 }
 
 variable "quota_limit" {
@@ -79,17 +72,6 @@ variable "quota_period" {
   validation {
     condition     = contains(["DAY", "WEEK", "MONTH"], var.quota_period)
     error_message = "quota_period must be \"DAY\", \"WEEK\" or \"MONTH\"."
-  }
-}
-
-variable "region" {
-  description = "AWS region of the API; scopes the account-wide CloudWatch Logs role to this region's log groups."
-  type        = string
-  nullable    = false
-
-  validation {
-    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.region))
-    error_message = "region must be an AWS region code such as \"us-east-1\"."
   }
 }
 

@@ -1,3 +1,13 @@
+output "hash_key_parameter_arn" {
+  description = "ARN of the HMAC key parameter (for ssm:GetParameter grants)."
+  value       = aws_ssm_parameter.hash_key.arn
+}
+
+output "hash_key_parameter_name" {
+  description = "Name of the HMAC key parameter, <parameter_prefix>/hash-key-<suffix> (SecureString under the key)."
+  value       = aws_ssm_parameter.hash_key.name
+}
+
 output "rules_parameter_arn" {
   description = "ARN of the rules parameter (for ssm:GetParameter grants)."
   value       = aws_ssm_parameter.rules.arn
@@ -11,6 +21,16 @@ output "rules_parameter_name" {
 output "sensitive_parameter_arns" {
   description = "ARN of each SecureString parameter, by sensitive_settings key."
   value       = { for k, p in aws_ssm_parameter.sensitive : k => p.arn }
+}
+
+output "shadow_rules_parameter_arn" {
+  description = "ARN of the shadow rules parameter (for ssm:GetParameter grants)."
+  value       = aws_ssm_parameter.shadow_rules.arn
+}
+
+output "shadow_rules_parameter_name" {
+  description = "Name of the shadow rules parameter, <parameter_prefix>/shadow-rules-<suffix> (a rules document, or null)."
+  value       = aws_ssm_parameter.shadow_rules.name
 }
 
 output "state_table_arn" {
@@ -44,7 +64,7 @@ output "time_bucket_index_arn" {
 }
 
 output "time_bucket_index_name" {
-  description = "Name of the index on time_bucket + timestamp that analyze-patterns queries."
+  description = "Name of the index on time_bucket + received_at that analyze-patterns queries, time_bucket-received_at-index."
   value       = local.time_bucket_index_name
 }
 

@@ -1,5 +1,5 @@
 variable "kms_key_arn" {
-  description = "ARN of the customer-managed KMS key that encrypts both tables and the SecureString parameters."
+  description = "ARN of the customer-managed KMS key that encrypts both tables and the SecureString parameters (the HMAC key and the sensitive settings)."
   type        = string
   nullable    = false
 
@@ -41,6 +41,11 @@ variable "sensitive_settings" {
   validation {
     condition     = alltrue([for k in keys(var.sensitive_settings) : can(regex("^[a-z0-9][a-z0-9_-]{0,62}$", k))])
     error_message = "sensitive_settings keys must be 1-63 lowercase letters, digits, hyphens or underscores, e.g. \"webhook-token\"."
+  }
+
+  validation {
+    condition     = length(setintersection(keys(var.sensitive_settings), ["hash-key", "model", "rules", "shadow-rules"])) == 0
+    error_message = "sensitive_settings keys must not be hash-key, model, rules or shadow-rules: those parameters already exist under the same path."
   }
 }
 

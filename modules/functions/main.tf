@@ -1,11 +1,18 @@
 # One Lambda function with everything it needs to run in production: its own role and policy, its
 # own log group (retention, CMK), X-Ray, CMK-encrypted environment, optional layers and VPC,
-# reserved concurrency, an on-failure destination for asynchronous invocations and an error-rate
-# alarm. The root module instantiates it once per function (for_each over a map).
+# reserved concurrency, an on-failure destination for asynchronous invocations, an error-rate and a
+# throttle alarm. The root module instantiates it once per function (for_each over a map).
+
+data "aws_partition" "current" {}
 
 locals {
   log_group_name = "/aws/lambda/${var.name}"
   in_vpc         = var.vpc_config != null
+  # IAM is global: the region keeps the same function name in two regions from sharing a role.
+  role_name = "lambda-${var.region}-${var.name}"
+  # Lambda decrypts the environment and SQS encrypts the failure records with the key, always; the
+  # caller adds the services its code reaches the key through (sns, ssm, s3, dynamodb, ...).
+  key_services = sort(distinct(concat(["lambda", "sqs"], tolist(var.kms_key_services))))
 }
 
 # --- Log group ---------------------------------------------------------------------------------
@@ -34,10 +41,17 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "this" {
-  name               = "lambda-${var.name}"
-  description        = "Execution role of ${var.name}"
+  name               = local.role_name
+  description        = "Execution role of ${var.name} in ${var.region}"
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.role_name) <= 64
+      error_message = "The role name ${local.role_name} is ${length(local.role_name)} characters; IAM allows 64. Shorten the function name (or the environment suffix)."
+    }
+  }
 }
 
 # Statements scoped to ARNs: the caller's, plus what every function needs.
@@ -49,12 +63,19 @@ data "aws_iam_policy_document" "scoped" {
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
 
-  # Environment variables are encrypted with the CMK; failure records go to a CMK-encrypted queue.
+  # The key, only through the services that encrypt for the function: Lambda (its environment), SQS
+  # (its failure destination) and those the caller names (kms:ViaService).
   statement {
-    sid       = "UseEnvironmentAndFailureQueueKey"
+    sid       = "UseKeyThroughServices"
     effect    = "Allow"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [for service in local.key_services : "${service}.${var.region}.${data.aws_partition.current.dns_suffix}"]
+    }
   }
 
   statement {
@@ -102,6 +123,7 @@ data "aws_iam_policy_document" "unscoped" {
     for_each = local.in_vpc ? [1] : []
 
     content {
+      # parliament:skip=RESOURCE_STAR: Lambda creates, assigns and deletes the function's network interfaces at run time in whichever of the subnets it picks; AWS documents these permissions on "*" (AWSLambdaVPCAccessExecutionRole), and DescribeNetworkInterfaces/DescribeSubnets accept nothing else.
       sid    = "ManageVpcNetworkInterfaces"
       effect = "Allow"
       actions = [
@@ -125,7 +147,7 @@ data "aws_iam_policy_document" "this" {
 }
 
 resource "aws_iam_role_policy" "this" {
-  name   = "lambda-${var.name}"
+  name   = local.role_name
   role   = aws_iam_role.this.id
   policy = data.aws_iam_policy_document.this.json
 }
@@ -234,4 +256,25 @@ resource "aws_cloudwatch_metric_alarm" "error_rate" {
   }
 
   tags = var.tags
+}
+
+# --- Throttle alarm ----------------------------------------------------------------------------
+
+# A throttled invocation waits (stream, queue) or is retried (async) rather than failing, so the
+# error-rate alarm never sees it: reserved concurrency too low, or the account limit reached.
+resource "aws_cloudwatch_metric_alarm" "throttles" {
+  alarm_name          = "throttles-${var.name}"
+  alarm_description   = "${var.name} was throttled over 5 minutes: raise its reserved concurrency or the account's Lambda concurrency quota (make preflight says which)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+  tags                = var.tags
 }

@@ -29,6 +29,11 @@ output "role_arn" {
 }
 
 output "role_name" {
-  description = "Name of the function's execution role, lambda-<name>."
+  description = "Name of the function's execution role, lambda-<region>-<name>."
   value       = aws_iam_role.this.name
+}
+
+output "throttle_alarm_name" {
+  description = "Name of the throttle alarm, throttles-<name>."
+  value       = aws_cloudwatch_metric_alarm.throttles.alarm_name
 }

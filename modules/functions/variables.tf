@@ -81,6 +81,18 @@ variable "kms_key_arn" {
   }
 }
 
+variable "kms_key_services" {
+  description = "Services (short names such as sns, ssm, s3, dynamodb) through which the function's code uses the key, besides lambda (its environment) and sqs (its failure destination), which are always allowed. The key grant is conditioned on kms:ViaService."
+  type        = set(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for s in var.kms_key_services : can(regex("^[a-z0-9-]+$", s))])
+    error_message = "kms_key_services must be service short names such as \"sns\" or \"ssm\" (the endpoint prefix, without region or domain)."
+  }
+}
+
 variable "layers" {
   description = "Lambda layer version ARNs (at most 5), e.g. the Powertools for AWS Lambda (Python) layer."
   type        = list(string)
@@ -100,8 +112,8 @@ variable "log_retention_days" {
   nullable    = false
 
   validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+    condition     = contains(jsondecode(file("${path.module}/../log-retention-days.json")), var.log_retention_days)
+    error_message = "log_retention_days must be one of ${join(", ", jsondecode(file("${path.module}/../log-retention-days.json")))}."
   }
 }
 
@@ -142,13 +154,13 @@ variable "memory_mb" {
 }
 
 variable "name" {
-  description = "Function name, ending with the environment suffix (e.g. detect-fraud-dev); also names the role, log group and alarm."
+  description = "Function name, ending with the environment suffix (e.g. detect-fraud-dev); also names the log group and alarms, and the role (lambda-<region>-<name>, at most 64 characters)."
   type        = string
   nullable    = false
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,57}$", var.name))
-    error_message = "name must be 1-57 letters, digits, hyphens or underscores (the role adds a 7-character prefix), e.g. \"detect-fraud-dev\"."
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.name))
+    error_message = "name must be 1-64 letters, digits, hyphens or underscores, e.g. \"detect-fraud-dev\"."
   }
 }
 
@@ -191,6 +203,17 @@ variable "policy_statements" {
   validation {
     condition     = alltrue(flatten([for s in var.policy_statements : [for r in s.resources : startswith(r, "arn:")]])) && alltrue([for s in var.policy_statements : length(s.resources) > 0])
     error_message = "Policy statement resources must be ARNs (no \"*\"); name the table, index, queue, topic or parameter the function uses."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the function: part of its role name (IAM is global) and of the kms:ViaService values."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region code such as \"us-east-1\"."
   }
 }
 

@@ -6,8 +6,10 @@
 #   async invocation failures of every function -> function-failures
 #   CloudWatch alarms -> fraud-ops (SNS) -> email
 #
-# The policies that name another module's resources (EventBridge rules writing to fraud-events-dlq)
-# live in the root module.
+# Every queue and topic refuses requests that do not use TLS (aws:SecureTransport); the alerts DLQ
+# takes redrives from the alerts queue only, the other dead-letter queues from no queue at all. The
+# policies that name another module's resources (EventBridge rules writing to fraud-events-dlq)
+# live in the root module, with the same TLS statement.
 
 data "aws_caller_identity" "current" {}
 
@@ -17,7 +19,10 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
 
-  topic_name = "fraud-notifications-${var.suffix}"
+  topic_name        = "fraud-notifications-${var.suffix}"
+  alerts_queue_name = "fraud-alerts-${var.suffix}"
+  # Built from the name: the DLQ names its source queue, which names the DLQ (no cycle this way).
+  alerts_queue_arn = "arn:${local.partition}:sqs:${var.region}:${local.account_id}:${local.alerts_queue_name}"
   # SNS writes delivery status to these fixed names; creating them here gives them a retention and
   # the CMK (SNS would otherwise create them unencrypted and kept forever).
   delivery_log_groups = {
@@ -25,12 +30,23 @@ locals {
     failure = "sns/${var.region}/${local.account_id}/${local.topic_name}/Failure"
   }
 
-  # Every dead-letter queue, by the name its depth alarm uses.
-  dead_letter_queues = {
-    alerts            = aws_sqs_queue.alerts_dlq
-    function-failures = aws_sqs_queue.function_failures
-    stream            = aws_sqs_queue.stream_dlq
-    events            = aws_sqs_queue.events_dlq
+  # The failure destinations: where a service puts what it gave up on (not the redrive target of a
+  # queue), by role.
+  failure_queue_names = {
+    events            = "fraud-events-dlq-${var.suffix}"  # EventBridge rule targets
+    function-failures = "function-failures-${var.suffix}" # asynchronous invocations of every function
+    stream            = "fraud-stream-dlq-${var.suffix}"  # the Pipe or the direct event source mapping
+  }
+
+  # Every dead-letter queue, by the role its alarms use.
+  dead_letter_queues = merge(aws_sqs_queue.dead_letter, { alerts = aws_sqs_queue.alerts_dlq })
+
+  # The queues whose whole policy lives here (fraud-events-dlq's is in the root: it names the rules).
+  tls_only_queues = {
+    alerts            = aws_sqs_queue.alerts
+    alerts-dlq        = aws_sqs_queue.alerts_dlq
+    function-failures = aws_sqs_queue.dead_letter["function-failures"]
+    stream            = aws_sqs_queue.dead_letter["stream"]
   }
 }
 
@@ -41,11 +57,16 @@ resource "aws_sqs_queue" "alerts_dlq" {
   message_retention_seconds         = var.dlq_retention_seconds
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = 300
-  tags                              = var.tags
+  # Only the alerts queue may use it as its dead-letter queue.
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [local.alerts_queue_arn]
+  })
+  tags = var.tags
 }
 
 resource "aws_sqs_queue" "alerts" {
-  name                              = "fraud-alerts-${var.suffix}"
+  name                              = local.alerts_queue_name
   visibility_timeout_seconds        = var.alerts_visibility_timeout_seconds
   message_retention_seconds         = var.alerts_retention_seconds
   kms_master_key_id                 = var.kms_key_arn
@@ -61,28 +82,62 @@ resource "aws_sqs_queue" "alerts" {
 
 # --- Failure destinations ----------------------------------------------------------------------
 
-resource "aws_sqs_queue" "function_failures" {
-  name                              = "function-failures-${var.suffix}"
+resource "aws_sqs_queue" "dead_letter" {
+  for_each = local.failure_queue_names
+
+  name                              = each.value
   message_retention_seconds         = var.dlq_retention_seconds
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = 300
-  tags                              = var.tags
+  # Services send here directly; no queue may redrive into it.
+  redrive_allow_policy = jsonencode({ redrivePermission = "denyAll" })
+  tags                 = var.tags
 }
 
-resource "aws_sqs_queue" "stream_dlq" {
-  name                              = "fraud-stream-dlq-${var.suffix}"
-  message_retention_seconds         = var.dlq_retention_seconds
-  kms_master_key_id                 = var.kms_key_arn
-  kms_data_key_reuse_period_seconds = 300
-  tags                              = var.tags
+moved {
+  from = aws_sqs_queue.function_failures
+  to   = aws_sqs_queue.dead_letter["function-failures"]
 }
 
-resource "aws_sqs_queue" "events_dlq" {
-  name                              = "fraud-events-dlq-${var.suffix}"
-  message_retention_seconds         = var.dlq_retention_seconds
-  kms_master_key_id                 = var.kms_key_arn
-  kms_data_key_reuse_period_seconds = 300
-  tags                              = var.tags
+moved {
+  from = aws_sqs_queue.stream_dlq
+  to   = aws_sqs_queue.dead_letter["stream"]
+}
+
+moved {
+  from = aws_sqs_queue.events_dlq
+  to   = aws_sqs_queue.dead_letter["events"]
+}
+
+# --- Queue policies: TLS only ------------------------------------------------------------------
+
+data "aws_iam_policy_document" "tls_only_queue" {
+  for_each = local.tls_only_queues
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [each.value.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "tls_only" {
+  for_each = local.tls_only_queues
+
+  queue_url = each.value.id
+  policy    = data.aws_iam_policy_document.tls_only_queue[each.key].json
 }
 
 # --- Event bus ---------------------------------------------------------------------------------
@@ -114,7 +169,8 @@ data "aws_iam_policy_document" "sns_assume" {
 }
 
 resource "aws_iam_role" "delivery_status" {
-  name               = "sns-delivery-status-${var.suffix}"
+  # IAM is global: the region keeps two regions' environments of the same suffix apart.
+  name               = "sns-delivery-status-${var.region}-${var.suffix}"
   description        = "Lets SNS log delivery status of ${local.topic_name}"
   assume_role_policy = data.aws_iam_policy_document.sns_assume.json
   tags               = var.tags
@@ -140,7 +196,7 @@ data "aws_iam_policy_document" "delivery_status" {
 }
 
 resource "aws_iam_role_policy" "delivery_status" {
-  name   = "sns-delivery-status-${var.suffix}"
+  name   = "sns-delivery-status-${var.region}-${var.suffix}"
   role   = aws_iam_role.delivery_status.id
   policy = data.aws_iam_policy_document.delivery_status.json
 }
@@ -159,6 +215,7 @@ resource "aws_sns_topic" "notifications" {
 resource "aws_sns_topic_subscription" "email" {
   count = var.alert_email == null ? 0 : 1
 
+
   topic_arn = aws_sns_topic.notifications.arn
   protocol  = "email"
   endpoint  = var.alert_email
@@ -175,6 +232,24 @@ resource "aws_sqs_queue" "alert_events" {
 }
 
 data "aws_iam_policy_document" "alert_events" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.alert_events.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
   statement {
     sid       = "NotificationsTopicDelivers"
     effect    = "Allow"
@@ -208,7 +283,7 @@ resource "aws_sns_topic_subscription" "alert_events" {
   depends_on = [aws_sqs_queue_policy.alert_events]
 }
 
-# --- Operations topic and dead-letter alarms ---------------------------------------------------
+# --- Operations topic, queue depth and age alarms ---------------------------------------------------
 
 # Alarms go to their own topic so that the downstream alert consumers on fraud-notifications only
 # ever see fraud alerts.
@@ -219,11 +294,88 @@ resource "aws_sns_topic" "ops" {
 }
 
 resource "aws_sns_topic_subscription" "ops_email" {
-  count = var.alert_email == null ? 0 : 1
+  count = var.ops_email == null ? 0 : 1
 
   topic_arn = aws_sns_topic.ops.arn
   protocol  = "email"
-  endpoint  = var.alert_email
+  endpoint  = var.ops_email
+}
+
+# --- Topic policies: TLS only; alarms may publish to the ops topic ------------------------------
+
+data "aws_iam_policy_document" "notifications_topic" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "notifications" {
+  arn    = aws_sns_topic.notifications.arn
+  policy = data.aws_iam_policy_document.notifications_topic.json
+}
+
+data "aws_iam_policy_document" "ops_topic" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.ops.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  # The topic policy replaces SNS's default one, so the alarms of this account are named here.
+  statement {
+    sid       = "AlarmsOfThisAccountPublish"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.ops.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:cloudwatch:${var.region}:${local.account_id}:alarm:*"]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "ops" {
+  arn    = aws_sns_topic.ops.arn
+  policy = data.aws_iam_policy_document.ops_topic.json
 }
 
 resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
@@ -239,6 +391,44 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.ops.arn]
+  ok_actions          = [aws_sns_topic.ops.arn]
+  tags                = var.tags
+}
+
+# A dead letter expires after dlq_retention_seconds: alarm while half of that is still left.
+resource "aws_cloudwatch_metric_alarm" "dlq_age" {
+  for_each = local.dead_letter_queues
+
+  alarm_name          = "dlq-age-${each.value.name}"
+  alarm_description   = "The oldest message in ${each.value.name} is older than ${floor(var.dlq_retention_seconds / 2 / 3600)} h; it is deleted after ${floor(var.dlq_retention_seconds / 3600)} h: inspect and redrive it (make replay)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = each.value.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = floor(var.dlq_retention_seconds / 2)
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.ops.arn]
+  ok_actions          = [aws_sns_topic.ops.arn]
+  tags                = var.tags
+}
+
+# notify-team drains the alerts queue within seconds; an alert waiting longer is not reaching anyone.
+resource "aws_cloudwatch_metric_alarm" "alerts_age" {
+  alarm_name          = "queue-age-${aws_sqs_queue.alerts.name}"
+  alarm_description   = "An alert has waited more than ${var.alerts_max_age_seconds} s in ${aws_sqs_queue.alerts.name}: notify-team is failing, throttled or disabled."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.alerts.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alerts_max_age_seconds
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.ops.arn]
   ok_actions          = [aws_sns_topic.ops.arn]

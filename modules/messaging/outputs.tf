@@ -23,14 +23,24 @@ output "alerts_queue_arn" {
   value       = aws_sqs_queue.alerts.arn
 }
 
+output "alerts_queue_name" {
+  description = "Name of the alerts queue fraud-alerts-<suffix>."
+  value       = aws_sqs_queue.alerts.name
+}
+
 output "alerts_queue_url" {
   description = "URL of the alerts queue fraud-alerts-<suffix>."
   value       = aws_sqs_queue.alerts.id
 }
 
+output "dead_letter_queue_names" {
+  description = "Name of each dead-letter queue, by role (alerts, events, function-failures, stream)."
+  value       = { for k, q in local.dead_letter_queues : k => q.name }
+}
+
 output "dlq_alarm_names" {
-  description = "Depth alarm name of each dead-letter queue, by queue role (alerts, events, function-failures, stream)."
-  value       = { for k, a in aws_cloudwatch_metric_alarm.dlq_depth : k => a.alarm_name }
+  description = "Depth and age alarm names of each dead-letter queue, by queue role (alerts, events, function-failures, stream)."
+  value       = { for k, a in aws_cloudwatch_metric_alarm.dlq_depth : k => [a.alarm_name, aws_cloudwatch_metric_alarm.dlq_age[k].alarm_name] }
 }
 
 output "event_bus_arn" {
@@ -45,17 +55,22 @@ output "event_bus_name" {
 
 output "events_dlq_arn" {
   description = "ARN of fraud-events-dlq-<suffix>, the dead-letter queue of the EventBridge rule targets."
-  value       = aws_sqs_queue.events_dlq.arn
+  value       = aws_sqs_queue.dead_letter["events"].arn
+}
+
+output "events_dlq_name" {
+  description = "Name of fraud-events-dlq-<suffix>."
+  value       = aws_sqs_queue.dead_letter["events"].name
 }
 
 output "events_dlq_url" {
   description = "URL of fraud-events-dlq-<suffix> (the root attaches its queue policy)."
-  value       = aws_sqs_queue.events_dlq.id
+  value       = aws_sqs_queue.dead_letter["events"].id
 }
 
 output "function_failures_queue_arn" {
   description = "ARN of function-failures-<suffix>, the on-failure destination of asynchronous invocations."
-  value       = aws_sqs_queue.function_failures.arn
+  value       = aws_sqs_queue.dead_letter["function-failures"].arn
 }
 
 output "ops_topic_arn" {
@@ -65,7 +80,7 @@ output "ops_topic_arn" {
 
 output "stream_dlq_arn" {
   description = "ARN of fraud-stream-dlq-<suffix>, where the Pipe (or the direct event source mapping) sends stream records it gave up on."
-  value       = aws_sqs_queue.stream_dlq.arn
+  value       = aws_sqs_queue.dead_letter["stream"].arn
 }
 
 output "topic_arn" {

@@ -1,11 +1,23 @@
 variable "alert_email" {
-  description = "Address subscribed (email protocol) to the notifications and ops topics; null subscribes none. AWS sends a confirmation mail the recipient must accept."
+  description = "Address subscribed (email protocol) to the fraud notifications topic; null subscribes none. AWS sends a confirmation mail the recipient must accept."
   type        = string
   default     = null
 
   validation {
     condition     = var.alert_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
     error_message = "alert_email must be an email address such as \"fraud-team@example.com\", or null for no email subscription."
+  }
+}
+
+variable "alerts_max_age_seconds" {
+  description = "The alerts queue's age alarm fires when its oldest alert has waited longer than this (notify-team normally drains it within seconds)."
+  type        = number
+  default     = 600
+  nullable    = false
+
+  validation {
+    condition     = var.alerts_max_age_seconds >= 60
+    error_message = "alerts_max_age_seconds must be at least 60 seconds, e.g. 600."
   }
 }
 
@@ -75,8 +87,8 @@ variable "log_retention_days" {
   nullable    = false
 
   validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+    condition     = contains(jsondecode(file("${path.module}/../log-retention-days.json")), var.log_retention_days)
+    error_message = "log_retention_days must be one of ${join(", ", jsondecode(file("${path.module}/../log-retention-days.json")))}."
   }
 }
 
@@ -92,8 +104,19 @@ variable "max_receive_count" {
   }
 }
 
+variable "ops_email" {
+  description = "Address subscribed (email protocol) to the ops topic, where every alarm goes; null subscribes none. AWS sends a confirmation mail the recipient must accept."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ops_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.ops_email))
+    error_message = "ops_email must be an email address such as \"fraud-ops@example.com\", or null for no email subscription."
+  }
+}
+
 variable "region" {
-  description = "AWS region; part of the delivery-status log group names SNS writes to."
+  description = "AWS region; part of the delivery-status log group names SNS writes to and of the alarm ARNs the ops topic accepts."
   type        = string
   nullable    = false
 

@@ -1,11 +1,17 @@
 # A private network for the functions: two private subnets in two zones, no internet or NAT gateway.
 # The functions reach DynamoDB through a gateway endpoint and every other AWS API they call through
 # interface endpoints with private DNS; their security group allows HTTPS out to those only.
+#
+# Zones are chosen by zone id, not name: a zone name (us-east-1a) maps to a different physical zone
+# in each account, a zone id (use1-az1) is the same everywhere. excluded_zone_ids keeps out zones
+# that lack a service the stack needs (use1-az3: no capacity for several interface endpoints and
+# Lambda in VPC).
 
 data "aws_availability_zones" "available" {
-  count = var.availability_zones == null ? 1 : 0
+  count = var.availability_zone_ids == null ? 1 : 0
 
-  state = "available"
+  state            = "available"
+  exclude_zone_ids = var.excluded_zone_ids
 
   filter {
     name   = "opt-in-status"
@@ -14,9 +20,9 @@ data "aws_availability_zones" "available" {
 }
 
 locals {
-  zones = var.availability_zones != null ? var.availability_zones : slice(data.aws_availability_zones.available[0].names, 0, 2)
+  zone_ids = var.availability_zone_ids != null ? var.availability_zone_ids : slice(data.aws_availability_zones.available[0].zone_ids, 0, min(2, length(data.aws_availability_zones.available[0].zone_ids)))
   # Two equal private subnets: the first two quarters of the VPC range.
-  subnets = { for i, zone in local.zones : zone => cidrsubnet(var.cidr_block, 2, i) }
+  subnets = { for i, zone_id in local.zone_ids : zone_id => cidrsubnet(var.cidr_block, 2, i) }
   name    = "fraud-detection-${var.suffix}"
 }
 
@@ -37,10 +43,17 @@ resource "aws_subnet" "private" {
   for_each = local.subnets
 
   vpc_id                  = aws_vpc.this.id
-  availability_zone       = each.key
+  availability_zone_id    = each.key
   cidr_block              = each.value
   map_public_ip_on_launch = false
   tags                    = merge(var.tags, { Name = "private-${each.key}-${var.suffix}" })
+
+  lifecycle {
+    precondition {
+      condition     = length(local.zone_ids) == 2
+      error_message = "The region offers ${length(local.zone_ids)} usable availability zone(s) outside excluded_zone_ids (${join(", ", var.excluded_zone_ids)}); the functions need two. Pick another region or set availability_zone_ids."
+    }
+  }
 }
 
 resource "aws_route_table" "private" {
@@ -96,7 +109,8 @@ data "aws_iam_policy_document" "flow_assume" {
 }
 
 resource "aws_iam_role" "flow" {
-  name               = "vpc-flow-logs-${var.suffix}"
+  # IAM is global: the region keeps two regions' environments of the same suffix apart.
+  name               = "vpc-flow-logs-${var.region}-${var.suffix}"
   description        = "Lets VPC Flow Logs write to ${aws_cloudwatch_log_group.flow.name}"
   assume_role_policy = data.aws_iam_policy_document.flow_assume.json
   tags               = var.tags
@@ -110,18 +124,10 @@ data "aws_iam_policy_document" "flow" {
     resources = [aws_cloudwatch_log_group.flow.arn, "${aws_cloudwatch_log_group.flow.arn}:*"]
   }
 
-  # AWS lists DescribeLogGroups among the permissions flow logs need to publish to CloudWatch Logs.
-  # It is a list action: IAM authorises it on the account's log-group namespace, not on one group.
-  statement {
-    sid       = "FindFlowLogGroup"
-    effect    = "Allow"
-    actions   = ["logs:DescribeLogGroups"]
-    resources = ["arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:*"]
-  }
 }
 
 resource "aws_iam_role_policy" "flow" {
-  name   = "vpc-flow-logs-${var.suffix}"
+  name   = "vpc-flow-logs-${var.region}-${var.suffix}"
   role   = aws_iam_role.flow.id
   policy = data.aws_iam_policy_document.flow.json
 }

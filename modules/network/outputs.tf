@@ -1,6 +1,6 @@
-output "availability_zones" {
-  description = "The two zones the private subnets are in."
-  value       = local.zones
+output "availability_zone_ids" {
+  description = "The ids of the two zones the private subnets are in."
+  value       = local.zone_ids
 }
 
 output "dynamodb_prefix_list_id" {

@@ -1,11 +1,11 @@
-variable "availability_zones" {
-  description = "Two availability zones for the private subnets; null picks the first two available zones of the region."
+variable "availability_zone_ids" {
+  description = "Two availability zone ids (not names: ids are the same in every account) for the private subnets; null picks the first two available zones of the region outside excluded_zone_ids."
   type        = list(string)
   default     = null
 
   validation {
-    condition     = var.availability_zones == null || try(length(var.availability_zones) == 2, false)
-    error_message = "availability_zones must list exactly two zones, e.g. [\"us-east-1a\", \"us-east-1b\"], or be null."
+    condition     = var.availability_zone_ids == null || try(length(var.availability_zone_ids) == 2 && alltrue([for z in var.availability_zone_ids : can(regex("^[a-z]+[0-9]+-az[0-9]+$", z))]), false)
+    error_message = "availability_zone_ids must list exactly two zone ids, e.g. [\"use1-az1\", \"use1-az2\"] (aws ec2 describe-availability-zones shows them), or be null."
   }
 }
 
@@ -21,6 +21,13 @@ variable "cidr_block" {
   }
 }
 
+variable "excluded_zone_ids" {
+  description = "Zone ids never chosen when availability_zone_ids is null: use1-az3 lacks capacity for some of the services the functions need."
+  type        = list(string)
+  default     = ["use1-az3"]
+  nullable    = false
+}
+
 variable "flow_log_retention_days" {
   description = "Retention of the VPC flow log group, in days (a value CloudWatch Logs accepts)."
   type        = number
@@ -28,8 +35,8 @@ variable "flow_log_retention_days" {
   nullable    = false
 
   validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.flow_log_retention_days)
-    error_message = "flow_log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+    condition     = contains(jsondecode(file("${path.module}/../log-retention-days.json")), var.flow_log_retention_days)
+    error_message = "flow_log_retention_days must be one of ${join(", ", jsondecode(file("${path.module}/../log-retention-days.json")))}."
   }
 }
 
@@ -57,7 +64,7 @@ variable "kms_key_arn" {
 }
 
 variable "region" {
-  description = "AWS region; names the endpoint services (com.amazonaws.<region>.<service>)."
+  description = "AWS region; names the endpoint services (com.amazonaws.<region>.<service>) and is part of the flow-log role name (IAM is global)."
   type        = string
   nullable    = false
 

@@ -61,6 +61,7 @@ data "aws_iam_policy_document" "key" {
   #checkov:skip=CKV_AWS_111:A key policy's Resource is always "*" (it means this key); the statements are scoped by principal and condition.
   #checkov:skip=CKV_AWS_356:A key policy's Resource is always "*" (it means this key); the statements are scoped by principal and condition.
   statement {
+    # parliament:skip=RESOURCE_STAR: A key policy's Resource is always "*": it means this key; the statement is scoped by its principal and condition.
     sid       = "DelegateToAccountIam"
     effect    = "Allow"
     actions   = local.account_actions
@@ -73,6 +74,9 @@ data "aws_iam_policy_document" "key" {
   }
 
   statement {
+    # parliament:skip=RESOURCE_STAR: A key policy's Resource is always "*": it means this key; the statement is scoped by its principal and condition.
+    # parliament:skip=MISMATCHED_TYPE: ArnLike on kms:EncryptionContext:aws:logs:arn is the condition AWS documents for CloudWatch Logs keys (the context value is the log group ARN).
+    # parliament:skip=UNKNOWN_CONDITION_FOR_ACTION: AWS's documented CloudWatch Logs key policy puts kms:Describe* under the same encryption-context condition; DescribeKey carries no context, so the condition only narrows the statement.
     sid       = "CloudWatchLogsEncryptsThisAccountsLogGroups"
     effect    = "Allow"
     actions   = local.data_key_actions
@@ -94,6 +98,7 @@ data "aws_iam_policy_document" "key" {
   # the CMK-encrypted ops topic, use the key themselves (an AWS-managed key cannot allow this). Both
   # services send aws:SourceAccount with these requests, which confines them to this account.
   statement {
+    # parliament:skip=RESOURCE_STAR: A key policy's Resource is always "*": it means this key; the statement is scoped by its principal and condition.
     sid       = "SnsAndAlarmsUseKeyForThisAccount"
     effect    = "Allow"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -117,6 +122,7 @@ data "aws_iam_policy_document" "key" {
   # names the service only.
   # Which rules may send to the queue is decided by the queue policy (aws:SourceArn, root module).
   statement {
+    # parliament:skip=RESOURCE_STAR: A key policy's Resource is always "*": it means this key; the statement is scoped by its principal and condition.
     sid       = "EventBridgeUsesKeyForDeadLetters"
     effect    = "Allow"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]

@@ -8,6 +8,11 @@ output "alias_name" {
   value       = aws_kms_alias.this.name
 }
 
+output "dns_suffix" {
+  description = "DNS suffix of the partition (amazonaws.com), for service endpoints in kms:ViaService values."
+  value       = local.dns_suffix
+}
+
 output "key_arn" {
   description = "ARN of the customer-managed key; pass it to every module that encrypts data."
   value       = aws_kms_key.this.arn

@@ -76,6 +76,22 @@ def labeled_sequence(new_id: Callable[[str], str]) -> list[dict[str, Any]]:
     return sequence
 
 
+def deployed_model(pipeline: Pipeline, tmp_path: Path) -> Path | None:
+    """The live model of the deployment (its pointer's artifact, from the bucket), for the backtest to use too."""
+    name = pipeline.outputs.get("model_parameter_name")
+    if not name:
+        return None
+    pointer = json.loads(pipeline.session.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
+    if not pointer or not pointer.get("live"):
+        return None
+    body = pipeline.session.client("s3").get_object(
+        Bucket=pipeline.outputs["model_bucket_name"], Key=pointer["live"]["key"]
+    )
+    path = tmp_path / "live-model.json"
+    path.write_bytes(body["Body"].read())
+    return path
+
+
 def live_scores(pipeline: Pipeline, ids: set[str], timeout_s: float = 120) -> dict[str, tuple[int, str]]:
     """(score, decision) of each transaction in ``ids`` from detect-fraud's "Transaction scored" log lines."""
     deadline = time.monotonic() + timeout_s
@@ -121,7 +137,7 @@ def test_every_transaction_of_a_labeled_sequence_scores_live_as_in_the_backtest(
 
     path = tmp_path / "sequence.jsonl"
     path.write_text("".join(json.dumps(body) + "\n" for body in sequence))
-    replayed = backtest.backtest(path, "ours")
+    replayed = backtest.backtest(path, "ours", model=deployed_model(pipeline, tmp_path))
     offline = dict(zip(replayed.transaction_ids, zip(replayed.scores, replayed.decisions, strict=True), strict=True))
 
     assert len(live) == len(sequence), "every posted transaction was scored"

@@ -8,6 +8,7 @@ checkout.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -46,6 +47,10 @@ class Workspace:
         shutil.copy(FUNCTIONS_FILE, base / "lambdas" / FUNCTIONS_FILE.name)
         for name in ("rules.default.json", "transaction.schema.json"):
             shutil.copy(ROOT / "lambdas" / "fraud" / name, fraud / name)
+        # The default model the root uploads (models/default.json, written by `make train`).
+        (base / "models").mkdir()
+        (base / "models" / "default.json").write_text(json.dumps({"format": "fraud-model/1", "version": "v-test"}))
+        (base / "models" / "unversioned.json").write_text(json.dumps({"format": "fraud-model/1"}))
         self.artifacts = base / "dist"
         self.artifacts.mkdir()
         for key in FUNCTION_KEYS:
@@ -75,6 +80,25 @@ class Workspace:
             f"-var-file={var_file}",
         ]
         return subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=600)
+
+    def plan_json(self, directory: Path, variables: dict) -> dict:
+        """Plan ``variables`` into a file and return ``terraform show -json`` of it."""
+        name = uuid.uuid4().hex
+        var_file, plan_file = directory / f"case-{name}.tfvars.json", directory / f"case-{name}.tfplan"
+        var_file.write_text(json.dumps(variables))
+        common = [self.terraform, f"-chdir={directory}"]
+        subprocess.run(
+            [*common, "plan", "-input=false", "-no-color", "-lock=false", f"-var-file={var_file}", f"-out={plan_file}"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        shown = subprocess.run(
+            [*common, "show", "-json", str(plan_file)], env=self.env, check=True, capture_output=True, text=True
+        )
+        return json.loads(shown.stdout)
 
     def plan_all(self, directory: Path, cases: Mapping[str, dict]) -> dict[str, subprocess.CompletedProcess[str]]:
         """Plan every case at once (each plan spends most of its time waiting on the provider)."""
@@ -132,13 +156,29 @@ ROOT_CASES = {
         {"analysis_schedule_expression": "every 5 minutes"},
         'analysis_schedule_expression must be a rate() or cron() expression, e.g. "rate(5 minutes)"',
     ),
-    "Powertools layer from another region": (
-        {"region": "eu-west-1"},
-        "powertools_layer_arn must be in the deployment region (var.region)",
+    "Powertools release that is not a version": (
+        {"powertools_release": "latest"},
+        'powertools_release must be a Powertools V3 release such as "3.37.0" (never "latest"',
     ),
-    "Powertools layer for another architecture": (
-        {"architecture": "x86_64"},
-        "powertools_layer_arn must be the Powertools layer built for var.runtime and var.architecture",
+    "malformed ops email": (
+        {"ops_email": "fraud-ops"},
+        'ops_email must be an email address such as "fraud-ops@example.com", or null for no email subscription.',
+    ),
+    "transactions kept shorter than the history the rules read": (
+        {"transaction_retention_days": 7},
+        "transaction_retention_days (7) must be at least the rules document's history.window_days (30)",
+    ),
+    "a model file without a version": (
+        {"model_file": "../models/unversioned.json"},
+        'model_file must be a readable JSON model artifact with a top-level "version"',
+    ),
+    "a sensitive setting named like one of the pipeline's parameters": (
+        {"sensitive_settings": {"hash-key": "secret"}},
+        "sensitive_settings keys must not be hash-key, model, rules or shadow-rules",
+    ),
+    "a stream lag alarm beyond the stream's retention": (
+        {"stream_lag_alarm_seconds": 90000},
+        "stream_lag_alarm_seconds must be from 1 to 86399 seconds",
     ),
     "required tags set by hand": (
         {"tags": {"Environment": "production"}},
@@ -170,6 +210,12 @@ VALID = {
     "api_quota_period": "WEEK",
     "log_retention_days": 14,
     "tags": {"Team": "fraud"},
+    "ops_email": "fraud-ops@example.com",
+    "powertools_release": "3.37.0",
+    "transaction_retention_days": 60,
+    "model_file": "../models/default.json",
+    "sensitive_settings": {"webhook-token": "secret"},
+    "stream_lag_alarm_seconds": 600,
 }
 
 
@@ -208,6 +254,7 @@ variable "statements" {
 module "function" {
   source                     = "../modules/functions"
   name                       = "wrapped-val"
+  region                     = "us-east-1"
   handler                    = "detect_fraud.handler"
   filename                   = "../dist/detect-fraud.zip"
   kms_key_arn                = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
@@ -273,3 +320,98 @@ def test_a_function_accepts_no_wildcard_or_unnamed_statement(statement_results, 
 def test_a_function_accepts_a_scoped_named_statement(statement_results):
     result = statement_results["scoped"]
     assert result.returncode == 0, diagnostics(result)
+
+
+@pytest.fixture(scope="module")
+def models_wrapper(workspace: Workspace) -> Path:
+    """A root that instantiates modules/models with the model file from a variable."""
+    directory = workspace.base / "models-wrapper"
+    directory.mkdir()
+    (directory / "main.tf").write_text(
+        """
+variable "model_file" {
+  type    = string
+  default = null
+}
+
+module "models" {
+  source           = "../modules/models"
+  kms_key_arn      = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  model_file       = var.model_file
+  parameter_prefix = "/fraud-detection/val"
+  region           = "us-east-1"
+  suffix           = "val"
+}
+"""
+    )
+    workspace.init(directory)
+    return directory
+
+
+def _pointer(plan: dict) -> dict:
+    (pointer,) = [
+        c["change"]["after"]
+        for c in plan["resource_changes"]
+        if c["address"] == "module.models.aws_ssm_parameter.pointer"
+    ]
+    return json.loads(pointer["value"])
+
+
+def test_without_a_model_file_no_artifact_is_uploaded_and_the_pointer_names_no_model(workspace, models_wrapper):
+    plan = workspace.plan_json(models_wrapper, {"model_file": None})
+    assert _pointer(plan) == {"live": None, "shadow": None}
+    assert not [c for c in plan["resource_changes"] if c["type"] == "aws_s3_object"]
+
+
+def test_a_model_file_is_uploaded_under_its_version_and_becomes_the_live_model(workspace, models_wrapper):
+    model = workspace.base / "models" / "default.json"
+    plan = workspace.plan_json(models_wrapper, {"model_file": str(model)})
+    live = _pointer(plan)["live"]
+    assert (live["key"], live["version"]) == ("models/v-test.json", "v-test")
+    assert live["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    (artifact,) = [c["change"]["after"] for c in plan["resource_changes"] if c["type"] == "aws_s3_object"]
+    assert artifact["key"] == "models/v-test.json"
+
+
+@pytest.mark.slow
+def test_the_failure_queues_move_to_their_for_each_addresses_without_being_replaced(workspace: Workspace):
+    """State written with the three copied queues (the old addresses) plans no queue change."""
+    directory = workspace.base / "messaging-wrapper"
+    directory.mkdir()
+    (directory / "main.tf").write_text(
+        """
+module "messaging" {
+  source      = "../modules/messaging"
+  kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  region      = "us-east-1"
+  suffix      = "mv"
+}
+"""
+    )
+    workspace.init(directory)
+    common = [workspace.terraform, f"-chdir={directory}"]
+
+    def terraform(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*common, *args], env=workspace.env, check=True, capture_output=True, text=True, timeout=900
+        )
+
+    terraform("apply", "-input=false", "-no-color", "-auto-approve", "-lock=false")
+    old = {"function-failures": "function_failures", "stream": "stream_dlq", "events": "events_dlq"}
+    for key, name in old.items():  # what a state written before the for_each holds
+        terraform(
+            "state",
+            "mv",
+            "-lock=false",
+            f'module.messaging.aws_sqs_queue.dead_letter["{key}"]',
+            f"module.messaging.aws_sqs_queue.{name}",
+        )
+    plan_file = directory / "moved.tfplan"
+    terraform("plan", "-input=false", "-no-color", "-lock=false", f"-out={plan_file}")
+    plan = json.loads(terraform("show", "-json", str(plan_file)).stdout)
+    queues = {c["address"]: c for c in plan["resource_changes"] if c["type"] == "aws_sqs_queue"}
+    for key, name in old.items():
+        change = queues[f'module.messaging.aws_sqs_queue.dead_letter["{key}"]']
+        assert change["previous_address"] == f"module.messaging.aws_sqs_queue.{name}"
+        assert change["change"]["actions"] in (["no-op"], ["update"]), change["change"]["actions"]
+    assert not [a for a, c in queues.items() if "delete" in c["change"]["actions"]]

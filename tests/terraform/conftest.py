@@ -41,6 +41,8 @@ class Config:
         return f"{self.profile}/{self.stream_consumer}/{'vpc' if self.enable_vpc else 'no-vpc'}"
 
 
+PROD_ADDRESSES = {"alert_email": "fraud-team@example.com", "ops_email": "fraud-ops@example.com"}
+
 CONFIGS = [
     Config("dev", "eventbridge", False),
     Config("dev", "direct", False),
@@ -103,6 +105,7 @@ class Plan:
         self.raw = raw
         self.seconds = seconds
         self.variables = {name: item.get("value") for name, item in raw.get("variables", {}).items()}
+        self.lint_summary = ""  # parliament's first line, set by the test that lints this plan
         self._resources = [
             Resource(c["address"], c["type"], c["change"]["after"] or {}, c["change"]["after_unknown"] or {})
             for c in raw.get("resource_changes", [])
@@ -116,6 +119,9 @@ class Plan:
         matches = [r for r in self.resources(type_) if r.get(attribute) == name]
         assert len(matches) == 1, f"expected one {type_} with {attribute} = {name!r}, found {len(matches)}"
         return matches[0]
+
+    def alarms(self) -> dict[str, Resource]:
+        return {r.get("alarm_name"): r for r in self.resources("aws_cloudwatch_metric_alarm")}
 
     def functions(self) -> dict[str, Resource]:
         return {
@@ -237,12 +243,10 @@ class Planner:
     def _plan(self, config: Config) -> Plan:
         stack = Stack(config.suffix, env=self.env, build_dir=self.build_dir)
         stack.dir.mkdir(parents=True, exist_ok=True)
-        _, text = tfvars.render(
-            config.suffix,
-            config.profile,
-            {"stream_consumer": config.stream_consumer, "enable_vpc": config.enable_vpc},
-            self.artifacts,
-        )
+        overrides = {"stream_consumer": config.stream_consumer, "enable_vpc": config.enable_vpc}
+        # A prod deploy needs both addresses (the preflight refuses it otherwise): plan it as deployed.
+        overrides.update(PROD_ADDRESSES if config.profile == "prod" else {})
+        _, text = tfvars.render(config.suffix, config.profile, overrides, self.artifacts)
         stack.var_file.write_text(text)
         stack.init()
         started = time.monotonic()
@@ -274,7 +278,11 @@ def planner(terraform_bin: str, artifacts: Path, tmp_path_factory: pytest.TempPa
 def _report(planner: Planner) -> None:
     """Resource counts and plan times, kept next to the build outputs for the issue's measurements."""
     summary = {
-        config.id: {"resources": len(plan.resources()), "plan_seconds": round(plan.seconds, 1)}
+        config.id: {
+            "resources": len(plan.resources()),
+            "plan_seconds": round(plan.seconds, 1),
+            **({"parliament": plan.lint_summary} if plan.lint_summary else {}),
+        }
         for config, plan in planner.plans.items()
     }
     out = ROOT / "build" / "terraform-tests" / "plans.json"
@@ -292,6 +300,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for config, numbers in MEASUREMENTS.items():
             terminalreporter.line(
                 f"{config:<24} {numbers['resources']:>4} resources  plan {numbers['plan_seconds']:>5} s"
+                + (f"  {numbers['parliament']}" if numbers.get("parliament") else "")
             )
 
 

@@ -23,6 +23,8 @@ NAME_ATTRIBUTES = {
     "aws_lambda_function": "function_name",
     "aws_cloudwatch_metric_alarm": "alarm_name",
     "aws_api_gateway_stage": "stage_name",
+    "aws_s3_bucket": "bucket",
+    "aws_cloudwatch_dashboard": "dashboard_name",
 }
 # Everything the X-Ray SDK and a Lambda ENI need; none of these actions accepts a resource ARN.
 UNSCOPED_ACTIONS = {
@@ -123,12 +125,13 @@ def test_the_table_has_the_contract_keys_and_indexes(any_plan):
     table = any_plan.named("aws_dynamodb_table", f"transactions-{any_plan.suffix}")
     assert (table.get("hash_key"), table.get("range_key")) == ("transaction_id", "timestamp")
     indexes = {index["name"]: index for index in table.get("global_secondary_index")}
-    assert (indexes["user_id-timestamp-index"]["hash_key"], indexes["user_id-timestamp-index"]["projection_type"]) == (
-        "user_id",
-        "ALL",
-    )
-    assert indexes["time_bucket-timestamp-index"]["hash_key"] == "time_bucket"
-    assert {index["range_key"] for index in indexes.values()} == {"timestamp"}
+    user = indexes["user_id-timestamp-index"]
+    assert (user["hash_key"], user["range_key"], user["projection_type"]) == ("user_id", "timestamp", "ALL")
+    # Windows are on the time a transaction arrived, so a late upload is still analysed.
+    bucket = indexes["time_bucket-received_at-index"]
+    assert (bucket["hash_key"], bucket["range_key"]) == ("time_bucket", "received_at")
+    attributes = {a["name"]: a["type"] for a in table.get("attribute")}
+    assert attributes["received_at"] == "N"
 
 
 def test_the_rules_parameter_is_seeded_from_the_default_rules_file(any_plan):
@@ -168,7 +171,8 @@ def test_the_event_source_mapping_reports_batch_item_failures(direct_plan):
     assert mapping.get("function_response_types") == ["ReportBatchItemFailures"]
     assert mapping.get("bisect_batch_on_function_error") is True
     assert 0 <= mapping.get("maximum_retry_attempts") <= 10
-    assert 0 < mapping.get("maximum_record_age_in_seconds") <= 86400
+    # A record that keeps failing stays retryable (and replayable from the stream) for its whole 24 h.
+    assert mapping.get("maximum_record_age_in_seconds") == 86400
     assert mapping.is_set("destination_config", 0, "on_failure", 0, "destination_arn")
     patterns = [f["pattern"] for f in mapping.get("filter_criteria", 0, "filter")]
     assert [json.loads(p) for p in patterns] == [STREAM_FILTER]
@@ -237,7 +241,8 @@ def test_the_api_requires_a_key_and_validates_the_body_with_the_schema_files_mod
     (validator,) = any_plan.resources("aws_api_gateway_request_validator")
     assert validator.get("validate_request_body") is True
     (model,) = any_plan.resources("aws_api_gateway_model")
-    assert method.get("request_models") == {"application/json": model.get("name")}
+    # $default: a request with any other Content-Type is validated too, never passed through unchecked.
+    assert method.get("request_models") == {"application/json": model.get("name"), "$default": model.get("name")}
     schema = json.loads((ROOT / "lambdas" / "fraud" / "transaction.schema.json").read_text())
     assert json.loads(model.get("schema")) == schema
     assert schema["$schema"] == "http://json-schema.org/draft-04/schema#"
@@ -285,6 +290,15 @@ def test_each_function_has_its_own_role(any_plan):
     role_names = [r.get("name") for r in any_plan.resources("aws_iam_role")]
     for key in FUNCTIONS:
         assert len([n for n in role_names if n.endswith(f"{key}-{any_plan.suffix}")]) == 1, key
+
+
+def test_every_role_name_carries_the_region_so_a_second_region_never_collides(any_plan):
+    # IAM is global: the same suffix in two regions would fight over a name without the region.
+    region = any_plan.variables["region"]
+    names = [r.get("name") for r in any_plan.resources("aws_iam_role")]
+    assert names
+    for name in names:
+        assert f"-{region}-" in name and name.endswith(f"-{any_plan.suffix}") and len(name) <= 64, name
 
 
 # --- Logs, names, tags, destroy -----------------------------------------------------------------------
@@ -351,7 +365,7 @@ def test_the_key_rotates(any_plan):
 
 
 def test_vpc_functions_have_subnets_in_two_azs_and_endpoints_for_each_service(vpc_plan):
-    zones = {s.get("availability_zone") for s in vpc_plan.resources("aws_subnet")}
+    zones = {s.get("availability_zone_id") for s in vpc_plan.resources("aws_subnet")}
     assert len(zones) >= 2
     assert all(s.get("map_public_ip_on_launch") is False for s in vpc_plan.resources("aws_subnet"))
     for key, function in vpc_plan.functions().items():

@@ -36,3 +36,61 @@ def test_two_servers_listen_on_different_ports():
 def test_env_outside_the_with_block_is_an_error():
     with pytest.raises(RuntimeError, match="outside its `with` block"):
         LocalAWS().env()
+
+
+def client(aws: LocalAWS, service: str):
+    return boto3.client(
+        service, endpoint_url=aws.endpoint, region_name=aws.region, aws_access_key_id="t", aws_secret_access_key="t"
+    )
+
+
+def test_serves_the_powertools_layer_parameter_of_the_pinned_release_for_every_runtime_and_architecture():
+    from tools._cli import powertools_release
+
+    with LocalAWS() as aws:
+        ssm = client(aws, "ssm")
+        names = aws.seed_public_parameters()  # idempotent: a second seeding adds nothing
+        assert len(names) == 6
+        for name in names:
+            assert name.endswith(f"/{powertools_release()}")
+            (version,) = [p["Version"] for p in ssm.get_parameter_history(Name=name)["Parameters"]]
+            assert version == 1
+        value = ssm.get_parameter(Name=f"/aws/service/powertools/python/x86_64/python3.13/{powertools_release()}")
+        assert value["Parameter"]["Value"].endswith(":layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:0")
+
+
+def test_a_queue_reads_back_the_redrive_allow_policy_it_was_given():
+    import json
+
+    with LocalAWS() as aws:
+        sqs = client(aws, "sqs")
+        allow = json.dumps({"redrivePermission": "denyAll"})
+        url = sqs.create_queue(QueueName="dlq-t1", Attributes={"RedriveAllowPolicy": allow})["QueueUrl"]
+        assert (
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]["RedriveAllowPolicy"] == allow
+        )
+
+
+def test_a_tls_only_bucket_policy_lets_the_emulators_requests_through_and_other_denies_still_apply():
+    import json
+
+    with LocalAWS() as aws:
+        s3 = client(aws, "s3")
+        s3.create_bucket(Bucket="models-t1")
+        deny = {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::models-t1", "arn:aws:s3:::models-t1/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+        s3.put_bucket_policy(Bucket="models-t1", Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny]}))
+        s3.put_object(Bucket="models-t1", Key="models/v1.json", Body=b"{}")
+        assert s3.get_object(Bucket="models-t1", Key="models/v1.json")["Body"].read() == b"{}"
+        unconditional = {key: value for key, value in deny.items() if key != "Condition"}
+        s3.put_bucket_policy(
+            Bucket="models-t1", Policy=json.dumps({"Version": "2012-10-17", "Statement": [unconditional]})
+        )
+        with pytest.raises(botocore.exceptions.ClientError, match="Forbidden"):
+            s3.put_object(Bucket="models-t1", Key="models/v2.json", Body=b"{}")

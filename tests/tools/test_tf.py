@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tools._cli import ToolError
 from tools.deploy import tf
 from tools.deploy.package import FUNCTIONS
@@ -110,6 +111,73 @@ def test_a_plan_without_zips_says_to_package(tmp_path, fake_terraform):
         stack.plan()
 
 
+def test_the_account_bootstrap_keeps_its_state_per_account_and_region_and_needs_no_zips(
+    tmp_path, fake_terraform, monkeypatch
+):
+    monkeypatch.setattr(tf, "BUILD", tmp_path)
+    stack = tf.bootstrap_stack("123456789012", "eu-west-1", fake_terraform)
+    assert stack.dir.name == "account-123456789012-eu-west-1" and stack.tfdir == tf.BOOTSTRAP_DIR
+    assert json.loads(stack.var_file.read_text()) == {"region": "eu-west-1"}
+    stack._require_inputs()  # no artifacts_dir: nothing to package
+    flags = tf.Stack(stack.suffix, env={**fake_terraform, "TF_STATE_BUCKET": "b"}, tfdir=tmp_path, account_level=True)
+    assert "-backend-config=key=fraud-pipeline/account-123456789012-eu-west-1.tfstate" in flags.backend_config()
+
+
+def test_local_is_for_plans_only(fake_terraform, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", fake_terraform["PATH"])
+    assert tf.main(["deploy", "--env", "pr-42", "--local"]) == 1
+    assert "--local plans only" in capsys.readouterr().err
+
+
+def _preflight_result(level: str, topic: str):
+    from tools.deploy import preflight
+
+    return preflight.Result(level, topic, "message", "remedy")
+
+
+def test_deploy_stops_before_init_when_the_preflight_finds_a_problem(tmp_path, fake_terraform, monkeypatch, capsys):
+    from tools.deploy import preflight
+
+    settings = object.__new__(preflight.Settings)
+    settings.suffix, settings.profile, settings.region = "prod", "prod", "us-east-1"
+    results = [_preflight_result("FAIL", "ops alarms address"), _preflight_result("fix", "API Gateway logging role")]
+    monkeypatch.setattr(preflight, "preflight", lambda suffix: (settings, preflight.Facts(account="1"), results))
+    bootstraps = []
+    monkeypatch.setattr(tf, "apply_bootstrap", lambda *args: bootstraps.append(args))
+    monkeypatch.setenv("PATH", fake_terraform["PATH"])
+    assert tf.main(["deploy", "--env", "prod", "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert "would not deploy; nothing was changed" in captured.err and "unexpected terraform call" not in captured.err
+    assert bootstraps == [], "the bootstrap waits until nothing else would fail"
+
+
+def test_deploy_applies_the_account_bootstrap_first_when_the_account_lacks_the_logging_role(
+    tmp_path, fake_terraform, monkeypatch
+):
+    from tools.deploy import preflight
+
+    settings = object.__new__(preflight.Settings)
+    settings.suffix, settings.profile, settings.region = "dev", "dev", "us-east-1"
+    results = [_preflight_result("fix", "API Gateway logging role")]
+    monkeypatch.setattr(
+        preflight, "preflight", lambda suffix: (settings, preflight.Facts(account="123456789012"), results)
+    )
+    calls = []
+    monkeypatch.setattr(tf, "apply_bootstrap", lambda account, region, auto: calls.append((account, region, auto)))
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop
+
+    monkeypatch.setattr(tf.Stack, "preflight", stop)  # the environment's own steps come after the bootstrap
+    monkeypatch.setenv("PATH", fake_terraform["PATH"])
+    with pytest.raises(Stop):
+        tf._main(["deploy", "--env", "dev", "--quiet", "--auto-approve"])
+    assert calls == [("123456789012", "us-east-1", True)]
+
+
 def test_an_invalid_suffix_is_rejected_before_anything_runs(fake_terraform):
     with pytest.raises(ToolError, match="invalid environment suffix"):
         tf.Stack("PR_42", env=fake_terraform)
@@ -194,3 +262,55 @@ def test_a_stack_inits_plans_applies_outputs_and_destroys_with_everything_under_
         assert tf.format_summary("tools-t1", stack.plan()) == "tools-t1: no changes"
         stack.destroy()
         assert stack.outputs() == {}
+
+
+@pytest.mark.terraform
+@pytest.mark.slow
+def test_the_account_bootstrap_applies_and_sets_the_api_gateway_logging_role(terraform_bin, tmp_path, monkeypatch):
+    import boto3
+
+    from tools.emulator.localaws import LocalAWS
+
+    monkeypatch.setattr(tf, "BUILD", tmp_path)
+    # A region no other test touches: moto's backends are shared by every server of the process.
+    with LocalAWS(region="eu-west-2") as aws:
+        apigateway = boto3.client(
+            "apigateway",
+            endpoint_url=aws.endpoint,
+            region_name=aws.region,
+            aws_access_key_id="t",
+            aws_secret_access_key="t",
+        )
+        assert not apigateway.get_account().get("cloudwatchRoleArn")
+        tf.apply_bootstrap("123456789012", aws.region, auto_approve=True, env=aws.env())
+        assert apigateway.get_account()["cloudwatchRoleArn"].endswith(":role/apigateway-cloudwatch-eu-west-2")
+        stack = tf.bootstrap_stack("123456789012", aws.region, aws.env())
+        assert stack.state_file == tmp_path / "account-123456789012-eu-west-2" / "terraform.tfstate"
+        assert tf.format_summary(stack.suffix, stack.plan()) == f"{stack.suffix}: no changes"
+
+
+@pytest.mark.terraform
+@pytest.mark.slow
+def test_a_local_plan_of_prod_needs_no_account_and_resolves_the_layer_from_the_emulators_parameter(
+    terraform_bin, tmp_path, monkeypatch, capsys
+):
+    from tools._cli import powertools_release
+    from tools.deploy import package, tfvars
+
+    monkeypatch.setattr(tf, "BUILD", tmp_path)
+    monkeypatch.setattr(tf, "EMULATOR_PLANS", tmp_path / "emulator-plans")
+    dist = tmp_path / "dist"
+    package.build(ROOT / "lambdas", dist)
+    var_file = tmp_path / "prod" / "terraform.tfvars.json"
+    assert tfvars.main(["--env", "prod", "--artifacts-dir", str(dist), "--output", str(var_file)]) == 0
+    capsys.readouterr()  # what tfvars printed
+    assert tf.main(["plan", "--env", "prod", "--local", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("prod: ") and "(planned against the embedded emulator, no account)" in out
+    plan = json.loads((tmp_path / "emulator-plans" / "prod" / "plan.json").read_text())
+    layers = {
+        tuple(c["change"]["after"]["layers"]) for c in plan["resource_changes"] if c["type"] == "aws_lambda_function"
+    }
+    assert layers == {("arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-arm64:0",)}
+    assert plan["variables"]["powertools_release"]["value"] == powertools_release()
+    assert not (tmp_path / "prod" / "terraform.tfstate").exists(), "the environment's own state is never touched"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tools._cli import DIST
+from tools._cli import DIST, powertools_release, terraform_variables
 from tools.deploy import tfvars
 from tools.deploy.package import FUNCTIONS
 
@@ -53,7 +53,6 @@ def test_prod_reserves_100_per_function_runs_in_a_vpc_and_keeps_logs_7_days(tmp_
     )
     assert variables["enable_vpc"] is True
     assert variables["log_retention_days"] == 7
-    assert variables["manage_api_gateway_account"] is False
 
 
 def test_dev_is_small_and_cheap(tmp_path):
@@ -67,8 +66,53 @@ def test_dev_is_small_and_cheap(tmp_path):
 
 def test_local_has_no_powertools_layer_and_no_vpc(tmp_path):
     variables = rendered("local", tmp_path=tmp_path)
-    assert "powertools_layer_arn" in variables and variables["powertools_layer_arn"] is None
+    assert "powertools_release" in variables and variables["powertools_release"] is None
     assert variables["enable_vpc"] is False
+
+
+@pytest.mark.parametrize("profile", ["dev", "staging", "prod"])
+def test_aws_profiles_deploy_the_powertools_release_pinned_in_pyproject(profile, tmp_path):
+    assert rendered("pr-1", "--profile", profile, tmp_path=tmp_path)["powertools_release"] == powertools_release()
+
+
+def test_each_profile_keeps_transactions_for_its_own_retention(tmp_path):
+    days = {
+        p: rendered("pr-1", "--profile", p, tmp_path=tmp_path)["transaction_retention_days"]
+        for p in ("dev", "staging", "prod")
+    }
+    assert days == {"dev": 30, "staging": 90, "prod": 540}
+
+
+def test_staging_and_prod_require_both_alert_addresses():
+    for profile in tfvars.available_profiles():
+        required = tfvars.load_profile(profile).get("required_variables", [])
+        assert required == (["alert_email", "ops_email"] if profile in ("staging", "prod") else []), profile
+
+
+def test_an_address_rendered_once_is_kept_by_later_renders_until_a_flag_replaces_or_removes_it(tmp_path):
+    output = tmp_path / "prod" / "terraform.tfvars.json"
+
+    def render(*args: str) -> dict:
+        assert tfvars.main(["--env", "prod", *args, "--output", str(output)]) == 0
+        return json.loads(output.read_text())
+
+    first = render("--alert-email", "fraud-team@example.com", "--ops-email", "ops@example.com")
+    assert (first["alert_email"], first["ops_email"]) == ("fraud-team@example.com", "ops@example.com")
+    again = render("--stream-consumer", "direct")  # e.g. `make deploy ENV=prod` without the addresses
+    assert (again["alert_email"], again["ops_email"]) == ("fraud-team@example.com", "ops@example.com")
+    replaced = render("--ops-email", "oncall@example.com")
+    assert (replaced["alert_email"], replaced["ops_email"]) == ("fraud-team@example.com", "oncall@example.com")
+    removed = render("--alert-email", "")
+    assert "alert_email" not in removed and removed["ops_email"] == "oncall@example.com"
+
+
+def test_the_variable_list_is_read_from_variables_tf(tmp_path):
+    declared = tmp_path / "variables.tf"
+    declared.write_text(
+        'variable "suffix" {\n  type = string\n}\n\nvariable "new_setting" {}\n# variable "commented" {}\n'
+    )
+    assert terraform_variables(declared) == {"suffix", "new_setting"}
+    assert "transaction_retention_days" in tfvars.VARIABLES and "manage_api_gateway_account" not in tfvars.VARIABLES
 
 
 def test_profiles_configure_exactly_the_four_functions():
@@ -92,13 +136,14 @@ def test_flags_override_the_profile(tmp_path):
         "direct",
         "--alert-email",
         "fraud-team@example.com",
-        "--manage-api-gateway-account",
+        "--ops-email",
+        "fraud-ops@example.com",
         tmp_path=tmp_path,
     )
     assert variables["enable_vpc"] is False
     assert variables["stream_consumer"] == "direct"
     assert variables["alert_email"] == "fraud-team@example.com"
-    assert variables["manage_api_gateway_account"] is True
+    assert variables["ops_email"] == "fraud-ops@example.com"
     assert rendered("dev", "--enable-vpc", tmp_path=tmp_path)["enable_vpc"] is True
 
 
@@ -114,14 +159,14 @@ def test_set_takes_json_values_bare_strings_and_dotted_paths_into_maps(tmp_path)
         "--set",
         'tags={"Team": "fraud"}',
         "--set",
-        "powertools_layer_arn=null",
+        "powertools_release=null",
         tmp_path=tmp_path,
     )
     assert variables["api_quota_limit"] == 5000
     assert variables["region"] == "eu-west-1"
     assert variables["functions"]["detect-fraud"] == {"memory_mb": 2048, "reserved_concurrency": 100}
     assert variables["tags"] == {"Team": "fraud"}
-    assert variables["powertools_layer_arn"] is None
+    assert variables["powertools_release"] is None
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,18 @@ generated ``terraform/backend_override.tf`` switches the backend; the S3 lock fi
 ``TF_PLUGIN_DIR`` when it is set, or from a mirror found in Terraform's implicit local mirror
 directories (``tools._cli.MIRROR_CANDIDATES``), from the registry otherwise.
 
-    python -m tools.deploy.tf plan --env pr-42
+    python -m tools.deploy.tf plan --env pr-42 [--local]
     python -m tools.deploy.tf deploy --env pr-42 [--auto-approve]
+    python -m tools.deploy.tf bootstrap --env pr-42 [--auto-approve]
     python -m tools.deploy.tf output --env pr-42
     python -m tools.deploy.tf destroy --env pr-42 [--auto-approve]
+
+``deploy`` runs the preflight (tools.deploy.preflight) and stops on anything that would fail; applies
+the account bootstrap (``terraform/bootstrap``: API Gateway's CloudWatch Logs role, one per account
+and region, state in ``build/account-<id>-<region>/``) when the account lacks it; plans; lints the
+plan's IAM policies with parliament (tools.deploy.policy); then applies after confirmation.
+``plan --local`` plans against the embedded emulator (no account needed) into
+``build/emulator-plans/<suffix>/``; the environment's own state is never touched.
 
 The Python API (``Stack``) is what the emulator and the tests use; ``env`` adds variables (endpoint,
 credentials) to the Terraform subprocess.
@@ -37,6 +45,9 @@ import tftest
 
 from tools._cli import BUILD, TERRAFORM_DIR, ToolError, progress, provider_mirror, run, validate_suffix
 from tools.deploy.package import FUNCTIONS
+
+BOOTSTRAP_DIR = TERRAFORM_DIR / "bootstrap"
+EMULATOR_PLANS = BUILD / "emulator-plans"
 
 STATE_KEY_PREFIX = "fraud-pipeline"
 BACKEND_OVERRIDE = "backend_override.tf"
@@ -131,8 +142,10 @@ class Stack:
         *,
         build_dir: Path | None = None,
         tfdir: Path = TERRAFORM_DIR,
+        account_level: bool = False,
     ) -> None:
-        self.suffix = validate_suffix(suffix)
+        # An environment is named by its suffix; the account bootstrap by account-<id>-<region>.
+        self.suffix = suffix if account_level else validate_suffix(suffix)
         self.dir = Path(build_dir or BUILD) / suffix
         self.var_file = self.dir / "terraform.tfvars.json"
         self.state_file = self.dir / "terraform.tfstate"
@@ -169,7 +182,10 @@ class Stack:
                 f"{self.var_file} is missing: run `make tfvars ENV={self.suffix}` "
                 f"(python -m tools.deploy.tfvars --env {self.suffix})"
             )
-        artifacts = Path(json.loads(self.var_file.read_text())["artifacts_dir"])
+        artifacts_dir = json.loads(self.var_file.read_text()).get("artifacts_dir")
+        if artifacts_dir is None:
+            return  # the account bootstrap deploys no code
+        artifacts = Path(artifacts_dir)
         missing = [f"{key}.zip" for key in FUNCTIONS if not (artifacts / f"{key}.zip").is_file()]
         if missing:
             raise ToolError(
@@ -262,6 +278,60 @@ class Stack:
         return self._command("destroy", "-input=false", "-no-color", "-auto-approve", f"-var-file={self.var_file}")
 
 
+def bootstrap_stack(account: str, region: str, env: Mapping[str, str] | None = None) -> Stack:
+    """The account bootstrap of ``account`` in ``region`` (terraform/bootstrap), its variables written."""
+    stack = Stack(f"account-{account}-{region}", env=env, tfdir=BOOTSTRAP_DIR, account_level=True)
+    stack.dir.mkdir(parents=True, exist_ok=True)
+    stack.var_file.write_text(json.dumps({"region": region}, indent=2) + "\n")
+    return stack
+
+
+def apply_bootstrap(account: str, region: str, auto_approve: bool, env: Mapping[str, str] | None = None) -> None:
+    """Plan and apply the account bootstrap, asking first unless ``auto_approve``."""
+    stack = bootstrap_stack(account, region, env)
+    progress(f"account bootstrap for {account} in {region}: API Gateway's CloudWatch Logs role ({stack.dir})")
+    stack.init()
+    plan = stack.plan()
+    print(format_summary(stack.suffix, plan))
+    if not summarize(plan)[0]:
+        return
+    if not auto_approve and not confirm(f"Apply the account bootstrap to {account} in {region}?"):
+        raise ToolError("the account bootstrap was not applied; the stage's logging needs it (make bootstrap)")
+    stack.apply()
+
+
+def lint_plan(stack: Stack) -> None:
+    """parliament over the plan's IAM policies; a finding without an inline justification stops here."""
+    from tools.deploy import policy
+
+    report = policy.lint_plan(json.loads(stack.plan_json.read_text()))
+    print(policy.format_lint(report, str(stack.plan_json)))
+    if not report.ok:
+        raise ToolError("parliament found unjustified IAM findings in the plan (above): fix or justify them")
+
+
+def plan_locally(suffix: str) -> int:
+    """Plan ``suffix``'s variables against the embedded emulator, which stands in for an account."""
+    from tools.emulator.localaws import LocalAWS
+
+    source = BUILD / validate_suffix(suffix) / "terraform.tfvars.json"
+    if not source.is_file():
+        raise ToolError(f"{source} is missing: run `make tfvars ENV={suffix}` first")
+    with LocalAWS() as aws:
+        # TF_STATE_BUCKET must not send an emulator plan to the real state bucket.
+        stack = Stack(suffix, env={**aws.env(), "TF_STATE_BUCKET": ""}, build_dir=EMULATOR_PLANS)
+        stack.dir.mkdir(parents=True, exist_ok=True)
+        stack.var_file.write_text(source.read_text())
+        stack.state_file.unlink(missing_ok=True)  # every emulator plan starts from an empty account
+        progress(f"terraform init ({suffix}, against the embedded emulator at {aws.endpoint})")
+        stack.init()
+        progress(f"terraform plan ({suffix}, emulator)")
+        plan = stack.plan()
+    print(format_summary(suffix, plan))
+    print(f"plan: {stack.plan_file}\nplan JSON: {stack.plan_json}\n(planned against the embedded emulator, no account)")
+    return 0
+
+
 def confirm(question: str) -> bool:
     if not sys.stdin.isatty():
         raise ToolError(
@@ -272,15 +342,33 @@ def confirm(question: str) -> bool:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.deploy.tf", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("init", "plan", "deploy", "output", "destroy"))
+    parser.add_argument("command", choices=("init", "plan", "deploy", "bootstrap", "output", "destroy"))
     parser.add_argument("--env", required=True, metavar="SUFFIX", help="environment suffix, e.g. dev, prod, pr-42")
     parser.add_argument("--auto-approve", action="store_true", help="deploy/destroy without asking")
     parser.add_argument("--show-sensitive", action="store_true", help="output: print sensitive values too")
     parser.add_argument("--quiet", action="store_true", help="do not stream terraform's own output")
+    parser.add_argument("--local", action="store_true", help="plan: against the embedded emulator (no account)")
     args = parser.parse_args(argv)
+    if args.local and args.command != "plan":
+        raise ToolError("--local plans only: `make plan ENV=<suffix> LOCAL=1` (deploys go to an account)")
 
     if not args.quiet:
         stream_terraform_output()
+    if args.local:
+        return plan_locally(args.env)
+    if args.command in ("deploy", "bootstrap"):
+        from tools.deploy import preflight
+
+        settings, facts, results = preflight.preflight(args.env)
+        print(preflight.format_results(settings, results))
+        if args.command == "bootstrap" or (preflight.needs_bootstrap(results) and not preflight.failed(results)):
+            if facts.account is None:
+                raise ToolError("no AWS credentials: the account bootstrap needs the account (see the preflight above)")
+            apply_bootstrap(facts.account, settings.region, args.auto_approve)
+        if args.command == "bootstrap":
+            return 0
+        if preflight.failed(results):
+            raise ToolError(f"preflight: {args.env} would not deploy; nothing was changed (fix the FAIL lines above)")
     stack = Stack(args.env)
     started = time.monotonic()
     if args.command == "output":
@@ -320,6 +408,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
     if not summarize(plan)[0]:
         return 0  # nothing to apply; the summary said "no changes"
+    lint_plan(stack)
     if not args.auto_approve and not confirm(f"Apply this plan to {stack.suffix}?"):
         progress("not applied")
         return 1

@@ -5,8 +5,13 @@ command-line overrides, through the jinja2 template ``tools/deploy/templates/ter
 profile is ``--profile`` when given, otherwise the one named like the suffix (prod, staging, local),
 otherwise dev, so ``--env pr-42`` renders a small, cheap dev-shaped environment.
 
+``powertools_release`` is the ``aws-lambda-powertools`` pin of pyproject.toml (unless the profile sets it:
+the local profile runs without the layer). The alert addresses are kept across renders: an address set
+once (``--alert-email``, ``--ops-email``) stays in ``build/<suffix>/terraform.tfvars.json`` until a flag
+replaces it, and an empty value (``--alert-email ''``) removes it.
+
     python -m tools.deploy.tfvars --env pr-42
-    python -m tools.deploy.tfvars --env prod --alert-email fraud-team@example.com
+    python -m tools.deploy.tfvars --env prod --alert-email fraud-team@example.com --ops-email fraud-ops@example.com
     python -m tools.deploy.tfvars --env local --stream-consumer direct --set functions.detect-fraud.memory_mb=512
 """
 
@@ -21,45 +26,18 @@ from typing import Any
 
 import jinja2
 
-from tools._cli import BUILD, DIST, ToolError, progress, run, validate_suffix
+from tools._cli import BUILD, DIST, ToolError, powertools_release, progress, run, terraform_variables, validate_suffix
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "terraform.tfvars.json.j2"
 DEFAULT_PROFILE = "dev"
 
-# Inputs of the root module (docs/contracts.md, terraform/variables.tf). `suffix` and `artifacts_dir` are
-# always rendered; tests/terraform checks this list against the variables terraform/ declares.
-VARIABLES = frozenset(
-    {
-        "alert_email",
-        "alerts_visibility_timeout_seconds",
-        "analysis_schedule_expression",
-        "api_quota_limit",
-        "api_quota_period",
-        "api_throttle_burst_limit",
-        "api_throttle_rate_limit",
-        "architecture",
-        "artifacts_dir",
-        "cost_center",
-        "dlq_retention_seconds",
-        "enable_vpc",
-        "functions",
-        "log_retention_days",
-        "manage_api_gateway_account",
-        "max_receive_count",
-        "powertools_layer_arn",
-        "project",
-        "region",
-        "rules_document",
-        "runtime",
-        "sensitive_settings",
-        "stream_consumer",
-        "suffix",
-        "tags",
-        "vpc_cidr",
-    }
-)
+# Inputs of the root module: the `variable` blocks of terraform/variables.tf, the one list of them.
+# `suffix` and `artifacts_dir` are always rendered.
+VARIABLES = terraform_variables()
+# Addresses a user chose: a later render keeps them unless a flag says otherwise.
+STICKY = ("alert_email", "ops_email")
 STREAM_CONSUMERS = ("eventbridge", "direct")
 
 
@@ -84,10 +62,19 @@ def load_profile(name: str) -> dict[str, Any]:
         raise ToolError(f"unknown profile {name!r}: choose one of {', '.join(available_profiles())}") from None
     except json.JSONDecodeError as error:
         raise ToolError(f"{path} is not valid JSON: {error}") from None
-    unknown = set(profile.get("variables", {})) - VARIABLES
+    unknown = (set(profile.get("variables", {})) | set(profile.get("required_variables", []))) - VARIABLES
     if unknown:
-        raise ToolError(f"{path} sets unknown variable(s) {', '.join(sorted(unknown))}")
+        raise ToolError(f"{path} names unknown variable(s) {', '.join(sorted(unknown))}")
     return profile
+
+
+def previous_choices(path: Path) -> dict[str, Any]:
+    """The sticky values (alert addresses) of an earlier render at ``path``, if any."""
+    try:
+        earlier = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return {name: earlier[name] for name in STICKY if earlier.get(name)}
 
 
 def parse_assignment(text: str) -> tuple[list[str], Any]:
@@ -120,19 +107,27 @@ def render(
     profile: str | None = None,
     overrides: Mapping[str, Any] | Sequence[tuple[Sequence[str], Any]] = (),
     artifacts_dir: Path = DIST,
+    previous: Mapping[str, Any] | None = None,
 ) -> tuple[str, str]:
     """The profile used and the rendered tfvars document for ``suffix``.
 
-    ``overrides`` are ``{name: value}`` or ``[(path, value)]`` pairs applied over the profile in order.
+    ``previous`` holds earlier choices (``previous_choices``) kept unless the profile or an override
+    sets them; ``overrides`` are ``{name: value}`` or ``[(path, value)]`` pairs applied over the profile
+    in order (an empty alert address removes it).
     """
     validate_suffix(suffix)
     name = profile_for(suffix, profile)
     settings = load_profile(name)
-    variables = copy.deepcopy(settings.get("variables", {}))
+    variables = {"powertools_release": powertools_release(), **copy.deepcopy(settings.get("variables", {}))}
+    for sticky, value in (previous or {}).items():
+        variables.setdefault(sticky, value)
     variables["tags"] = {"Profile": name, **settings.get("tags", {})}
     items = overrides.items() if isinstance(overrides, Mapping) else overrides
     for path, value in items:
         assign(variables, [path] if isinstance(path, str) else list(path), value)
+    for sticky in STICKY:
+        if variables.get(sticky) == "":
+            variables.pop(sticky)  # an empty address removes the subscription
     for fixed in ("suffix", "artifacts_dir"):
         if fixed in variables:
             raise ToolError(f"{fixed} is not an override: it comes from --env / --artifacts-dir")
@@ -178,27 +173,31 @@ def _main(argv: Sequence[str] | None) -> int:
         "--enable-vpc", dest="enable_vpc", action="store_const", const=True, help="run the functions in a VPC"
     )
     vpc.add_argument("--no-vpc", dest="enable_vpc", action="store_const", const=False, help="no VPC")
-    parser.add_argument("--alert-email", help="subscribe this address to the alert topic")
     parser.add_argument(
-        "--manage-api-gateway-account",
-        action="store_const",
-        const=True,
-        help="this environment owns the account-wide API Gateway CloudWatch role (one per account and region)",
+        "--alert-email", help="subscribe this address to the fraud alerts topic (kept for later renders; '' removes it)"
+    )
+    parser.add_argument(
+        "--ops-email", help="subscribe this address to the ops (alarms) topic (kept for later renders; '' removes it)"
     )
     parser.add_argument("--artifacts-dir", type=Path, default=DIST, help="where the zips are (default: build/dist)")
     parser.add_argument("--output", type=Path, help="file to write (default: build/<suffix>/terraform.tfvars.json)")
     args = parser.parse_args(argv)
 
     overrides: list[tuple[Sequence[str], Any]] = [parse_assignment(text) for text in args.assignments]
-    for name in ("stream_consumer", "enable_vpc", "alert_email", "manage_api_gateway_account"):
+    for name in ("stream_consumer", "enable_vpc", "alert_email", "ops_email"):
         value = getattr(args, name)
         if value is not None:
             overrides.append(([name], value))
-    profile, text = render(validate_suffix(args.env), args.profile, overrides, args.artifacts_dir)
-    output = args.output or BUILD / args.env / "terraform.tfvars.json"
+    output = args.output or BUILD / validate_suffix(args.env) / "terraform.tfvars.json"
+    previous = previous_choices(output)
+    profile, text = render(args.env, args.profile, overrides, args.artifacts_dir, previous)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)
-    progress(f"rendered {args.env} with profile {profile}")
+    rendered = json.loads(text)
+    kept = [f"{name}={value}" for name, value in previous.items() if rendered.get(name) == value]
+    progress(
+        f"rendered {args.env} with profile {profile}" + (f" (kept {', '.join(kept)} from {output})" if kept else "")
+    )
     print(output)
     return 0
 

@@ -7,6 +7,17 @@
 The hashicorp/aws provider (5.100) and boto3 both honour ``AWS_ENDPOINT_URL`` for every service, so
 ``env()`` is all a Terraform subprocess or a boto3 client needs. moto keeps its state in process-wide
 backends: servers started in the same process share it (use different suffixes to keep stacks apart).
+
+The server starts with the public parameters the configuration reads (``seed_public_parameters``): AWS
+publishes the Powertools layer ARN of each release under ``/aws/service/powertools/...``, and moto
+refuses names under ``/aws`` through its API, so they go straight into moto's SSM backend. Two moto gaps
+are closed before the server starts (``patch_moto``):
+
+- SQS keeps a queue's RedriveAllowPolicy but never returns it, and the AWS provider waits for it to read
+  back (the apply hangs on every dead-letter queue);
+- S3 ignores the conditions of a bucket policy's Deny, so the TLS-only statement (Deny when
+  ``aws:SecureTransport`` is false) refuses every request. The emulator's plain HTTP stands in for
+  AWS's HTTPS endpoints: such statements never apply to its requests.
 """
 
 from __future__ import annotations
@@ -16,10 +27,53 @@ import os
 from types import TracebackType
 from typing import Self
 
-from tools._cli import ToolError
+from tools._cli import ToolError, powertools_release
 
 TEST_CREDENTIAL = "test"
 DEFAULT_REGION = "us-east-1"
+# Where AWS publishes the Powertools layer of each release; the emulator's values name a layer version
+# of 0 (a placeholder: the emulator runs the project's own Powertools, never a layer).
+POWERTOOLS_PARAMETER = "/aws/service/powertools/python/{architecture}/{runtime}/{release}"
+POWERTOOLS_LAYER = (
+    "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{runtime_id}-{architecture}:0"
+)
+POWERTOOLS_RUNTIMES = ("python3.11", "python3.12", "python3.13")
+POWERTOOLS_ARCHITECTURES = ("arm64", "x86_64")
+
+
+def _denies_insecure_transport_only(statement: dict) -> bool:
+    condition = statement.get("Condition") or {}
+    values = (condition.get("Bool") or {}).get("aws:SecureTransport") if set(condition) == {"Bool"} else None
+    return statement.get("Effect") == "Deny" and values in ("false", ["false"])
+
+
+def patch_moto() -> None:
+    """Close the two moto gaps the Terraform configuration runs into (module docstring). Idempotent."""
+    import json
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+    from moto.sqs.models import Queue
+
+    if "RedriveAllowPolicy" not in Queue.BASE_ATTRIBUTES:
+        Queue.BASE_ATTRIBUTES.append("RedriveAllowPolicy")
+        Queue.redrive_allow_policy = None  # type: ignore[attr-defined]  # a queue created without one
+
+    if getattr(FakeBucket.get_permission, "secure_transport", False):
+        return
+
+    def get_permission(self: FakeBucket, action: str, resource: str) -> PermissionResult:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy.decode())
+        statements = policy["Statement"] if isinstance(policy["Statement"], list) else [policy["Statement"]]
+        kept = [s for s in statements if not _denies_insecure_transport_only(s)]
+        if not kept:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**policy, "Statement": kept})).is_action_permitted(action, resource)
+
+    get_permission.secure_transport = True  # type: ignore[attr-defined]
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
 class LocalAWS:
@@ -36,6 +90,7 @@ class LocalAWS:
             from moto.server import ThreadedMotoServer
         except ImportError:
             raise ToolError("moto is not installed: run `make venv` (or pip install -e '.[emulator]')") from None
+        patch_moto()
         if not self.log_requests:
             # werkzeug logs one line per request (hundreds during an apply) unless told otherwise.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -44,6 +99,7 @@ class LocalAWS:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        self.seed_public_parameters()
         return self
 
     def __exit__(
@@ -55,6 +111,43 @@ class LocalAWS:
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+    def seed_public_parameters(self) -> list[str]:
+        """Put the public parameters the Terraform configuration reads into moto's SSM backend.
+
+        The Powertools layer parameter of the pinned release, for every runtime and architecture the
+        configuration allows. Idempotent; call it again after a ``/moto-api/reset``. Returns the names.
+        """
+        from datetime import UTC, datetime
+
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ssm.models import Parameter, ssm_backends
+
+        parameters = ssm_backends[DEFAULT_ACCOUNT_ID][self.region]._parameters
+        release, names = powertools_release(), []
+        for runtime in POWERTOOLS_RUNTIMES:
+            for architecture in POWERTOOLS_ARCHITECTURES:
+                name = POWERTOOLS_PARAMETER.format(architecture=architecture, runtime=runtime, release=release)
+                value = POWERTOOLS_LAYER.format(
+                    region=self.region, runtime_id=runtime.replace(".", ""), architecture=architecture
+                )
+                if not parameters.get(name):
+                    parameters[name].append(
+                        Parameter(
+                            account_id=DEFAULT_ACCOUNT_ID,
+                            name=name,
+                            value=value,
+                            parameter_type="String",
+                            description="Seeded by the local emulator (tools/emulator/localaws.py)",
+                            allowed_pattern=None,
+                            keyid=None,
+                            last_modified_date=datetime.now(UTC),
+                            version=1,
+                            data_type="text",
+                        )
+                    )
+                names.append(name)
+        return names
 
     def env(self) -> dict[str, str]:
         """Variables that point Terraform and boto3 at this server, and at nothing else.

@@ -1,0 +1,53 @@
+"""The shared helpers every tool (and .ci/run, before any virtualenv) relies on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from tests.conftest import ROOT
+from tools import _cli
+
+
+def test_the_powertools_release_is_the_one_pin_in_the_lambda_extra():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    (pin,) = [r for r in extras["lambda"] if r.startswith("aws-lambda-powertools")]
+    assert pin.endswith(f"=={_cli.powertools_release()}")
+    assert not [r for extra in extras.values() for r in extra if "powertools" in r and r != pin]
+
+
+def test_the_tests_and_the_emulator_run_exactly_the_pinned_powertools_release():
+    from importlib.metadata import version
+
+    assert version("aws-lambda-powertools") == _cli.powertools_release()
+
+
+def test_a_pyproject_without_the_pin_is_a_clear_error(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\n[project.optional-dependencies]\nlambda = ["boto3"]\n')
+    with pytest.raises(_cli.ToolError, match="pins no aws-lambda-powertools"):
+        _cli.powertools_release(pyproject)
+
+
+def test_ci_finds_the_provider_mirror_with_the_standard_library_alone(tmp_path):
+    mirror = tmp_path / "mirror"
+    (mirror / "registry.terraform.io" / "hashicorp" / "aws").mkdir(parents=True)
+    env = {"PATH": "/usr/bin:/bin", "TF_PLUGIN_DIR": str(mirror)}
+    # -S -E: no site-packages, no PYTHON* variables: what .ci/run has before `make` creates the venv.
+    result = subprocess.run(
+        [sys.executable, "-S", "-E", "-m", "tools._cli", "provider-mirror"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, str(mirror))
+    assert "tools._cli provider-mirror" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_an_unknown_cli_command_says_what_it_knows():
+    result = subprocess.run([sys.executable, "-m", "tools._cli", "nope"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 1 and "provider-mirror" in result.stderr

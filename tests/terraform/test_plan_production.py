@@ -279,8 +279,8 @@ def test_function_and_pipe_roles_use_the_key_only_through_the_services_that_encr
     region = any_plan.variables["region"]
     expected = {
         "process-transaction": {"lambda", "sqs", "dynamodb"},
-        "detect-fraud": {"lambda", "sqs", "dynamodb", "ssm", "s3"},
-        "notify-team": {"lambda", "sqs", "dynamodb", "sns", "ssm"},
+        "detect-fraud": {"lambda", "sqs", "dynamodb", "s3"},
+        "notify-team": {"lambda", "sqs", "dynamodb", "sns"},
         "analyze-patterns": {"lambda", "sqs", "dynamodb", "ssm"},
     }
     roles = {

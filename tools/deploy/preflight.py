@@ -433,7 +433,7 @@ class EndpointSession:
 
 
 def preflight(
-    suffix: str, env: Mapping[str, str] | None = None, build_dir: Path = BUILD
+    suffix: str, env: Mapping[str, str] | None = None, build_dir: Path | None = None
 ) -> tuple[Settings, list[Result]]:
     """Read the variables of ``suffix`` and the account behind ``env`` (boto3's own configuration when None)."""
     import boto3

@@ -86,9 +86,6 @@ class Section:
         """The path of ``key`` in this section (``rules.velocity.weight``)."""
         return f"{self.path}.{key}" if self.path else key
 
-    def has(self, key: str) -> bool:
-        return key in self.data
-
     def raw(self, key: str) -> Any:
         self._read.add(key)
         if key not in self.data:
@@ -121,12 +118,6 @@ class Section:
         value = self.raw(key)
         if not isinstance(value, bool):
             raise ConfigError(self.key(key), f"must be true or false, got {kind(value)}")
-        return value
-
-    def string(self, key: str) -> str:
-        value = self.raw(key)
-        if not isinstance(value, str) or not value:
-            raise ConfigError(self.key(key), f"must be a non-empty string, got {kind(value)}")
         return value
 
     def choice(self, key: str, choices: tuple[str, ...], *, optional: bool = False) -> str | None:

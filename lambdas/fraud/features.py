@@ -26,7 +26,6 @@ from fraud.history import HOUR_MS, LOG_SCALE, Item, UserHistory
 NAN = math.nan
 DAY_MS = 86_400_000
 EARTH_RADIUS_KM = 6371.0088
-KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180
 WINDOW_NAMES = ("1h", "24h", "7d")
 """The sliding windows every spec defines (their lengths are the spec's): count_<name> and sum_<name>."""
 

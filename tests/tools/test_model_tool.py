@@ -70,7 +70,7 @@ def store(monkeypatch) -> tool.ModelStore:
             },
         )
         ssm = boto3.client("ssm")
-        ssm.put_parameter(Name=PARAMETER, Value=json.dumps(tool.EMPTY_POINTER), Type="String")
+        ssm.put_parameter(Name=PARAMETER, Value=json.dumps({"live": None, "shadow": None}), Type="String")
         yield tool.ModelStore(BUCKET, PARAMETER, s3, ssm)
 
 
@@ -104,7 +104,7 @@ def test_an_invalid_artifact_is_refused_and_nothing_changes(store, tmp_path) -> 
     truncated.write_bytes(write(tmp_path, artifact("20250101-cut")).read_bytes()[:100])
     with pytest.raises(ToolError, match="truncated or corrupt"):
         cli("push", str(truncated))
-    assert store.pointer() == tool.EMPTY_POINTER
+    assert store.pointer() == {"live": None, "shadow": None}
     assert store.s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
 
 
@@ -167,12 +167,12 @@ def test_a_bucket_without_a_kms_key_is_not_used(store, tmp_path) -> None:
     plain = tool.ModelStore("plain-bucket", PARAMETER, store.s3, store.ssm)
     with pytest.raises(ToolError, match="no default KMS key"):
         tool.push(plain, write(tmp_path, artifact("20250101-one")))
-    assert store.pointer() == tool.EMPTY_POINTER
+    assert store.pointer() == {"live": None, "shadow": None}
 
 
 def test_a_pointer_parameter_that_is_not_a_pointer_is_an_error(store) -> None:
     store.ssm.put_parameter(Name=PARAMETER, Value='{"live": 3}', Type="String", Overwrite=True)
-    with pytest.raises(ToolError, match="not a pointer document"):
+    with pytest.raises(ToolError, match="live must be null or an object with exactly key, sha256 and version"):
         store.pointer()
 
 

@@ -29,6 +29,7 @@ transaction (it keeps the last good model or scores with the rules alone, and co
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import sys
@@ -42,8 +43,8 @@ from tools._cli import ROOT, ToolError, progress, run
 sys.path.insert(0, str(ROOT / "lambdas"))
 
 from fraud import model as fraud_model  # noqa: E402
+from fraud import model_store  # noqa: E402
 
-EMPTY_POINTER: dict[str, Any] = {"live": None, "shadow": None}
 DEFAULT_MODEL = ROOT / "models" / "default.json"
 HISTORY_SHOWN = 10
 
@@ -65,20 +66,12 @@ def reference(model: fraud_model.Model) -> dict[str, str]:
 
 
 def parse_pointer(text: str, where: str = "the model parameter") -> dict[str, Any]:
-    """A pointer document, checked: both keys present, each null or a complete REF."""
+    """A pointer document as dicts, checked exactly as detect-fraud checks it (``fraud.model_store``)."""
     try:
-        pointer = json.loads(text)
-    except ValueError:
-        raise ToolError(f"{where} does not hold JSON") from None
-    if not isinstance(pointer, dict) or set(pointer) != {"live", "shadow"}:
-        raise ToolError(f'{where} is not a pointer document {{"live": ..., "shadow": ...}}')
-    for slot in ("live", "shadow"):
-        ref = pointer[slot]
-        if ref is not None and not (
-            isinstance(ref, dict) and all(isinstance(ref.get(k), str) for k in ("key", "sha256", "version"))
-        ):
-            raise ToolError(f"{where}: {slot} must be null or {{key, sha256, version}}")
-    return pointer
+        pointer = model_store.parse_pointer(text)
+    except model_store.PointerError as error:
+        raise ToolError(f"{where}: {error}") from None
+    return {slot: None if ref is None else dataclasses.asdict(ref) for slot, ref in vars(pointer).items()}
 
 
 def _aws_error(action: str, error: Exception) -> ToolError:

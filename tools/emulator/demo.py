@@ -37,6 +37,7 @@ from tools.deploy.tf import Stack, stream_terraform_output
 from tools.detection import simulate
 from tools.emulator import EndpointSession, LocalCloud, snapshot
 from tools.emulator.localaws import LocalAWS
+from tools.emulator.timings import TIMINGS, format_summary
 
 SUFFIX = "local"
 RECORDING = "moto-requests.jsonl"
@@ -163,13 +164,16 @@ class Alerts:
         """Read and delete everything in the queue now; returns how many messages."""
         seen = 0
         while True:
-            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
-                "Messages", []
-            )
+            messages = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["SentTimestamp"]
+            ).get("Messages", [])
             if not messages:
                 return seen
             now = time.time()
             for message in messages:
+                sent = message.get("Attributes", {}).get("SentTimestamp")
+                if sent:
+                    TIMINGS.add("sns subscription (published to read)", now - int(sent) / 1000)
                 envelope = json.loads(message["Body"])
                 alert = json.loads(envelope["Message"]) if "Message" in envelope else envelope
                 alert_id = alert["alert_id"]
@@ -474,6 +478,7 @@ def run_bench(cloud: LocalCloud, args: argparse.Namespace) -> dict[str, Any]:
     watcher.start()
     detect = cloud.topology.function("detect-fraud").name  # type: ignore[union-attr]
     scored_before = cloud.ledger[(detect, "ok")]
+    TIMINGS.clear()
     started = time.time()
 
     def send(txn: dict[str, Any]) -> int:
@@ -507,7 +512,12 @@ def run_bench(cloud: LocalCloud, args: argparse.Namespace) -> dict[str, Any]:
         "concurrency": args.concurrency,
         "sandboxes_per_function": args.sandboxes,
     }
-    print(json.dumps(result, indent=2))
+    for latency in latencies:
+        TIMINGS.add("POST to alert", latency / 1000)
+    result["breakdown"] = TIMINGS.summary()
+    print(json.dumps({k: v for k, v in result.items() if k != "breakdown"}, indent=2))
+    print("per hop (medians and p95 over every sample of the run):")
+    print(format_summary(result["breakdown"]))
     return result
 
 

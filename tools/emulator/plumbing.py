@@ -36,6 +36,7 @@ import boto3
 from moto.events.models import EventPattern
 
 from tools.emulator.runtime import Invocation, LambdaRuntime, RuntimeClosed
+from tools.emulator.timings import TIMINGS
 from tools.emulator.topology import EventSourceMapping, Pipe, Rule, Schedule, Topology
 
 log = logging.getLogger("emulator")
@@ -186,6 +187,7 @@ class AsyncInvoker:
         self._pool.submit(self._run, function_arn, event, time.monotonic())
 
     def _run(self, function_arn: str, event: Any, queued_at: float) -> None:
+        TIMINGS.add("async invocation queue", time.monotonic() - queued_at)
         try:
             spec = self.runtime.function(function_arn)
             attempts = 0
@@ -358,7 +360,12 @@ class _StreamReader:
         if len(self.pending) < limit:
             self._discover()
             for shard_id in self.next_sequence:
-                for record in self._fetch(shard_id):
+                records = self._fetch(shard_id)
+                now = time.time()
+                for record in records:
+                    created = record["dynamodb"].get("ApproximateCreationDateTime")
+                    if isinstance(created, datetime):
+                        TIMINGS.add("stream read (write to read)", now - created.timestamp())
                     self.pending.append({**_json_ready(record), "eventSourceARN": self.stream_arn})
         batch, self.pending = self.pending[:limit], self.pending[limit:]
         return batch
@@ -545,6 +552,11 @@ class QueueMapping(_Poller):
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
             if messages:
+                now = time.time()
+                for message in messages:
+                    if message.get("Attributes", {}).get("ApproximateReceiveCount") == "1":
+                        sent = int(message["Attributes"]["SentTimestamp"]) / 1000
+                        TIMINGS.add(f"sqs (sent to received by {self.function})", now - sent)
                 self._process(messages)
         finally:
             self.activity.done(worked=bool(messages))

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tools.emulator.timings import TIMINGS
 from tools.emulator.topology import FunctionSpec, Topology
 
 log = logging.getLogger("emulator")
@@ -284,8 +285,10 @@ class LambdaRuntime:
 
     def _run(self, function: _Function, event: Any, request_id: str) -> Invocation:
         spec = function.spec
+        waited = time.perf_counter()
         sandbox, cold = function.acquire()
         started = time.perf_counter()
+        TIMINGS.add(f"{spec.name}: wait for a sandbox", started - waited)
         try:
             reply = sandbox.invoke(event, request_id)
         except (OSError, ValueError) as exc:  # the sandbox died or was killed by close()
@@ -306,6 +309,8 @@ class LambdaRuntime:
             else:
                 error = {"errorType": "Runtime.ExitError", "errorMessage": crash}
             return Invocation(spec.name, request_id, False, error=error, duration_ms=duration_ms, cold_start=cold)
+        TIMINGS.add(f"{spec.name}: invoke", duration_ms / 1000)
+        TIMINGS.add(f"{spec.name}: handler", reply["duration_ms"] / 1000)
         outcome = Invocation(
             spec.name,
             request_id,

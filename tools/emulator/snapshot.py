@@ -25,6 +25,7 @@ import base64
 import io
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ from typing import Any
 from unittest import mock
 
 from werkzeug.test import Client
+
+from tools.emulator.timings import TIMINGS
 
 SEED = 20241122  # any fixed value; what matters is that recording and replay use the same one
 
@@ -52,34 +55,56 @@ class RecordingApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
         if self._file is None and not self._replaying:
-            if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
-                return self.app(environ, start_response)  # pass-through outside recording and replay
+            target = environ.get("HTTP_X_AMZ_TARGET", "")
+            action = _action(environ, target)
+            started = time.perf_counter()
+            if not target.startswith("DynamoDB_"):
+                body = list(self.app(environ, start_response))  # pass-through outside recording and replay
+                TIMINGS.add(f"moto {action}", time.perf_counter() - started)
+                return iter(body)
             # moto's DynamoDB is not safe under concurrent writes: TransactWriteItems deep-copies the
             # table for its rollback while another thread writes to it. One call at a time.
             with self._lock:
-                return iter(list(self.app(environ, start_response)))
+                locked = time.perf_counter()
+                body = list(self.app(environ, start_response))
+            TIMINGS.add("moto DynamoDB lock wait", locked - started)
+            TIMINGS.add(f"moto {action}", time.perf_counter() - locked)
+            return iter(body)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
         with self._lock:
-            if self._file is not None:
-                self._record(environ, body)
-            # Consume the response inside the lock: moto does its work while the body is produced.
-            return iter(list(self.app(environ, start_response)))
+            if self._file is None:
+                # Consume the response inside the lock: moto does its work while the body is produced.
+                return iter(list(self.app(environ, start_response)))
+            # moto's DynamoDB clock stands still at the recorded time while the request runs, so that
+            # a replay under the same clock produces the same stream ARNs (they carry that time).
+            moment = datetime.now(UTC)
+            status: list[str] = []
 
-    def _record(self, environ: dict[str, Any], body: bytes) -> None:
+            def recording_start_response(code: str, *args: Any, **kwargs: Any) -> Any:
+                status.append(code)
+                return start_response(code, *args, **kwargs)
+
+            with _clock_at(moment):
+                response = list(self.app(environ, recording_start_response))
+            self._record(environ, body, moment, int(status[0].split()[0]) if status else 0)
+            return iter(response)
+
+    def _record(self, environ: dict[str, Any], body: bytes, moment: datetime, status: int) -> None:
         headers = {
             key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")
         }
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
         entry = {
-            "time": datetime.now(UTC).isoformat(),
+            "time": moment.isoformat(),
             "method": environ["REQUEST_METHOD"],
             "path": environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ["PATH_INFO"],
             "query": environ.get("QUERY_STRING", ""),
             "headers": headers,
             "body": base64.b64encode(body).decode("ascii"),
+            "status": status,
         }
         assert self._file is not None
         self._file.write(json.dumps(entry) + "\n")
@@ -100,26 +125,66 @@ class RecordingApp:
                 self._file = None
 
     def replay(self, path: Path) -> int:
-        """Send every recorded request to moto again, in order; returns how many."""
+        """Send every recorded request to moto again, in order; returns how many.
+
+        Raises ``ReplayDiverged`` when a request that succeeded while recording fails now: moto is no
+        longer in the state the recording (and the Terraform state) describes.
+        """
         client = Client(self)
         count = 0
         self._replaying = True
-        with open(path, encoding="utf-8") as recording:
-            for line in recording:
-                entry = json.loads(line)
-                path_only = entry["path"].split("?", 1)[0]
-                with _clock_at(datetime.fromisoformat(entry["time"])):
-                    response = client.open(
-                        path_only,
-                        method=entry["method"],
-                        query_string=entry["query"],
-                        headers=entry["headers"],
-                        data=base64.b64decode(entry["body"]),
-                    )
-                response.close()
-                count += 1
-        self._replaying = False
+        try:
+            with open(path, encoding="utf-8") as recording:
+                for number, line in enumerate(recording, 1):
+                    self._replay_one(client, number, json.loads(line))
+                    count += 1
+        finally:
+            self._replaying = False
         return count
+
+    @staticmethod
+    def _replay_one(client: Client, number: int, entry: dict[str, Any]) -> None:
+        path_only = entry["path"].split("?", 1)[0]
+        try:
+            with _clock_at(datetime.fromisoformat(entry["time"])):
+                response = client.open(
+                    path_only,
+                    method=entry["method"],
+                    query_string=entry["query"],
+                    headers=entry["headers"],
+                    data=base64.b64decode(entry["body"]),
+                )
+        except Exception as error:  # moto raised instead of answering: the state is not the recorded one
+            raise ReplayDiverged(f"request {number} ({entry['method']} {path_only}) raised {error!r}") from error
+        status = response.status_code
+        response.close()
+        recorded = entry.get("status", 0)
+        if recorded and recorded < 400 <= status:
+            what = f"request {number} ({entry['method']} {path_only})"
+            raise ReplayDiverged(f"{what} answered {status}, recorded {recorded}")
+
+
+class ReplayDiverged(RuntimeError):
+    """Replaying a recording did not reproduce what it recorded."""
+
+
+def _action(environ: dict[str, Any], target: str) -> str:
+    """The service and action of a request: ``DynamoDB.Query``, ``sns.Publish``, ``lambda.POST /2015-03-31``."""
+    if target:
+        service, _, action = target.partition(".")
+        return f"{service.split('_')[0]}.{action}"
+    # Credential=KEY/DATE/REGION/SERVICE/aws4_request
+    scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+    service = scope[3] if len(scope) > 3 else "?"
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        for pair in body.split(b"&"):
+            if pair.startswith(b"Action="):
+                return f"{service}.{pair[7:].decode()}"
+    path = environ.get("PATH_INFO", "/")
+    return f"{service}.{environ['REQUEST_METHOD']} /{path.split('/')[1] if path != '/' else ''}"
 
 
 @contextmanager

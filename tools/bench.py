@@ -1,13 +1,19 @@
-"""Import time of each Lambda handler and throughput of the fraud engine.
+"""The one benchmark entry point (``make bench``), in sections.
 
-    python -m tools.bench            # human-readable
-    python -m tools.bench --json     # one JSON object
+    python -m tools.bench                      # the default sections: imports, engine
+    python -m tools.bench emulator             # the local cloud (see tools/emulator/bench.py)
+    python -m tools.bench all --json           # every section, one JSON object
 
-Import time: ``python -X importtime -c "import <module>"`` in a fresh interpreter with ``lambdas/`` on
-PYTHONPATH; the cumulative time of the module's top-level import line, best of ``--repeat`` runs.
-Throughput: a seeded synthetic stream scored through ``InMemoryHistoryStore`` + ``Engine.assess``
-(with ``record`` after each, as the backtest does), transactions per CPU second (one core; wall-clock
-rate too, which drops when the machine is busy).
+Sections (``SECTIONS``; to add one: a ``run(args) -> dict`` and a ``report(dict) -> str``, optionally
+an ``add_arguments(parser)``, and one ``Section`` line):
+
+- ``imports``: ``python -X importtime -c "import <module>"`` in a fresh interpreter with ``lambdas/``
+  on PYTHONPATH; the cumulative time of the module's top-level import line, best of ``--repeat`` runs.
+- ``engine``: a seeded synthetic stream scored through ``InMemoryHistoryStore`` + ``Engine.assess``
+  (with ``record`` after each, as the backtest does), transactions per CPU second (one core;
+  wall-clock rate too, which drops when the machine is busy).
+- ``emulator``: the local cloud end to end, per stream routing and table size, with the per-hop
+  breakdown (``tools.emulator.bench``; takes minutes, so only when asked for).
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from tools._cli import LAMBDAS, ROOT, function_modules
+from tools._cli import LAMBDAS, ROOT, function_modules, run
 
 HANDLERS = tuple(function_modules().values())
 CATEGORIES = (
@@ -139,13 +147,7 @@ def engine_throughput(n: int = 200_000) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--transactions", type=int, default=200_000, help="size of the synthetic stream")
-    parser.add_argument("--repeat", type=int, default=3, help="fresh interpreters per import measurement")
-    args = parser.parse_args(argv)
-
+def imports_section(args: argparse.Namespace) -> dict:
     imports: dict[str, float | None] = {}
     notes = []
     for module in ("fraud", "fraud.validation", "fraud.engine", *HANDLERS):
@@ -158,23 +160,113 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as exc:
             imports[module] = None
             notes.append(str(exc))
-    throughput = engine_throughput(args.transactions)
+    return {"import_ms": imports, "notes": notes, "repeat": args.repeat}
 
-    if args.json:
-        print(json.dumps({"import_ms": imports, "engine": throughput, "notes": notes}))
-        return 0
-    print(f"import time (fresh interpreter, best of {args.repeat}):")
-    for module, ms in imports.items():
-        print(f"  {module:22s} {'-' if ms is None else f'{ms:8.1f} ms'}")
-    for note in notes:
-        print(f"  note: {note}")
-    print(
+
+def imports_report(result: dict) -> str:
+    lines = [f"import time (fresh interpreter, best of {result['repeat']}):"]
+    for module, ms in result["import_ms"].items():
+        lines.append(f"  {module:22s} {'-' if ms is None else f'{ms:8.1f} ms'}")
+    lines.extend(f"  note: {note}" for note in result["notes"])
+    return "\n".join(lines)
+
+
+def engine_section(args: argparse.Namespace) -> dict:
+    return engine_throughput(args.engine_transactions)
+
+
+def engine_report(throughput: dict) -> str:
+    return (
         f"engine: {throughput['transactions']:,} transactions in {throughput['cpu_seconds']} CPU s"
         f" = {throughput['per_second']:,} transactions/s per core"
         f" ({throughput['per_wall_second']:,}/s wall clock); decisions {throughput['decisions']}"
     )
+
+
+def _emulator_run(args: argparse.Namespace) -> dict:
+    from tools.emulator import bench
+
+    return bench.run(args)
+
+
+def _emulator_report(result: dict) -> str:
+    from tools.emulator import bench
+
+    return bench.report(result)
+
+
+def _emulator_arguments(parser: argparse.ArgumentParser) -> None:
+    from tools.emulator import bench
+
+    bench.add_arguments(parser)
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], dict]
+    report: Callable[[dict], str]
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    default: bool = True  # part of a plain `python -m tools.bench`
+
+
+SECTIONS = (
+    Section("imports", "handler import times", imports_section, imports_report),
+    Section("engine", "fraud engine throughput", engine_section, engine_report),
+    Section(
+        "emulator",
+        "the local cloud end to end (minutes)",
+        _emulator_run,
+        _emulator_report,
+        _emulator_arguments,
+        default=False,
+    ),
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    names = [section.name for section in SECTIONS]
+    defaults = [section.name for section in SECTIONS if section.default]
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.bench",
+        description=__doc__.split("\n\n")[0],
+        epilog="sections: " + "; ".join(f"{s.name} ({s.help})" for s in SECTIONS),
+    )
+    parser.add_argument(
+        "sections",
+        nargs="*",
+        metavar="SECTION",
+        help=f"sections to run: {', '.join(names)} or all (default: {', '.join(defaults)})",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--repeat", type=int, default=3, help="imports: fresh interpreters per measurement")
+    parser.add_argument("--engine-transactions", type=int, default=200_000, help="engine: size of the synthetic stream")
+    for section in SECTIONS:
+        if section.add_arguments is not None:
+            section.add_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    by_name = {section.name: section for section in SECTIONS}
+    wanted = args.sections or [s.name for s in SECTIONS if s.default]
+    if "all" in wanted:
+        wanted = list(by_name)
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(by_name)} or all")
+    results = {}
+    for name in wanted:
+        results[name] = by_name[name].run(args)
+        if not args.json:
+            print(by_name[name].report(results[name]), flush=True)
+    if args.json:
+        print(json.dumps(results))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, None))

@@ -155,8 +155,7 @@ def _local_pipeline(mode: str) -> Iterator[Pipeline]:
         outputs, _ = deploy(aws, mode, suffix=suffix)
         # Time runs 120x faster for waits (SQS visibility 360 s -> 3 s); schedules run only when triggered.
         with LocalCloud(
-            aws.endpoint,
-            aws.region,
+            aws,
             outputs,
             log_dir=BUILD / suffix / "logs",
             time_scale=120.0,

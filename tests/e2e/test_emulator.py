@@ -165,9 +165,7 @@ def cloud(target: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
         "api_key_value": key["value"],
     }
     log_dir = tmp_path_factory.mktemp("logs")
-    with LocalCloud(
-        target.endpoint, target.region, outputs, log_dir=log_dir, time_scale=600.0, schedule_time_scale=None
-    ) as running:
+    with LocalCloud(target, outputs, log_dir=log_dir, time_scale=600.0, schedule_time_scale=None) as running:
         yield running
 
 

@@ -1,0 +1,67 @@
+"""The benchmark's clients, in their own process: POST bodies to the local API with C parallel clients.
+
+    python -m tools.emulator.loadgen URL API_KEY CONCURRENCY < bodies.jsonl > results.jsonl
+
+Each input line is a JSON body; each output line is ``{"id", "sent", "status"}`` (``sent``: epoch
+seconds when the request went out). A client keeps its HTTP connection open, as an SDK would. Running
+outside the emulator's process keeps the clients' work off the emulator's interpreter (one GIL).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import queue
+import sys
+import threading
+import time
+from urllib.parse import urlsplit
+
+
+def main(argv: list[str]) -> int:
+    url, key, concurrency = argv[0], argv[1], int(argv[2])
+    target = urlsplit(url)
+    bodies: queue.Queue[bytes | None] = queue.Queue()
+    for line in sys.stdin.buffer:
+        if line.strip():
+            bodies.put(line.strip())
+    results: list[dict] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        while True:
+            try:
+                body = bodies.get_nowait()
+            except queue.Empty:
+                break
+            if body is None:
+                break
+            sent = time.time()
+            try:
+                connection.request(
+                    "POST", target.path, body=body, headers={"Content-Type": "application/json", "x-api-key": key}
+                )
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                status = 0
+            with lock:
+                results.append({"id": json.loads(body)["transaction_id"], "sent": sent, "status": status})
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:
+        sys.stdout.write(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

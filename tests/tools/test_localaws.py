@@ -36,3 +36,34 @@ def test_two_servers_listen_on_different_ports():
 def test_env_outside_the_with_block_is_an_error():
     with pytest.raises(RuntimeError, match="outside its `with` block"):
         LocalAWS().env()
+
+
+def test_a_client_keeps_one_connection_open_for_many_calls():
+    """werkzeug's server closes every connection; the emulator's handler keeps it (one TCP connection
+    and one server thread per client, not per call)."""
+    with LocalAWS() as aws:
+        ports: list[int] = []
+        moto = aws.gateway.app
+
+        def spy(environ, start_response):
+            ports.append(environ["REMOTE_PORT"])
+            return moto(environ, start_response)
+
+        aws.gateway.app = spy
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=aws.endpoint,
+            region_name=aws.region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        url = sqs.create_queue(QueueName="kept-alive")["QueueUrl"]
+        for n in range(5):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+            sqs.get_queue_url(QueueName="missing")
+        sqs.list_queues()
+
+        assert len(received) == 5
+        assert len(ports) == 9 and len(set(ports)) == 1, f"one connection, not {len(set(ports))}"

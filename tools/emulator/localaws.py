@@ -13,11 +13,13 @@ moto's DynamoDB runs with the emulator's patches (``tools.emulator.moto_dynamodb
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
+import socket
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from tools._cli import ToolError
 
@@ -36,6 +38,26 @@ def keep_alive_handler(base: type) -> type:
     """
 
     class KeepAliveRequestHandler(base):  # type: ignore[misc,valid-type]
+        open_connections: ClassVar[set[socket.socket]] = set()
+
+        def setup(self) -> None:
+            super().setup()
+            self.open_connections.add(self.connection)
+
+        def finish(self) -> None:
+            self.open_connections.discard(self.connection)
+            super().finish()
+
+        @classmethod
+        def close_all(cls) -> None:
+            """Close the connections still open (the server stops: clients must see it)."""
+            for connection in list(cls.open_connections):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            pass  # werkzeug formats an access log line per request even when nobody reads it
+
         def run_wsgi(self) -> None:
             if self.headers.get("Transfer-Encoding") or self.headers.get("Expect"):
                 super().run_wsgi()
@@ -124,6 +146,7 @@ class LocalAWS:
     ) -> None:
         if self._server is not None:
             self._server.stop()
+            self._server._server.RequestHandlerClass.close_all()
             self._server = None
 
     def env(self) -> dict[str, str]:

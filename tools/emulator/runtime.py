@@ -95,6 +95,7 @@ class _Sandbox:
         self._responses = resp_r
         self._buffer = b""
         self._killed = False
+        self.exited = False  # the process closed its end of the reply pipe (it died)
         self._kill_lock = threading.Lock()
         ready = self._read(time.monotonic() + max(INIT_TIMEOUT_S, spec.timeout_s))
         if ready is None:
@@ -112,6 +113,7 @@ class _Sandbox:
                     return None
                 chunk = os.read(self._responses, 65536)
                 if not chunk:
+                    self.exited = True
                     return None
                 self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
@@ -363,7 +365,8 @@ class LambdaRuntime:
             crash = "Runtime exited with error: the sandbox process died"
         duration_ms = (time.perf_counter() - started) * 1000
         if reply is None:
-            timed_out = sandbox.alive
+            # End of file on the reply pipe: the process died (it may not be reaped yet); else the deadline passed.
+            timed_out = not sandbox.exited and sandbox.alive
             sandbox.kill()
             function.release(sandbox)
             if timed_out:

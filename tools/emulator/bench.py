@@ -57,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--transactions", type=int, default=400, help="transactions posted per measurement")
     group.add_argument("--concurrency", type=int, default=8, help="parallel clients (default 8)")
+    group.add_argument(
+        "--rate",
+        type=float,
+        default=50.0,
+        help="offered load of the latency run, transactions per second (default 50; 0: no latency run)",
+    )
     group.add_argument("--sandboxes", type=int, default=4, help="maximum sandboxes per function (default 4)")
     group.add_argument("--time-scale", type=float, default=60.0, help="divide AWS's waits by this (default 60)")
     group.add_argument("--seed", type=int, default=11)
@@ -174,13 +180,16 @@ class AlertWatcher(threading.Thread):
         self.drain()
 
 
-def post_all(cloud: LocalCloud, bodies: list[dict[str, Any]], concurrency: int) -> list[dict[str, Any]]:
-    """POST every body with ``concurrency`` clients in a separate process; their (id, sent, status)."""
+def post_all(
+    cloud: LocalCloud, bodies: list[dict[str, Any]], concurrency: int, rate: float = 0.0
+) -> list[dict[str, Any]]:
+    """POST every body with ``concurrency`` clients in a separate process (as fast as they are answered,
+    or ``rate`` per second in all); their (id, sent, status)."""
     with tempfile.TemporaryFile("w+b") as stdin:
         stdin.write(b"".join(json.dumps(body).encode() + b"\n" for body in bodies))
         stdin.seek(0)
         done = subprocess.run(
-            [sys.executable, "-m", "tools.emulator.loadgen", cloud.api_url, cloud.api_key, str(concurrency)],
+            [sys.executable, "-m", "tools.emulator.loadgen", cloud.api_url, cloud.api_key, str(concurrency), str(rate)],
             stdin=stdin,
             capture_output=True,
             cwd=ROOT,
@@ -191,7 +200,8 @@ def post_all(cloud: LocalCloud, bodies: list[dict[str, Any]], concurrency: int) 
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
-def measure(cloud: LocalCloud, transactions: int, concurrency: int, seed: int) -> dict[str, Any]:
+def measure(cloud: LocalCloud, transactions: int, concurrency: int, seed: int, rate: float = 0.0) -> dict[str, Any]:
+    """Post ``transactions`` (closed loop, or ``rate`` per second), wait until all are scored; the figures."""
     assert cloud.topology is not None and cloud.runtime is not None
     detect = cloud.topology.function("detect-fraud").name
     now_ms = int(time.time() * 1000)
@@ -212,7 +222,7 @@ def measure(cloud: LocalCloud, transactions: int, concurrency: int, seed: int) -
     TIMINGS.clear()
     cpu_before = {"emulator": time.process_time(), **cloud.runtime.cpu_seconds()}
     started = time.time()
-    results = post_all(cloud, bodies, concurrency)
+    results = post_all(cloud, bodies, concurrency, rate)
     post_seconds = time.time() - started
     accepted = sum(1 for r in results if r["status"] == 201)
     deadline = time.monotonic() + 600
@@ -231,6 +241,7 @@ def measure(cloud: LocalCloud, transactions: int, concurrency: int, seed: int) -
     for r in results:
         statuses[str(r["status"])] = statuses.get(str(r["status"]), 0) + 1
     return {
+        "offered_tx_per_s": rate or None,
         "transactions": len(bodies),
         "statuses": statuses,
         "post_seconds": round(post_seconds, 2),
@@ -293,17 +304,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             user_prefix=f"other{number}-",
                         )
                     progress(f"{mode}: table holds {size:,} transactions (pre-loaded in {seconds:.1f} s); measuring")
-                    run_result = measure(cloud, args.transactions, args.concurrency, seed=args.seed + number)
-                    run_result.update(stream_consumer=mode, table_transactions=size)
-                    result["runs"].append(run_result)
-                    progress(
-                        f"{mode} @ {size:,}: {run_result['end_to_end_tx_per_s']} tx/s end to end, POST-to-alert"
-                        f" median {run_result['latency_ms_median']} ms, p95 {run_result['latency_ms_p95']} ms"
-                    )
+                    # Saturation: the clients send as fast as the API answers (the throughput), then an
+                    # offered load of --rate per second (the latency when the pipeline keeps up).
+                    for rate in (0.0, args.rate) if args.rate else (0.0,):
+                        seed = args.seed + 10 * number + (1 if rate else 0)
+                        run_result = measure(cloud, args.transactions, args.concurrency, seed=seed, rate=rate)
+                        run_result.update(stream_consumer=mode, table_transactions=size)
+                        result["runs"].append(run_result)
+                        progress(
+                            f"{mode} @ {size:,} ({f'{rate:g}/s offered' if rate else 'saturation'}): "
+                            f"{run_result['end_to_end_tx_per_s']} tx/s end to end, POST-to-alert median "
+                            f"{run_result['latency_ms_median']} ms, p95 {run_result['latency_ms_p95']} ms"
+                        )
                 if errors := cloud.errors():
                     raise ToolError("the emulator failed during the benchmark: " + "; ".join(errors))
     for mode in modes:
-        runs = [r for r in result["runs"] if r["stream_consumer"] == mode]
+        runs = [r for r in result["runs"] if r["stream_consumer"] == mode and not r["offered_tx_per_s"]]
         if len(runs) > 1 and runs[0]["end_to_end_tx_per_s"]:
             result.setdefault("throughput_ratio_largest_to_smallest_table", {})[mode] = round(
                 runs[-1]["end_to_end_tx_per_s"] / runs[0]["end_to_end_tx_per_s"], 2
@@ -315,16 +331,18 @@ def report(result: dict[str, Any]) -> str:
     clients, sandboxes = result["concurrency"], result["sandboxes_per_function"]
     lines = [f"local cloud ({clients} clients, up to {sandboxes} sandboxes per function):"]
     for run in result["runs"]:
+        load = f"{run['offered_tx_per_s']:g}/s offered" if run["offered_tx_per_s"] else "saturation"
         lines.append(
-            f"  {run['stream_consumer']:<11} table {run['table_transactions']:>7,}: "
+            f"  {run['stream_consumer']:<11} table {run['table_transactions']:>7,} {load:>16}: "
             f"{run['end_to_end_tx_per_s']:>6} tx/s end to end ({run['api_tx_per_s']} accepted/s at the API), "
             f"POST-to-alert median {run['latency_ms_median']} ms, p95 {run['latency_ms_p95']} ms "
             f"({run['alerts']} alerts); CPU ms per transaction {run['cpu_ms_per_transaction']}"
         )
     for mode, ratio in result.get("throughput_ratio_largest_to_smallest_table", {}).items():
-        lines.append(f"  {mode}: throughput at the largest table / at the smallest = {ratio}")
+        lines.append(f"  {mode}: saturation throughput at the largest table / at the smallest = {ratio}")
     for run in result["runs"]:
-        lines.append(f"  per hop, {run['stream_consumer']} at {run['table_transactions']:,} transactions:")
+        load = f"{run['offered_tx_per_s']:g}/s offered" if run["offered_tx_per_s"] else "saturation"
+        lines.append(f"  per hop, {run['stream_consumer']} at {run['table_transactions']:,} transactions, {load}:")
         lines.append(format_summary(run["breakdown"]))
     return "\n".join(lines)
 

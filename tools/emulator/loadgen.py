@@ -1,9 +1,12 @@
 """The benchmark's clients, in their own process: POST bodies to the local API with C parallel clients.
 
-    python -m tools.emulator.loadgen URL API_KEY CONCURRENCY < bodies.jsonl > results.jsonl
+    python -m tools.emulator.loadgen URL API_KEY CONCURRENCY [RATE] < bodies.jsonl > results.jsonl
 
 Each input line is a JSON body; each output line is ``{"id", "sent", "status"}`` (``sent``: epoch
-seconds when the request went out). A client keeps its HTTP connection open, as an SDK would. Running
+seconds when the request went out). A client keeps its HTTP connection open, as an SDK would.
+Without RATE (or 0) each client sends its next request when the previous one is answered (a closed
+loop: as fast as the API answers); with RATE the clients together send RATE requests per second,
+the n-th at ``start + n / RATE`` (or as soon as a client is free, when they fall behind). Running
 outside the emulator's process keeps the clients' work off the emulator's interpreter (one GIL).
 """
 
@@ -20,11 +23,12 @@ from urllib.parse import urlsplit
 
 def main(argv: list[str]) -> int:
     url, key, concurrency = argv[0], argv[1], int(argv[2])
+    rate = float(argv[3]) if len(argv) > 3 else 0.0
     target = urlsplit(url)
-    bodies: queue.Queue[bytes | None] = queue.Queue()
-    for line in sys.stdin.buffer:
-        if line.strip():
-            bodies.put(line.strip())
+    bodies: queue.Queue[tuple[int, bytes]] = queue.Queue()
+    for number, line in enumerate(line for line in sys.stdin.buffer if line.strip()):
+        bodies.put((number, line.strip()))
+    start = time.time() + 0.05
     results: list[dict] = []
     lock = threading.Lock()
 
@@ -32,11 +36,11 @@ def main(argv: list[str]) -> int:
         connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
         while True:
             try:
-                body = bodies.get_nowait()
+                number, body = bodies.get_nowait()
             except queue.Empty:
                 break
-            if body is None:
-                break
+            if rate > 0:
+                time.sleep(max(0.0, start + number / rate - time.time()))
             sent = time.time()
             try:
                 connection.request(

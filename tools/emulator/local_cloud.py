@@ -25,6 +25,7 @@ from typing import Any, Self, TypeVar
 
 import boto3
 
+from tools.emulator import inprocess
 from tools.emulator.faults import Fault
 from tools.emulator.integrations import INTEGRATIONS, Context, Integration
 from tools.emulator.integrations.async_invoke import AsyncInvocations
@@ -44,13 +45,16 @@ I = TypeVar("I", bound=Integration)  # noqa: E741
 class EndpointSession(boto3.Session):
     """A boto3 session whose clients all talk to one endpoint (the moto server)."""
 
-    def __init__(self, endpoint: str, region: str) -> None:
+    def __init__(self, endpoint: str, region: str, *, in_process: bool = True) -> None:
         super().__init__(aws_access_key_id=TEST_CREDENTIAL, aws_secret_access_key=TEST_CREDENTIAL, region_name=region)
         self.endpoint = endpoint
+        self.in_process = in_process
 
     def client(self, service_name: str, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.setdefault("endpoint_url", self.endpoint)
-        return super().client(service_name, **kwargs)
+        client = super().client(service_name, **kwargs)
+        # In the process that runs moto, no socket is needed (tools.emulator.inprocess).
+        return inprocess.use_in_process(client, kwargs["endpoint_url"]) if self.in_process else client
 
 
 def detach_moto_mappings(account: str, region: str) -> None:

@@ -128,6 +128,7 @@ class LocalAWS:
         # Port 0: the OS picks a free port when the server binds, so parallel runs cannot collide.
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
+        from tools.emulator import inprocess
         from tools.emulator.gateway import MotoGateway
 
         # ThreadedMotoServer serves through a werkzeug server whose request handler calls `server.app`.
@@ -136,6 +137,7 @@ class LocalAWS:
         wsgi_server.RequestHandlerClass = keep_alive_handler(wsgi_server.RequestHandlerClass)
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        inprocess.register(self.endpoint, self.gateway)
         return self
 
     def __exit__(
@@ -145,6 +147,9 @@ class LocalAWS:
         traceback: TracebackType | None,
     ) -> None:
         if self._server is not None:
+            from tools.emulator import inprocess
+
+            inprocess.unregister(self.endpoint)
             self._server.stop()
             self._server._server.RequestHandlerClass.close_all()
             self._server = None

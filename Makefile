@@ -14,6 +14,7 @@ FILE   ?=
 ONCE   ?=
 AUTO_APPROVE ?=
 SESSIONS ?=
+BENCH ?=
 
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
 
@@ -67,8 +68,8 @@ simulate: venv ## write simulated labeled traffic (see python -m tools.detection
 backtest: venv ## backtest the default rules on the labeled training data
 	$(PY) -m tools.detection.backtest ../shared/data/sparkov_train_150cards.csv.gz --report build/backtest/report.md
 
-bench: venv ## import times and engine throughput
-	$(PY) -m tools.bench
+bench: venv ## the benchmark: imports and engine (BENCH=emulator for the local cloud, BENCH=all for every section)
+	$(PY) -m tools.bench $(BENCH)
 
 clean: ## remove build outputs and virtualenvs
 	rm -rf build .nox $(VENV) .venv-policy

@@ -172,7 +172,7 @@ def imports_report(result: dict) -> str:
 
 
 def engine_section(args: argparse.Namespace) -> dict:
-    return engine_throughput(args.engine_transactions)
+    return engine_throughput(args.transactions)
 
 
 def engine_report(throughput: dict) -> str:

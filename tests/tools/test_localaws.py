@@ -67,3 +67,29 @@ def test_a_client_keeps_one_connection_open_for_many_calls():
 
         assert len(received) == 5
         assert len(ports) == 9 and len(set(ports)) == 1, f"one connection, not {len(set(ports))}"
+
+
+def test_the_emulators_own_clients_reach_moto_in_process_with_the_same_answers():
+    from tools.emulator.local_cloud import EndpointSession
+
+    with LocalAWS() as aws:
+        remote_ports: list[int] = []
+        moto = aws.gateway.app
+
+        def spy(environ, start_response):
+            remote_ports.append(environ["REMOTE_PORT"])
+            return moto(environ, start_response)
+
+        aws.gateway.app = spy
+        in_process = EndpointSession(aws.endpoint, aws.region).client("sqs")
+        over_http = EndpointSession(aws.endpoint, aws.region, in_process=False).client("sqs")
+
+        url = in_process.create_queue(QueueName="in-process")["QueueUrl"]
+        in_process.send_message(QueueUrl=url, MessageBody="hello")
+        [message] = over_http.receive_message(QueueUrl=url)["Messages"]
+        with pytest.raises(in_process.exceptions.QueueDoesNotExist):
+            in_process.get_queue_url(QueueName="missing")
+
+        assert url == over_http.get_queue_url(QueueName="in-process")["QueueUrl"], "the same queue URL"
+        assert message["Body"] == "hello"
+        assert remote_ports[:2] == [0, 0] and remote_ports[2] != 0, "in process: no socket; over HTTP: one"

@@ -4,7 +4,7 @@ latency and where the time goes, per stream routing and table size.
 For each routing (``--stream-consumer``, both by default) it restores or applies the deployment in an
 environment of its own (``bench-eventbridge``, ``bench-direct``), starts the local cloud, warms the
 sandboxes, then for each table size (``--table-sizes``, default 1,000 and 100,000 transactions):
-pre-loads the table up to that size, posts ``--transactions`` simulated transactions with
+pre-loads the table up to that size, posts ``--posts`` simulated transactions with
 ``--concurrency`` clients (a separate process, ``tools.emulator.loadgen``), waits until every
 accepted transaction is scored and the pipeline is idle, and reports:
 
@@ -23,6 +23,7 @@ AWS capacity; compare them as ratios within one run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -39,7 +40,7 @@ from tools.emulator.localaws import LocalAWS
 from tools.emulator.timings import TIMINGS, format_summary, percentile
 
 DAY_MS = 86_400_000
-TRAFFIC_USERS = 100  # the demo's traffic: 100 cardholders, 8 % fraudulent transactions
+TRAFFIC_USERS = 100  # the demo's traffic: 100 cardholders (at least), 8 % fraudulent transactions
 FRAUD_RATE = 0.08
 
 
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="1000,100000",
         help="transactions in the table for each measurement, comma-separated (default 1000,100000)",
     )
-    group.add_argument("--transactions", type=int, default=400, help="transactions posted per measurement")
+    group.add_argument("--posts", type=int, default=400, help="transactions posted per measurement (default 400)")
     group.add_argument("--concurrency", type=int, default=8, help="parallel clients (default 8)")
     group.add_argument(
         "--rate",
@@ -200,14 +201,16 @@ def post_all(
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
-def measure(cloud: LocalCloud, transactions: int, concurrency: int, seed: int, rate: float = 0.0) -> dict[str, Any]:
+def measure(
+    cloud: LocalCloud, transactions: int, concurrency: int, seed: int, rate: float = 0.0, users: int = TRAFFIC_USERS
+) -> dict[str, Any]:
     """Post ``transactions`` (closed loop, or ``rate`` per second), wait until all are scored; the figures."""
     assert cloud.topology is not None and cloud.runtime is not None
     detect = cloud.topology.function("detect-fraud").name
     now_ms = int(time.time() * 1000)
     traffic = list(
         simulate.generate(
-            n_users=TRAFFIC_USERS,
+            n_users=users,
             days=1,
             seed=seed,
             fraud_rate=FRAUD_RATE,
@@ -223,7 +226,9 @@ def measure(cloud: LocalCloud, transactions: int, concurrency: int, seed: int, r
     cpu_before = {"emulator": time.process_time(), **cloud.runtime.cpu_seconds()}
     started = time.time()
     results = post_all(cloud, bodies, concurrency, rate)
-    post_seconds = time.time() - started
+    if results:  # from the first request out to the last answer in (not the clients' start-up)
+        started = min(r["sent"] for r in results)
+    post_seconds = max((r["done"] for r in results), default=time.time()) - started
     accepted = sum(1 for r in results if r["status"] == 201)
     deadline = time.monotonic() + 600
     while cloud.ledger[(detect, "ok")] - scored_before < accepted and time.monotonic() < deadline:
@@ -275,7 +280,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         suffix = f"bench-{mode}"
         with LocalAWS() as aws:
             progress(f"{mode}: deploying environment {suffix} into the emulator")
-            outputs, how = deploy(aws, mode, suffix=suffix)
+            with contextlib.redirect_stdout(sys.stderr):  # packaging and rendering report on stdout
+                outputs, how = deploy(aws, mode, suffix=suffix)
             with LocalCloud(
                 aws,
                 outputs,
@@ -288,19 +294,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 cloud.runtime.warm(full=True)
                 measure(cloud, 4 * args.concurrency, args.concurrency, seed=args.seed + 100)
                 table = outputs["table_name"]
+                users = max(TRAFFIC_USERS, args.posts // 2)  # about two transactions a day each
                 for number, size in enumerate(sizes):
                     present = table_transactions(cloud, table)
                     # The smallest table is the traffic's own cardholders' history; what is added to
                     # grow it belongs to other cardholders, so the history a transaction is scored
                     # against stays the same and only the table grows.
                     if number == 0:
-                        seconds = preload(cloud, size - present, seed=args.seed + 200, users=TRAFFIC_USERS)
+                        seconds = preload(cloud, size - present, seed=args.seed + 200, users=users)
                     else:
                         seconds = preload(
                             cloud,
                             size - present,
                             seed=args.seed + 200 + number,
-                            users=max(TRAFFIC_USERS, (size - present) // 60),
+                            users=max(users, (size - present) // 60),
                             user_prefix=f"other{number}-",
                         )
                     progress(f"{mode}: table holds {size:,} transactions (pre-loaded in {seconds:.1f} s); measuring")
@@ -308,7 +315,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     # offered load of --rate per second (the latency when the pipeline keeps up).
                     for rate in (0.0, args.rate) if args.rate else (0.0,):
                         seed = args.seed + 10 * number + (1 if rate else 0)
-                        run_result = measure(cloud, args.transactions, args.concurrency, seed=seed, rate=rate)
+                        run_result = measure(cloud, args.posts, args.concurrency, seed=seed, rate=rate, users=users)
                         run_result.update(stream_consumer=mode, table_transactions=size)
                         result["runs"].append(run_result)
                         progress(

@@ -2,8 +2,9 @@
 
     python -m tools.emulator.loadgen URL API_KEY CONCURRENCY [RATE] < bodies.jsonl > results.jsonl
 
-Each input line is a JSON body; each output line is ``{"id", "sent", "status"}`` (``sent``: epoch
-seconds when the request went out). A client keeps its HTTP connection open, as an SDK would.
+Each input line is a JSON body; each output line is ``{"id", "sent", "done", "status"}`` (epoch
+seconds when the request went out and when its answer came back). A client keeps its HTTP
+connection open, as an SDK would.
 Without RATE (or 0) each client sends its next request when the previous one is answered (a closed
 loop: as fast as the API answers); with RATE the clients together send RATE requests per second,
 the n-th at ``start + n / RATE`` (or as soon as a client is free, when they fall behind). Running
@@ -54,7 +55,9 @@ def main(argv: list[str]) -> int:
                 connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
                 status = 0
             with lock:
-                results.append({"id": json.loads(body)["transaction_id"], "sent": sent, "status": status})
+                results.append(
+                    {"id": json.loads(body)["transaction_id"], "sent": sent, "done": time.time(), "status": status}
+                )
         connection.close()
 
     threads = [threading.Thread(target=client) for _ in range(concurrency)]

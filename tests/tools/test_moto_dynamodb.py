@@ -313,3 +313,36 @@ def test_moto_lists_a_response_class_s_methods_once(dynamodb: Any) -> None:
             dynamodb.describe_table(TableName="lookup")
 
     assert calls == [], "the method list of DynamoHandler is kept"
+
+
+# -- 7. one DynamoDB call at a time, for its work only ---------------------------------------------------
+
+
+def test_a_dynamodb_action_works_under_the_lock_and_its_response_is_serialised_outside_it(dynamodb: Any) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    make_table(dynamodb, "locking")
+    dynamodb.put_item(TableName="locking", Item=item("a", 1, "u1"))
+    owned: dict[str, bool] = {}
+    query, serialize = DynamoDBBackend.query, BaseJSONSerializer.serialize
+
+    def querying(*args: Any, **kwargs: Any) -> Any:
+        owned["query"] = moto_dynamodb.LOCK._is_owned()  # type: ignore[attr-defined]
+        return query(*args, **kwargs)
+
+    def serializing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        owned.setdefault("serialize", moto_dynamodb.LOCK._is_owned())  # type: ignore[attr-defined]
+        return serialize(self, *args, **kwargs)
+
+    with (
+        mock.patch.object(DynamoDBBackend, "query", querying),
+        mock.patch.object(BaseJSONSerializer, "serialize", serializing),
+    ):
+        found = dynamodb.query(
+            TableName="locking",
+            KeyConditionExpression="id = :a",
+            ExpressionAttributeValues={":a": {"S": "a"}},
+        )["Items"]
+
+    assert [i["id"]["S"] for i in found] == ["a"]
+    assert owned == {"query": True, "serialize": False}

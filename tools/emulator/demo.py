@@ -2,7 +2,7 @@
 
     python -m tools.emulator.demo            # deploy, send traffic, print what happened, serve the API until Ctrl-C
     python -m tools.emulator.demo --once     # ... and exit after the summary (non-zero if anything was lost)
-    python -m tools.emulator.demo --bench    # measure end-to-end throughput and POST-to-alert latency
+    python -m tools.bench emulator           # the local cloud's benchmark (throughput, latency, per-hop breakdown)
 
 Steps: start moto on 127.0.0.1, package the functions, render the variables of environment
 ``local``, restore the previous run's emulator state or ``terraform apply`` into it, run the deployed

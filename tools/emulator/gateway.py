@@ -8,8 +8,8 @@ sets ``AWS_SDK_UA_APP_ID`` per sandbox), or the emulator itself. Then:
 
 - fault injection (``tools.emulator.faults``): a matching fault answers with an AWS error instead of
   moto, or lets the call reach moto and then kills the calling sandbox;
-- concurrency: moto's DynamoDB is not thread-safe, so DynamoDB and DynamoDB Streams calls run one at
-  a time (the rest in parallel); while recording or replaying, every call runs one at a time;
+- concurrency: calls run in parallel (moto's DynamoDB actions take their own lock:
+  ``tools.emulator.moto_dynamodb``); while recording or replaying, every call runs one at a time;
 - recording (``tools.emulator.snapshot``): each call is appended to the recording with its time and
   status;
 - bookkeeping: the time moto took per action (``tools.emulator.timings``) and the successful calls
@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from tools.emulator import moto_dynamodb
 from tools.emulator.faults import FaultPlan, error_response
 from tools.emulator.timings import TIMINGS
 
@@ -33,7 +34,6 @@ StartResponse = Callable[..., Any]
 App = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _APP_ID = re.compile(r"\bapp/([\w.\-]+)")
-SERIALISED_TARGETS = ("DynamoDB_", "DynamoDBStreams_")
 
 
 class Request:
@@ -86,7 +86,7 @@ class MotoGateway:
         self.recorder: Callable[[dict[str, Any], Callable[[], tuple[int, list[bytes]]]], list[bytes]] | None = None
         self.exclusive = False  # one call at a time (recording, replaying)
         self._serial = threading.Lock()  # every call, while exclusive
-        self.dynamodb_lock = threading.Lock()  # held by every DynamoDB call
+        self.dynamodb_lock = moto_dynamodb.LOCK  # held by every DynamoDB action
         self._apps: dict[str, Any] = {}  # X-Amz-Target prefix -> moto's application for that service
         self._callers: Callable[[str], str | None] = lambda app_id: None
         self._crash: Callable[[str], None] = lambda app_id: None
@@ -118,15 +118,7 @@ class MotoGateway:
             status_line.append(status)
             return start_response(status, headers, *args)
 
-        app = self._backend_app(environ)
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith(SERIALISED_TARGETS):
-            with self.dynamodb_lock:
-                locked = time.perf_counter()
-                body = list(app(environ, capture))
-            self.timings.add("moto DynamoDB lock wait", locked - started)
-            started = locked
-        else:
-            body = list(app(environ, capture))
+        body = list(self._backend_app(environ)(environ, capture))
         self.timings.add(f"moto {request.name}", time.perf_counter() - started)
         if status_line and status_line[0][:1] in "23":
             self.calls[(request.service, request.action, request.caller)] += 1

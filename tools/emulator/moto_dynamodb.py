@@ -1,4 +1,4 @@
-"""Patches to moto, applied in the emulator's process by ``install()``: five to its DynamoDB, one to
+"""Patches to moto, applied in the emulator's process by ``install()``: six to its DynamoDB, one to
 its request dispatch.
 
 moto's DynamoDB is correct but written for unit tests, where tables hold a few items. The local
@@ -31,15 +31,19 @@ went"). Each patch keeps moto's behaviour and answers; only the cost changes.
    total (the same limit, the same ``ItemSizeTooLarge``).
 6. Action lookup once per class. For every request moto lists the methods of its response class
    with ``inspect.getmembers`` to see whether it implements the action; the list is kept.
+7. One DynamoDB call at a time, for its work only. moto's DynamoDB is not thread-safe, so its calls
+   must not overlap; the lock (``LOCK``) is held by each DynamoDB and DynamoDB Streams action while it
+   works on the tables and turns its answer into plain data, not while moto parses the request or
+   serialises the response (most of a call's time), so calls queue for a shorter time.
 
-Concurrency: moto's DynamoDB is not thread-safe; the emulator's moto gateway runs DynamoDB and
-DynamoDB Streams calls one at a time (``tools.emulator.gateway``), and these patches rely on that.
+Concurrency: the patches rely on patch 7: one DynamoDB or DynamoDB Streams action at a time.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import threading
 import time
 import weakref
@@ -67,11 +71,14 @@ from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
+from tools.emulator.timings import TIMINGS
+
 SHARD_ITERATOR_LIFETIME_S = 15 * 60  # AWS: a shard iterator expires 15 minutes after it is returned
 ITEM_SIZE_LIMIT = 405_000  # moto's: "the actual limit is between 409 and 410KB"
 
 _installed = False
 _original: dict[str, Any] = {}
+LOCK = threading.RLock()  # held by every DynamoDB and DynamoDB Streams action (patch 7)
 
 # -- 2. partition maps --------------------------------------------------------------------------------
 
@@ -465,6 +472,33 @@ def _method_names_from_class(clazz: type) -> list[str]:
     return _original["method_names_from_class"](clazz)
 
 
+# -- 7. one DynamoDB call at a time, for its work only ---------------------------------------------------
+
+_NOT_ACTIONS = {"__init__", "get_endpoint_name", "call_action", "setup_class", "dispatch"}
+
+
+def _locked(action: Any) -> Any:
+    @functools.wraps(action)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        waited = time.perf_counter()
+        with LOCK:
+            TIMINGS.add("moto DynamoDB lock wait", time.perf_counter() - waited)
+            return action(*args, **kwargs)
+
+    return locked
+
+
+def _lock_actions() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        for name, member in list(vars(handler).items()):
+            if inspect.isfunction(member) and name not in _NOT_ACTIONS:
+                _original[f"{handler.__name__}.{name}"] = member
+                setattr(handler, name, _locked(member))
+
+
 # -- install ------------------------------------------------------------------------------------------
 
 
@@ -494,4 +528,5 @@ def install() -> None:
     for name, (owner, attribute, replacement) in targets.items():
         _original[name] = getattr(owner, attribute)
         setattr(owner, attribute, replacement)
+    _lock_actions()
     _installed = True

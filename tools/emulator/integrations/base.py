@@ -26,8 +26,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -52,14 +51,6 @@ class Activity:
         self._cond = threading.Condition()
         self._busy = 0
         self._last = time.monotonic()
-
-    @contextmanager
-    def busy(self) -> Iterator[None]:
-        self.start()
-        try:
-            yield
-        finally:
-            self.done()
 
     def start(self) -> None:
         with self._cond:
@@ -217,10 +208,6 @@ class Poller(threading.Thread):
 
     def stop(self) -> None:
         self._stop_event.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop_event.is_set()
 
 
 class PollingIntegration(Integration):

@@ -170,6 +170,25 @@ def test_a_fraudulent_sequence_produces_one_alert_for_the_fraud_team(
     assert pipeline.deliveries[alert["alert_id"]] == 1, "published once"
 
 
+def test_the_local_tally_follows_a_fraudulent_transaction_through_every_stage(
+    local_pipeline: Pipeline, new_id: Callable[[str], str]
+) -> None:
+    pipeline = local_pipeline
+    fraud = fraud_after_history(pipeline, new_id, "tally")
+    before = pipeline.tally()
+
+    post_all(pipeline, [fraud])
+    pipeline.settle()
+
+    after = pipeline.tally()
+    assert {stage: after[stage] - before[stage] for stage in after} == {
+        "posted": 1,
+        "stored": 1,
+        "scored": 1,
+        "alerted": 1,
+    }
+
+
 def test_a_benign_sequence_produces_no_alert(pipeline: Pipeline, new_id: Callable[[str], str]) -> None:
     user = new_id("regular")
     bodies = history(new_id, user)

@@ -86,9 +86,9 @@ class _CollectingClient:
         return {}
 
 
-def preload(cloud: LocalCloud, count: int, *, seed: int, users: int, user_prefix: str = "") -> float:
-    """Add ``count`` transactions of ``users`` simulated cardholders (about two a day each, ending a day
-    ago) to the table; ``user_prefix`` renames their user ids (other users than the traffic's).
+def preload(cloud: LocalCloud, count: int, *, seed: int, users: int, end_ms: int, user_prefix: str = "") -> float:
+    """Add ``count`` transactions of ``users`` simulated cardholders (about two a day each, ending at
+    ``end_ms``) to the table; ``user_prefix`` renames their user ids (other users than the traffic's).
     Returns the seconds it took."""
     if count <= 0:
         return 0.0
@@ -107,7 +107,7 @@ def preload(cloud: LocalCloud, count: int, *, seed: int, users: int, user_prefix
     now_ms = int(time.time() * 1000)
     days = max(1.0, count / (2.0 * users))
     for txn in simulate.generate(
-        n_users=users, days=days, seed=seed, fraud_rate=0.0, end_ms=now_ms - DAY_MS, n_transactions=count
+        n_users=users, days=days, seed=seed, fraud_rate=0.0, end_ms=end_ms, n_transactions=count
     ):
         body = simulate.api_body(txn)
         body["user_id"] = user_prefix + body["user_id"]
@@ -225,7 +225,13 @@ class _GcPauses:
 
 
 def measure(
-    cloud: LocalCloud, transactions: int, concurrency: int, seed: int, rate: float = 0.0, users: int = TRAFFIC_USERS
+    cloud: LocalCloud,
+    transactions: int,
+    concurrency: int,
+    seed: int,
+    rate: float = 0.0,
+    users: int = TRAFFIC_USERS,
+    days_ago: int = 0,
 ) -> dict[str, Any]:
     """Post ``transactions`` (closed loop, or ``rate`` per second), wait until all are scored; the figures."""
     assert cloud.topology is not None and cloud.runtime is not None
@@ -237,7 +243,7 @@ def measure(
             days=1,
             seed=seed,
             fraud_rate=FRAUD_RATE,
-            end_ms=now_ms - 1000,
+            end_ms=now_ms - 1000 - days_ago * DAY_MS,
             n_transactions=transactions,
         )
     )
@@ -316,22 +322,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ) as cloud:
                 progress(f"{mode}: deployment {how}; starting every sandbox, then a warm-up run")
                 cloud.runtime.warm(full=True)
-                measure(cloud, 4 * args.concurrency, args.concurrency, seed=args.seed + 100)
-                table = outputs["table_name"]
+                # One seed for the traffic's cardholders everywhere: their history (pre-loaded) and every
+                # run's traffic come from the same profiles (cards, devices, places), as in a real table.
+                # Each run's traffic is a day of its own (the warm-up's the oldest, the last run's the
+                # latest), after the pre-loaded history: no run doubles another's velocity.
                 users = max(TRAFFIC_USERS, args.posts // 2)  # about two transactions a day each
+                runs = 1 + len(sizes) * (2 if args.rate else 1)
+                history_end = int(time.time() * 1000) - (runs + 1) * DAY_MS
+                measure(cloud, 4 * args.concurrency, args.concurrency, seed=args.seed, days_ago=runs, users=users)
+                table = outputs["table_name"]
                 for number, size in enumerate(sizes):
                     present = table_transactions(cloud, table)
                     # The smallest table is the traffic's own cardholders' history; what is added to
                     # grow it belongs to other cardholders, so the history a transaction is scored
                     # against stays the same and only the table grows.
                     if number == 0:
-                        seconds = preload(cloud, size - present, seed=args.seed + 200, users=users)
+                        seconds = preload(cloud, size - present, seed=args.seed, users=users, end_ms=history_end)
                     else:
                         seconds = preload(
                             cloud,
                             size - present,
-                            seed=args.seed + 200 + number,
+                            seed=args.seed + number,
                             users=max(users, (size - present) // 60),
+                            end_ms=history_end,
                             user_prefix=f"other{number}-",
                         )
                     freeze_heap()  # the pre-loaded table, out of the garbage collector's full collections
@@ -339,8 +352,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     # Saturation: the clients send as fast as the API answers (the throughput), then an
                     # offered load of --rate per second (the latency when the pipeline keeps up).
                     for rate in (0.0, args.rate) if args.rate else (0.0,):
-                        seed = args.seed + 10 * number + (1 if rate else 0)
-                        run_result = measure(cloud, args.posts, args.concurrency, seed=seed, rate=rate, users=users)
+                        runs -= 1
+                        run_result = measure(
+                            cloud, args.posts, args.concurrency, seed=args.seed, rate=rate, users=users, days_ago=runs
+                        )
                         run_result.update(stream_consumer=mode, table_transactions=size)
                         result["runs"].append(run_result)
                         progress(

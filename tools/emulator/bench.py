@@ -248,6 +248,7 @@ def measure(
         )
     )
     bodies = [simulate.api_body(t) for t in traffic]
+    freeze_heap()  # what earlier runs left (moto's items and stream records) out of full collections
     watcher = AlertWatcher(cloud)
     watcher.start()
     scored_before = cloud.ledger[(detect, "ok")]
@@ -347,7 +348,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             end_ms=history_end,
                             user_prefix=f"other{number}-",
                         )
-                    freeze_heap()  # the pre-loaded table, out of the garbage collector's full collections
                     progress(f"{mode}: table holds {size:,} transactions (pre-loaded in {seconds:.1f} s); measuring")
                     # Saturation: the clients send as fast as the API answers (the throughput), then an
                     # offered load of --rate per second (the latency when the pipeline keeps up).

@@ -22,6 +22,7 @@ LOCAL  ?=
 ALERT_EMAIL ?=
 OPS_EMAIL ?=
 SET    ?=
+BENCH ?=
 
 # tfvars flags: the profile, the alert addresses (kept for later renders) and KEY=VALUE overrides (SET="a=1 b=2").
 TFVARS_ARGS := $(if $(PROFILE),--profile $(PROFILE),) $(if $(ALERT_EMAIL),--alert-email $(ALERT_EMAIL),) \
@@ -110,8 +111,8 @@ simulate: venv ## write simulated labeled traffic (see python -m tools.detection
 backtest: venv ## backtest the default rules on the labeled training data
 	$(PY) -m tools.detection.backtest ../shared/data/sparkov_train_150cards.csv.gz --report build/backtest/report.md
 
-bench: venv ## import times and engine throughput
-	$(PY) -m tools.bench
+bench: venv ## the benchmark: imports and engine (BENCH=emulator for the local cloud, BENCH=all for every section)
+	$(PY) -m tools.bench $(BENCH)
 
 clean: ## remove build outputs and virtualenvs
 	rm -rf build .nox $(VENV) .venv-policy

@@ -1,16 +1,19 @@
-"""Cold start of each Lambda handler and throughput of the fraud engine.
+"""The one benchmark entry point (``make bench``), in sections.
 
-    python -m tools.bench            # human-readable
-    python -m tools.bench --json     # one JSON object
+    python -m tools.bench                      # the default sections: imports, engine
+    python -m tools.bench emulator             # the local cloud (see tools/emulator/bench.py)
+    python -m tools.bench all --json           # every section, one JSON object
 
-Import time: ``python -X importtime -c "import <module>"`` in a fresh interpreter with ``lambdas/`` on
-PYTHONPATH; the cumulative time of the module's top-level import line, best of ``--repeat`` runs, and
-its ratio to ``import boto3`` measured the same way in the same run (the target: at most 1.5).
-First request (``cold_start``): a fresh interpreter imports the handler and serves two requests
-against a local moto server; the first pays for client creation, the validator, the rules document.
-Throughput: a seeded synthetic stream scored through ``InMemoryHistoryStore`` + ``Engine.assess``
-(with ``record`` after each, as the backtest does), transactions per CPU second (one core; wall-clock
-rate too, which drops when the machine is busy).
+Sections (``SECTIONS``; to add one: a ``run(args) -> dict`` and a ``report(dict) -> str``, optionally
+an ``add_arguments(parser)``, and one ``Section`` line):
+
+- ``imports``: ``python -X importtime -c "import <module>"`` in a fresh interpreter with ``lambdas/``
+  on PYTHONPATH; the cumulative time of the module's top-level import line, best of ``--repeat`` runs.
+- ``engine``: a seeded synthetic stream scored through ``InMemoryHistoryStore`` + ``Engine.assess``
+  (with ``record`` after each, as the backtest does), transactions per CPU second (one core;
+  wall-clock rate too, which drops when the machine is busy).
+- ``emulator``: the local cloud end to end, per stream routing and table size, with the per-hop
+  breakdown (``tools.emulator.bench``; takes minutes, so only when asked for).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from tools._cli import LAMBDAS, ROOT, function_modules
+from tools._cli import LAMBDAS, ROOT, function_modules, run
 
 HANDLERS = tuple(function_modules().values())
 CATEGORIES = (
@@ -347,13 +352,7 @@ def engine_throughput(n: int = 200_000) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--transactions", type=int, default=200_000, help="size of the synthetic stream")
-    parser.add_argument("--repeat", type=int, default=3, help="fresh interpreters per import measurement")
-    args = parser.parse_args(argv)
-
+def imports_section(args: argparse.Namespace) -> dict:
     imports: dict[str, float | None] = {}
     notes = []
     for module in ("fraud", "fraud.validation", "fraud.engine"):
@@ -362,35 +361,146 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as exc:
             imports[module] = None
             notes.append(str(exc))
-    cold = cold_start(args.repeat)
-    throughput = engine_throughput(args.transactions)
+    return {"import_ms": imports, "notes": notes, "repeat": args.repeat, "cold_start": cold_start(args.repeat)}
 
-    if args.json:
-        print(json.dumps({"import_ms": imports, "cold_start": cold, "engine": throughput, "notes": notes}))
-        return 0
-    print(f"import time (fresh interpreter, best of {args.repeat}):")
-    for module, ms in imports.items():
-        print(f"  {module:22s} {'-' if ms is None else f'{ms:8.1f} ms'}")
-    for note in notes:
-        print(f"  note: {note}")
-    print(f"cold start (import boto3 = {cold['boto3_import_ms']:.1f} ms in this run; target ratio <= 1.5):")
-    print(
+
+def imports_report(result: dict) -> str:
+    lines = [f"import time (fresh interpreter, best of {result['repeat']}):"]
+    for module, ms in result["import_ms"].items():
+        lines.append(f"  {module:22s} {'-' if ms is None else f'{ms:8.1f} ms'}")
+    lines.extend(f"  note: {note}" for note in result["notes"])
+    cold = result["cold_start"]
+    lines.append(f"cold start (import boto3 = {cold['boto3_import_ms']:.1f} ms in this run; target ratio <= 1.5):")
+    lines.append(
         f"  {'handler':22s} {'import':>10s} {'ratio':>6s} {'1st request':>12s} {'2nd request':>12s}"
         f" {'once':>9s} {'import+1st':>11s}"
     )
     for module, c in cold["handlers"].items():
-        print(
+        lines.append(
             f"  {module:22s} {c['import_ms']:7.1f} ms {c['import_ratio_to_boto3']:6.2f} "
             f"{c['first_request_ms']:9.1f} ms {c['second_request_ms']:9.1f} ms {c['first_request_once_ms']:6.1f} ms"
             f" {c['import_and_first_request_ms']:8.1f} ms"
         )
-    print(
+    return "\n".join(lines)
+
+
+def engine_section(args: argparse.Namespace) -> dict:
+    return engine_throughput(args.engine_transactions)
+
+
+def engine_report(throughput: dict) -> str:
+    return (
         f"engine: {throughput['transactions']:,} transactions in {throughput['cpu_seconds']} CPU s"
         f" = {throughput['per_second']:,} transactions/s per core"
         f" ({throughput['per_wall_second']:,}/s wall clock); decisions {throughput['decisions']}"
     )
+
+
+def model_section(args: argparse.Namespace) -> dict:
+    from tools.detection.model import benchmark
+
+    return benchmark(data=ROOT.parent / "shared" / "data" / "sparkov_train_150cards.csv.gz")
+
+
+def model_report(result: dict) -> str:
+    lines = [
+        f"model {result['model']} ({result['trees']} trees): load {result['load_ms']} ms; per transaction"
+        f" vector {result['vector_us']} us, trees {result['raw_score_us']} us, score {result['score_us']} us,"
+        f" contributions {result['contributions_us']} us (suspicious ones only)",
+        f"  engine with the model {result['engine_model_tx_per_cpu_s']:,} tx per CPU s, rules alone"
+        f" {result['engine_rules_tx_per_cpu_s']:,} (cost ratio {result['engine_model_cost_ratio']})",
+    ]
+    for key, value in result.items():
+        if key.startswith("backtest"):
+            lines.append(f"  {key}: {value:,}" if isinstance(value, (int, float)) else f"  {key}: {value}")
+    return "\n".join(lines)
+
+
+def _emulator_run(args: argparse.Namespace) -> dict:
+    from tools.emulator import bench
+
+    return bench.run(args)
+
+
+def _emulator_report(result: dict) -> str:
+    from tools.emulator import bench
+
+    return bench.report(result)
+
+
+def _emulator_arguments(parser: argparse.ArgumentParser) -> None:
+    from tools.emulator import bench
+
+    bench.add_arguments(parser)
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], dict]
+    report: Callable[[dict], str]
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    default: bool = True  # part of a plain `python -m tools.bench`
+
+
+SECTIONS = (
+    Section("imports", "handler import times", imports_section, imports_report),
+    Section("engine", "fraud engine throughput", engine_section, engine_report),
+    Section("model", "the default model's cost and the backtest with it", model_section, model_report),
+    Section(
+        "emulator",
+        "the local cloud end to end (minutes)",
+        _emulator_run,
+        _emulator_report,
+        _emulator_arguments,
+        default=False,
+    ),
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    names = [section.name for section in SECTIONS]
+    defaults = [section.name for section in SECTIONS if section.default]
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.bench",
+        description=__doc__.split("\n\n")[0],
+        epilog="sections: " + "; ".join(f"{s.name} ({s.help})" for s in SECTIONS),
+    )
+    parser.add_argument(
+        "sections",
+        nargs="*",
+        metavar="SECTION",
+        help=f"sections to run: {', '.join(names)} or all (default: {', '.join(defaults)})",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--repeat", type=int, default=3, help="imports: fresh interpreters per measurement")
+    parser.add_argument("--engine-transactions", type=int, default=200_000, help="engine: size of the synthetic stream")
+    for section in SECTIONS:
+        if section.add_arguments is not None:
+            section.add_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    by_name = {section.name: section for section in SECTIONS}
+    wanted = args.sections or [s.name for s in SECTIONS if s.default]
+    if "all" in wanted:
+        wanted = list(by_name)
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(by_name)} or all")
+    results = {}
+    for name in wanted:
+        results[name] = by_name[name].run(args)
+        if not args.json:
+            print(by_name[name].report(results[name]), flush=True)
+    if args.json:
+        print(json.dumps(results))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, None))

@@ -146,6 +146,29 @@ class Pipeline:
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
+    def tally(self) -> dict[str, int]:
+        """Locally, what each stage has done so far (compare two tallies around a test's traffic):
+        ``posted`` (POSTs answered 201), ``stored`` (transaction items in the table), ``scored``
+        (records detect-fraud processed), ``alerted`` (SNS publishes notify-team made)."""
+        assert self.local, "the tally reads the emulator's counters"
+        names = self.outputs["function_names"]
+        stored = sum(
+            page["Count"]
+            for page in self.dynamodb.get_paginator("scan").paginate(
+                TableName=self.outputs["table_name"],
+                FilterExpression="#k = :t",
+                ExpressionAttributeNames={"#k": "kind"},
+                ExpressionAttributeValues={":t": {"S": "transaction"}},
+                Select="COUNT",
+            )
+        )
+        return {
+            "posted": self.cloud.counters().get("rest-api", {}).get("responses", {}).get(201, 0),
+            "stored": stored,
+            "scored": self.cloud.ledger[(names["detect-fraud"], "ok")],
+            "alerted": self.cloud.calls("sns", "Publish", function=names["notify-team"]),
+        }
+
 
 def _local_pipeline(mode: str) -> Iterator[Pipeline]:
     from tools._cli import BUILD
@@ -158,8 +181,7 @@ def _local_pipeline(mode: str) -> Iterator[Pipeline]:
         outputs, _ = deploy(aws, mode, suffix=suffix)
         # Time runs 120x faster for waits (SQS visibility 360 s -> 3 s); schedules run only when triggered.
         with LocalCloud(
-            aws.endpoint,
-            aws.region,
+            aws,
             outputs,
             log_dir=BUILD / suffix / "logs",
             time_scale=120.0,

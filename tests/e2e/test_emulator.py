@@ -1,8 +1,10 @@
 """The emulator's own AWS semantics, on a small topology created with boto3 (no Terraform, seconds).
 
 What the pipeline tests cannot reach with the real deployment: throttling and quotas, function
-timeouts, asynchronous retries into an on-failure destination, and the stream event source mapping's
-partial batch failures, bisection and retries.
+timeouts, asynchronous retries into an on-failure destination, the stream event source mapping's
+partial batch failures, bisection, retries, filtering and maximum record age, the pipe's maximum
+record age, fault injection (AWS errors for a while or for N calls, a crash after a call reached
+moto), the calls counted per function, and function logs in CloudWatch Logs.
 """
 
 from __future__ import annotations
@@ -36,6 +38,28 @@ HANDLERS = textwrap.dedent(
 
     def fails(event, context):
         raise RuntimeError("always fails")
+
+    def calls(event, context):
+        """Calls the AWS API an event names; an AWS error comes back as its code."""
+        import boto3
+        from botocore.exceptions import ClientError
+
+        try:
+            if event["op"] == "ssm":
+                return {"value": boto3.client("ssm").get_parameter(Name=event["name"])["Parameter"]["Value"]}
+            if event["op"] == "sns":
+                boto3.client("sns").publish(TopicArn=event["topic"], Message=event["message"])
+                return {"published": True}
+        except ClientError as error:
+            return {"error": error.response["Error"]["Code"]}
+        print(event["text"])
+        return {}
+
+    def slow_batch(event, context):
+        """Takes 2 s per batch (a pipe sends a list of records, a mapping {"Records": [...]})."""
+        records = event["Records"] if isinstance(event, dict) else event
+        print(json.dumps({"aged": [r["dynamodb"]["Keys"]["id"]["S"] for r in records]}))
+        time.sleep(2)
 
     def batch(event, context):
         """Fails the records whose NewImage has poison=true, reporting them as batch item failures."""
@@ -71,6 +95,16 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
+def _stream_table(session: Any, name: str) -> str:
+    return session.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+
+
 def _queue(sqs: Any, name: str) -> tuple[str, str]:
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -87,6 +121,8 @@ def cloud(target: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
         ("slow", "handlers.slow", 1),
         ("fails", "handlers.fails", 3),
         ("batch", "handlers.batch", 3),
+        ("calls", "handlers.calls", 10),
+        ("slow_batch", "handlers.slow_batch", 5),
     ]:
         arns[name] = lam.create_function(
             FunctionName=name,
@@ -118,6 +154,37 @@ def cloud(target: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
         DestinationConfig={"OnFailure": {"Destination": stream_dlq_arn}},
         FilterCriteria={"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]},
     )
+    # Maximum record age: records that wait behind a 2 s batch are older than 300 s in the cloud's
+    # time (600x: 0.5 s), for a mapping and for a pipe.
+    _, aging_failures_arn = _queue(sqs, "aging-failures")
+    lam.create_event_source_mapping(
+        EventSourceArn=_stream_table(session, "aging"),
+        FunctionName="slow_batch",
+        StartingPosition="LATEST",
+        BatchSize=1,
+        MaximumRecordAgeInSeconds=300,
+        DestinationConfig={"OnFailure": {"Destination": aging_failures_arn}},
+    )
+    _, piped_dlq_arn = _queue(sqs, "piped-dlq")
+    session.client("pipes").create_pipe(
+        Name="aging-pipe",
+        RoleArn=role,
+        Source=_stream_table(session, "piped"),
+        Target=arns["slow_batch"],
+        DesiredState="RUNNING",
+        SourceParameters={
+            "DynamoDBStreamParameters": {
+                "StartingPosition": "LATEST",
+                "BatchSize": 1,
+                "MaximumRecordAgeInSeconds": 300,
+                "DeadLetterConfig": {"Arn": piped_dlq_arn},
+            }
+        },
+    )
+    session.client("ssm").put_parameter(Name="/emulator-test/setting", Value="on", Type="String")
+    topic = session.client("sns").create_topic(Name="published")["TopicArn"]
+    _, published_arn = _queue(sqs, "published-copy")
+    session.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=published_arn)
     session.client("scheduler").create_schedule(
         Name="fails-every-minute",
         ScheduleExpression="rate(1 minute)",
@@ -163,11 +230,10 @@ def cloud(target: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
         "api_stage_name": "v1",
         "api_url": f"https://{api}.execute-api.{target.region}.amazonaws.com/v1/items",
         "api_key_value": key["value"],
+        "topic_arn": topic,
     }
     log_dir = tmp_path_factory.mktemp("logs")
-    with LocalCloud(
-        target.endpoint, target.region, outputs, log_dir=log_dir, time_scale=600.0, schedule_time_scale=None
-    ) as running:
+    with LocalCloud(target, outputs, log_dir=log_dir, time_scale=600.0, schedule_time_scale=None) as running:
         yield running
 
 
@@ -278,6 +344,123 @@ def test_a_rolled_back_transaction_does_not_stop_the_stream(cloud: LocalCloud) -
     assert "t-phantom" not in delivered, "a cancelled transaction writes nothing to the stream"
 
 
-def logged_batches(cloud: LocalCloud) -> list[list[str]]:
-    log = (cloud.log_dir / "batch.log").read_text()
-    return [json.loads(line)["batch"] for line in log.splitlines() if line.startswith('{"batch"')]
+def logged_batches(cloud: LocalCloud, function: str = "batch", key: str = "batch") -> list[list[str]]:
+    log = (cloud.log_dir / f"{function}.log").read_text()
+    return [json.loads(line)[key] for line in log.splitlines() if line.startswith(f'{{"{key}"')]
+
+
+def test_a_stream_mapping_filters_records_before_it_batches_them(cloud: LocalCloud) -> None:
+    dynamodb = cloud.client("dynamodb")
+    for name in ("f-x", "f-y"):
+        dynamodb.put_item(TableName="items", Item={"id": {"S": name}, "poison": {"BOOL": False}})
+    assert cloud.wait_idle(quiet_s=0.5, timeout_s=30)
+
+    dynamodb.transact_write_items(  # one write: six stream records at once, two of them MODIFY
+        TransactItems=[
+            {"Put": {"TableName": "items", "Item": {"id": {"S": "f-1"}}}},
+            {"Put": {"TableName": "items", "Item": {"id": {"S": "f-x"}, "poison": {"BOOL": False}, "v": {"N": "2"}}}},
+            {"Put": {"TableName": "items", "Item": {"id": {"S": "f-y"}, "poison": {"BOOL": False}, "v": {"N": "2"}}}},
+            {"Put": {"TableName": "items", "Item": {"id": {"S": "f-2"}}}},
+            {"Put": {"TableName": "items", "Item": {"id": {"S": "f-3"}}}},
+            {"Put": {"TableName": "items", "Item": {"id": {"S": "f-4"}}}},
+        ]
+    )
+    assert cloud.wait_idle(quiet_s=0.5, timeout_s=30)
+
+    batches = [b for b in logged_batches(cloud) if set(b) & {"f-1", "f-2", "f-3", "f-4"}]
+    assert batches == [["f-1", "f-2", "f-3", "f-4"]], "the MODIFY records do not count towards the batch size"
+
+
+def test_stream_records_older_than_the_mapping_s_maximum_age_go_to_its_on_failure_destination(
+    cloud: LocalCloud,
+) -> None:
+    cloud.client("dynamodb").batch_write_item(
+        RequestItems={"aging": [{"PutRequest": {"Item": {"id": {"S": f"age-{n}"}}}} for n in range(3)]}
+    )
+
+    assert cloud.wait_idle(quiet_s=0.5, timeout_s=30)
+
+    assert logged_batches(cloud, "slow_batch", "aged") == [["age-0"]], "the first record was fresh, the others waited"
+    failures = messages(cloud, "aging-failures")
+    assert [f["requestContext"]["condition"] for f in failures] == ["RecordAgeExceeded"] * 2
+    assert [f["DDBStreamBatchInfo"]["batchSize"] for f in failures] == [1, 1]
+
+
+def test_stream_records_older_than_the_pipe_s_maximum_age_go_to_its_dead_letter_queue(cloud: LocalCloud) -> None:
+    before = logged_batches(cloud, "slow_batch", "aged")
+    cloud.client("dynamodb").batch_write_item(
+        RequestItems={"piped": [{"PutRequest": {"Item": {"id": {"S": f"pipe-{n}"}}}} for n in range(3)]}
+    )
+
+    assert cloud.wait_idle(quiet_s=0.5, timeout_s=30)
+
+    assert logged_batches(cloud, "slow_batch", "aged")[len(before) :] == [["pipe-0"]]
+    dead = messages(cloud, "piped-dlq")
+    assert [d["requestContext"]["condition"] for d in dead] == ["RecordAgeExceeded"] * 2
+    assert {d["DDBStreamBatchInfo"]["streamArn"].split("/")[1] for d in dead} == {"piped"}
+
+
+def test_an_aws_error_answers_the_next_n_calls_of_the_functions_and_botocore_retries_it(cloud: LocalCloud) -> None:
+    read = {"op": "ssm", "name": "/emulator-test/setting"}
+
+    brief = cloud.fail("ssm", "GetParameter", error="ThrottlingException", status=400, times=2)
+    assert cloud.runtime.invoke("calls", read).result == {"value": "on"}, "botocore retried past two throttles"
+    assert brief.hits == 2
+    lasting = cloud.fail("ssm", "GetParameter", error="ThrottlingException", status=400)
+    try:
+        assert cloud.runtime.invoke("calls", read).result == {"error": "ThrottlingException"}
+        assert cloud.client("ssm").get_parameter(Name=read["name"])["Parameter"]["Value"] == "on", (
+            "not the tests' calls"
+        )
+    finally:
+        cloud.clear_fault(lasting)
+    assert lasting.hits > 1, "every attempt botocore made was throttled"
+    assert cloud.runtime.invoke("calls", read).result == {"value": "on"}, "cleared"
+
+
+def test_a_fault_can_last_a_while_and_name_one_function(cloud: LocalCloud) -> None:
+    read = {"op": "ssm", "name": "/emulator-test/setting"}
+    fault = cloud.fail("ssm", error="AccessDeniedException", status=400, duration_s=60, function="calls")
+    try:
+        assert cloud.runtime.invoke("calls", read).result == {"error": "AccessDeniedException"}
+        fault.until = 0.0  # the minute is over
+        assert cloud.runtime.invoke("calls", read).result == {"value": "on"}
+    finally:
+        cloud.clear_fault(fault)
+
+
+def test_a_crash_after_a_call_leaves_its_effect_and_fails_the_invocation(cloud: LocalCloud) -> None:
+    topic = cloud.outputs["topic_arn"]
+    published_before = cloud.calls("sns", "Publish", function="calls")
+    fault = cloud.crash_after("sns", "Publish", function="calls")
+
+    crashed = cloud.runtime.invoke("calls", {"op": "sns", "topic": topic, "message": "sent-then-crashed"})
+    after = cloud.runtime.invoke("calls", {"op": "sns", "topic": topic, "message": "sent-normally"})
+
+    assert crashed.error_type == "Runtime.ExitError", "the sandbox died right after SNS answered"
+    assert fault.hits == 1 and after.result == {"published": True}, "once: the next invocation runs in a new sandbox"
+    delivered = {json.loads(m["Body"])["Message"] for m in _receive_all(cloud, "published-copy")}
+    assert delivered == {"sent-then-crashed", "sent-normally"}, "the publish before the crash happened"
+    assert cloud.calls("sns", "Publish", function="calls") - published_before == 2
+
+
+def test_function_logs_reach_cloudwatch_logs_in_the_function_s_group(cloud: LocalCloud) -> None:
+    from tools.emulator.integrations.function_logs import FunctionLogs
+
+    cloud.runtime.invoke("calls", {"op": "log", "text": "marker-7f3a line from the handler"})
+    cloud.integration(FunctionLogs).ship()
+
+    events = cloud.client("logs").filter_log_events(logGroupName="/aws/lambda/calls")["events"]
+    lines = [e["message"] for e in events]
+    assert "marker-7f3a line from the handler" in lines
+    assert any(line.startswith("START RequestId:") for line in lines)
+    assert any(line.startswith("REPORT RequestId:") for line in lines)
+
+
+def _receive_all(cloud: LocalCloud, queue: str) -> list[dict[str, Any]]:
+    sqs = cloud.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    found: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        found.extend(batch)
+    return found

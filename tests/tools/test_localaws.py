@@ -94,3 +94,60 @@ def test_a_tls_only_bucket_policy_lets_the_emulators_requests_through_and_other_
         )
         with pytest.raises(botocore.exceptions.ClientError, match="Forbidden"):
             s3.put_object(Bucket="models-t1", Key="models/v2.json", Body=b"{}")
+
+
+def test_a_client_keeps_one_connection_open_for_many_calls():
+    """werkzeug's server closes every connection; the emulator's handler keeps it (one TCP connection
+    and one server thread per client, not per call)."""
+    with LocalAWS() as aws:
+        ports: list[int] = []
+        moto = aws.gateway.app
+
+        def spy(environ, start_response):
+            ports.append(environ["REMOTE_PORT"])
+            return moto(environ, start_response)
+
+        aws.gateway.app = spy
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=aws.endpoint,
+            region_name=aws.region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        url = sqs.create_queue(QueueName="kept-alive")["QueueUrl"]
+        for n in range(5):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+            sqs.get_queue_url(QueueName="missing")
+        sqs.list_queues()
+
+        assert len(received) == 5
+        assert len(ports) == 9 and len(set(ports)) == 1, f"one connection, not {len(set(ports))}"
+
+
+def test_the_emulators_own_clients_reach_moto_in_process_with_the_same_answers():
+    from tools.emulator.local_cloud import EndpointSession
+
+    with LocalAWS() as aws:
+        remote_ports: list[int] = []
+        moto = aws.gateway.app
+
+        def spy(environ, start_response):
+            remote_ports.append(environ["REMOTE_PORT"])
+            return moto(environ, start_response)
+
+        aws.gateway.app = spy
+        in_process = EndpointSession(aws.endpoint, aws.region).client("sqs")
+        over_http = EndpointSession(aws.endpoint, aws.region, in_process=False).client("sqs")
+
+        url = in_process.create_queue(QueueName="in-process")["QueueUrl"]
+        in_process.send_message(QueueUrl=url, MessageBody="hello")
+        [message] = over_http.receive_message(QueueUrl=url)["Messages"]
+        with pytest.raises(in_process.exceptions.QueueDoesNotExist):
+            in_process.get_queue_url(QueueName="missing")
+
+        assert url == over_http.get_queue_url(QueueName="in-process")["QueueUrl"], "the same queue URL"
+        assert message["Body"] == "hello"
+        assert remote_ports[:2] == [0, 0] and remote_ports[2] != 0, "in process: no socket; over HTTP: one"

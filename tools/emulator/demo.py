@@ -2,7 +2,7 @@
 
     python -m tools.emulator.demo            # deploy, send traffic, print what happened, serve the API until Ctrl-C
     python -m tools.emulator.demo --once     # ... and exit after the summary (non-zero if anything was lost)
-    python -m tools.emulator.demo --bench    # measure end-to-end throughput and POST-to-alert latency
+    python -m tools.bench emulator           # the local cloud's benchmark (throughput, latency, per-hop breakdown)
 
 Steps: start moto on 127.0.0.1, package the functions, render the variables of environment
 ``local``, restore the previous run's emulator state or ``terraform apply`` into it, run the deployed
@@ -17,14 +17,11 @@ import argparse
 import hashlib
 import json
 import logging
-import statistics
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +34,7 @@ from tools.deploy.tf import Stack, stream_terraform_output
 from tools.detection import simulate
 from tools.emulator import EndpointSession, LocalCloud, snapshot
 from tools.emulator.localaws import LocalAWS
+from tools.emulator.timings import TIMINGS
 
 SUFFIX = "local"
 RECORDING = "moto-requests.jsonl"
@@ -69,7 +67,7 @@ def deploy(
         raise ToolError("rendering the variables failed (see above)")
     if verbose:
         stream_terraform_output()
-    app = snapshot.install(aws)
+    gateway = aws.gateway
     stack = Stack(suffix, env=aws.env())
     recording = stack.dir / RECORDING
     marker = stack.dir / FINGERPRINT
@@ -79,36 +77,36 @@ def deploy(
     current = fingerprint(stack)
     unchanged = marker.is_file() and marker.read_text() == current
     if not fresh and unchanged and stack.state_file.is_file() and recording.is_file():
-        if _restore(aws, app, stack, recording):
+        if _restore(aws, stack, recording):
             return stack.outputs(), "restored"
     elif stack.state_file.is_file() and not fresh:
         # moto cannot update every resource in place (API Gateway models, for one): a changed
         # configuration is applied to an empty emulator rather than over the recorded one.
         progress("the Terraform configuration, variables or packages changed since the recorded apply")
     # Start over: an empty emulator, and no state that describes a server that is gone.
-    snapshot.reset(app)
-    snapshot.seed(app)
+    snapshot.reset(gateway)
+    snapshot.seed(gateway)
     for stale in (stack.state_file, recording, marker):
         stale.unlink(missing_ok=True)
     progress("terraform apply into the emulator")
     started = time.monotonic()
-    app.start_recording(recording)
+    snapshot.start_recording(gateway, recording)
     try:
         stack.apply(plan=False)
     finally:
-        app.stop_recording()
+        snapshot.stop_recording(gateway)
     marker.write_text(current)
     progress(f"applied in {time.monotonic() - started:.0f} s")
     return stack.outputs(), "applied"
 
 
-def _restore(aws: LocalAWS, app: snapshot.RecordingApp, stack: Stack, recording: Path) -> bool:
+def _restore(aws: LocalAWS, stack: Stack, recording: Path) -> bool:
     """Replay the recording into an empty emulator; True if it now holds what the state says."""
-    snapshot.reset(app)  # moto's backends are per process: start from nothing, whatever ran before
-    snapshot.seed(app)
+    snapshot.reset(aws.gateway)  # moto's backends are per process: start from nothing, whatever ran before
+    snapshot.seed(aws.gateway)
     started = time.monotonic()
     try:
-        count = app.replay(recording)
+        count = snapshot.replay(aws.gateway, recording)
     except Exception as error:  # a recording from another moto version or configuration
         progress(f"could not restore the emulator from {recording} ({error!r}): applying from scratch")
         return False
@@ -163,13 +161,16 @@ class Alerts:
         """Read and delete everything in the queue now; returns how many messages."""
         seen = 0
         while True:
-            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
-                "Messages", []
-            )
+            messages = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["SentTimestamp"]
+            ).get("Messages", [])
             if not messages:
                 return seen
             now = time.time()
             for message in messages:
+                sent = message.get("Attributes", {}).get("SentTimestamp")
+                if sent:
+                    TIMINGS.add("sns subscription (published to read)", now - int(sent) / 1000)
                 envelope = json.loads(message["Body"])
                 alert = json.loads(envelope["Message"]) if "Message" in envelope else envelope
                 alert_id = alert["alert_id"]
@@ -263,7 +264,7 @@ def reconcile(
     scored = cloud.ledger[(detect, "ok")]
     score_failures = cloud.ledger[(detect, "failed")]
     dead = queue_depth(cloud, cloud.outputs["alerts_dlq_url"])
-    discarded = len(cloud.invoker.discarded) + sum(cloud.destinations.sent.values())
+    discarded = len(cloud.discarded) + sum(cloud.failures_sent.values())
     transaction_alerts = {
         a["transaction"]["transaction_id"] for a in alerts.by_id.values() if a.get("kind") == "transaction"
     }
@@ -456,61 +457,6 @@ def settle(cloud: LocalCloud, alerts: Alerts, sqs: Any, subscription: str, timeo
     alerts.drain(sqs, subscription)
 
 
-def run_bench(cloud: LocalCloud, args: argparse.Namespace) -> dict[str, Any]:
-    """Throughput (accepted transactions scored per second, end to end) and POST-to-alert latency."""
-    sqs = cloud.client("sqs")
-    subscription = cloud.outputs["alert_subscription_queue_url"]
-    transactions = traffic(args.transactions, args.users, args.seed + 1, max(args.fraud_rate, 0.05))
-    posted_at: dict[str, float] = {}
-    alerts = Alerts()
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.is_set():
-            if not alerts.drain(sqs, subscription):
-                time.sleep(0.02)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    detect = cloud.topology.function("detect-fraud").name  # type: ignore[union-attr]
-    scored_before = cloud.ledger[(detect, "ok")]
-    started = time.time()
-
-    def send(txn: dict[str, Any]) -> int:
-        posted_at[txn["transaction_id"]] = time.time()
-        return post_one(cloud.api_url, cloud.api_key, simulate.api_body(txn))[0]
-
-    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-        statuses = Counter(pool.map(send, transactions))
-    post_seconds = time.time() - started
-    cloud.wait_idle(quiet_s=1.0, timeout_s=600)
-    stop.set()
-    watcher.join()
-    alerts.drain(sqs, subscription)
-    scored = cloud.ledger[(detect, "ok")] - scored_before
-    last_score = cloud.last_success.get(detect, time.time())
-    latencies = sorted(
-        (alerts.arrived[alert_id] - posted_at[alert["transaction"]["transaction_id"]]) * 1000
-        for alert_id, alert in alerts.by_id.items()
-        if alert.get("kind") == "transaction" and alert["transaction"]["transaction_id"] in posted_at
-    )
-    result = {
-        "transactions": len(transactions),
-        "statuses": dict(statuses),
-        "post_seconds": round(post_seconds, 2),
-        "api_tx_per_s": round(len(transactions) / post_seconds, 1),
-        "scored": scored,
-        "end_to_end_tx_per_s": round(scored / max(last_score - started, 1e-9), 1),
-        "alerts": len(latencies),
-        "latency_ms_median": round(statistics.median(latencies)) if latencies else None,
-        "latency_ms_p95": round(latencies[max(0, int(0.95 * len(latencies)) - 1)]) if latencies else None,
-        "concurrency": args.concurrency,
-        "sandboxes_per_function": args.sandboxes,
-    }
-    print(json.dumps(result, indent=2))
-    return result
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tools.emulator.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -518,7 +464,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit after the summary (non-zero if anything was lost or no alert came out)",
     )
-    parser.add_argument("--bench", action="store_true", help="measure throughput and POST-to-alert latency, then exit")
+    parser.add_argument("--bench", action="store_true", help=argparse.SUPPRESS)  # moved to python -m tools.bench
     parser.add_argument("--stream-consumer", choices=("eventbridge", "direct"), default="eventbridge")
     parser.add_argument("--transactions", type=int, default=400, help="simulated transactions to send (default 400)")
     parser.add_argument("--users", type=int, default=100, help="simulated cardholders (default 100)")
@@ -527,7 +473,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate", type=float, default=40.0, help="transactions per second to send (default 40)")
-    parser.add_argument("--concurrency", type=int, default=8, help="--bench: parallel clients (default 8)")
     parser.add_argument("--sandboxes", type=int, default=4, help="maximum sandboxes per function (default 4)")
     parser.add_argument(
         "--time-scale", type=float, default=60.0, help="divide SQS visibility and retry waits by this (default 60)"
@@ -544,6 +489,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    if args.bench:
+        raise ToolError("the local cloud's benchmark is a section of the one benchmark: python -m tools.bench emulator")
     logging.basicConfig(level=logging.WARNING, format="emulator: %(message)s")
     started = time.monotonic()
     progress("starting the AWS emulator (moto) on 127.0.0.1")
@@ -551,21 +498,17 @@ def _main(argv: Sequence[str] | None) -> int:
         outputs, how = deploy(aws, args.stream_consumer, fresh=args.fresh, verbose=args.verbose)
         progress(f"deployment {how} in {time.monotonic() - started:.0f} s; starting the functions")
         with LocalCloud(
-            aws.endpoint,
-            aws.region,
+            aws,
             outputs,
             log_dir=BUILD / SUFFIX / "logs",
             time_scale=args.time_scale,
-            schedule_time_scale=None if args.once or args.bench else args.schedule_speedup,
+            schedule_time_scale=None if args.once else args.schedule_speedup,
             api_port=args.api_port,
             max_sandboxes=args.sandboxes,
         ) as cloud:
             progress(
                 f"pipeline running ({outputs['stream_consumer']} stream consumer); function logs in {cloud.log_dir}"
             )
-            if args.bench:
-                run_bench(cloud, args)
-                return 0
             result = run_demo(cloud, args)
             progress(f"total {time.monotonic() - started:.0f} s")
             if args.once:

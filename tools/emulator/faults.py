@@ -1,123 +1,139 @@
-"""Fault injection: a service outage seen by the functions, without touching moto.
+"""Fault injection: the functions' calls to a service fail the way AWS fails them, without touching moto.
 
-``ServiceProxy`` is a small HTTP proxy in front of the moto endpoint for one service. The runtime
-points the functions at it with the service-specific endpoint variable that botocore honours
-(``AWS_ENDPOINT_URL_SNS`` for SNS), so the functions' calls pass through it while everything else
-(the emulator, the tests) keeps talking to moto directly. While ``outage()`` is active the proxy
-answers every call with 503 ``ServiceUnavailable``, which botocore retries and then raises, as it
-would during a real regional incident.
+The moto gateway (``tools.emulator.gateway``) consults the fault plan for every call a function's
+sandbox makes (the emulator's own calls, and the tests', are never affected). A fault names a service
+(``ssm``, ``sns``, ``dynamodb``... as in SigV4), optionally an action (``GetParameter``) and a
+function, and either
 
-A function that always fails is ``LambdaRuntime.inject_failure``.
+- answers with an AWS error (``ThrottlingException``, 400) instead of moto, for the next ``times``
+  calls, for ``duration_s`` seconds, or until it is cleared; botocore sees the error as AWS sends it
+  (JSON, query-XML or REST shape, by the request's protocol) and retries or raises as it would; or
+- lets the call reach moto and answer (``crash_after``), then kills the calling sandbox, as if the
+  function crashed right after the call returned: the side effect happened, the function never knew.
+
+    with cloud.outage("sns"):                                   # every SNS call: 503
+        ...
+    cloud.fail("ssm", "GetParameter", error="ThrottlingException", times=5)
+    cloud.crash_after("sns", "Publish", function="notify-team")
 """
 
 from __future__ import annotations
 
-import http.client
+import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import urlsplit
+import time
+from dataclasses import dataclass, field
+from http import HTTPStatus
 
-_QUERY_ERROR = (
-    b'<ErrorResponse xmlns="https://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Receiver</Type>'
-    b"<Code>ServiceUnavailable</Code><Message>Service is unavailable (injected outage)</Message></Error>"
-    b"<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
-)
-_JSON_ERROR = b'{"__type":"ServiceUnavailable","message":"Service is unavailable (injected outage)"}'
+DEFAULT_MESSAGES = {
+    "ServiceUnavailable": "Service is unavailable (injected outage)",
+    "ThrottlingException": "Rate exceeded (injected)",
+}
 
 
-class ServiceProxy:
-    """Forwards to ``upstream`` (the moto endpoint) unless an outage is on; counts what it refused."""
-
-    def __init__(self, service: str, upstream: str) -> None:
-        self.service = service
-        target = urlsplit(upstream)
-        self._upstream = (target.hostname or "127.0.0.1", target.port or 80)
-        self._down = threading.Event()
-        self.refused = 0
-        self.forwarded = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"proxy-{service}", daemon=True)
+@dataclass
+class Fault:
+    service: str
+    action: str | None = None  # None: every action of the service
+    function: str | None = None  # a deployed function name; None: every function
+    error: str = "ServiceUnavailable"
+    status: int = 503
+    message: str = ""
+    times: int | None = None  # answer this many calls, then stop (None: no limit)
+    until: float | None = None  # time.monotonic() after which the fault is over (None: until cleared)
+    crash_after: bool = False
+    hits: int = 0  # calls this fault answered (or crashed after)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
-    def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def active(self) -> bool:
+        if self.times is not None and self.hits >= self.times:
+            return False
+        return self.until is None or time.monotonic() < self.until
 
-    @property
-    def env_var(self) -> str:
-        """The botocore variable that sends one service's calls to this proxy."""
-        return f"AWS_ENDPOINT_URL_{self.service.upper().replace('-', '_')}"
+    def matches(self, service: str, action: str, function: str) -> bool:
+        return (
+            self.service == service
+            and (self.action is None or self.action == action)
+            and (self.function is None or self.function == function)
+        )
 
-    def start(self) -> ServiceProxy:
-        self._thread.start()
-        return self
+    def take(self) -> bool:
+        """Count one hit if the fault is still active; False when it is over."""
+        with self._lock:
+            if not self.active:
+                return False
+            self.hits += 1
+            return True
 
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
-    @property
-    def down(self) -> bool:
-        return self._down.is_set()
+class FaultPlan:
+    """The faults in force; the gateway asks ``take`` for every call of a function."""
 
-    def set_down(self, down: bool) -> None:
-        if down:
-            self._down.set()
-        else:
-            self._down.clear()
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
 
-    @contextmanager
-    def outage(self) -> Iterator[None]:
-        """Every call fails with 503 inside the block."""
-        self.set_down(True)
-        try:
-            yield
-        finally:
-            self.set_down(False)
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.append(fault)
+        return fault
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        proxy = self
+    def remove(self, fault: Fault) -> None:
+        with self._lock:
+            if fault in self._faults:
+                self._faults.remove(fault)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
 
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                if proxy.down:
-                    proxy.refused += 1
-                    json_protocol = "json" in (self.headers.get("Content-Type") or "")
-                    payload = _JSON_ERROR if json_protocol else _QUERY_ERROR
-                    self.send_response(503)
-                    self.send_header("Content-Type", "application/x-amz-json-1.0" if json_protocol else "text/xml")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                    return
-                proxy.forwarded += 1
-                connection = http.client.HTTPConnection(*proxy._upstream, timeout=60)
-                try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
-                    connection.request(self.command, self.path, body=body, headers=headers)
-                    upstream = connection.getresponse()
-                    payload = upstream.read()
-                    self.send_response(upstream.status, upstream.reason)
-                    for name, value in upstream.getheaders():
-                        if name.lower() not in ("transfer-encoding", "connection", "content-length"):
-                            self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                finally:
-                    connection.close()
+    def take(self, service: str, action: str, function: str, *, after: bool) -> Fault | None:
+        """The fault that answers this call (``after=False``) or crashes its caller after it
+        (``after=True``), with one hit counted; None when no fault applies."""
+        if not self._faults:
+            return None
+        with self._lock:
+            faults = [f for f in self._faults if f.crash_after == after and f.matches(service, action, function)]
+        for fault in faults:
+            if fault.take():
+                return fault
+        return None
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+_QUERY_NAMESPACES = {
+    "sns": "https://sns.amazonaws.com/doc/2010-03-31/",
+    "sqs": "http://queue.amazonaws.com/doc/2012-11-05/",
+}
 
-        return Handler
+
+def error_response(fault: Fault, protocol: str, service: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    """(status line, headers, body) of an AWS error in the request's protocol."""
+    message = fault.message or DEFAULT_MESSAGES.get(fault.error, f"{fault.error} (injected)")
+    sender = "Sender" if fault.status < 500 else "Receiver"
+    request_id = "00000000-0000-0000-0000-000000000000"
+    if protocol == "json":
+        body = json.dumps({"__type": fault.error, "message": message}).encode()
+        headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-ErrorType", fault.error)]
+    elif protocol == "rest-json":
+        body = json.dumps({"Type": sender, "message": message}).encode()
+        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", fault.error)]
+    elif protocol == "rest-xml":
+        body = (
+            f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{fault.error}</Code><Message>{message}</Message>"
+            f"<RequestId>{request_id}</RequestId></Error>"
+        ).encode()
+        headers = [("Content-Type", "application/xml")]
+    else:  # query
+        namespace = _QUERY_NAMESPACES.get(service, "")
+        body = (
+            f'<ErrorResponse xmlns="{namespace}"><Error><Type>{sender}</Type><Code>{fault.error}</Code>'
+            f"<Message>{message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        headers = [("Content-Type", "text/xml")]
+    headers += [("Content-Length", str(len(body))), ("x-amzn-RequestId", request_id)]
+    try:
+        reason = HTTPStatus(fault.status).phrase
+    except ValueError:
+        reason = "Error"
+    return f"{fault.status} {reason}", headers, body

@@ -2,39 +2,36 @@
 
     with LocalAWS() as aws:
         Stack("local", env=aws.env()).apply(plan=False)
-        with LocalCloud(aws.endpoint, aws.region, Stack("local").outputs()) as cloud:
+        with LocalCloud(aws, Stack("local").outputs(), log_dir=Path("build/logs")) as cloud:
             requests.post(cloud.api_url, headers={"x-api-key": cloud.api_key}, json=...)
             cloud.wait_idle()
 
-It reads the deployed topology back from the emulator (``topology.read_topology``) and starts what
-moto stores but does not run: the Lambda runtime, the API front door, the pipes, rules, event
-source mappings and schedules. Nothing about this project's resources is written here.
+It reads the deployed functions back from the emulator (``topology.read_topology``), starts the
+Lambda runtime, then every integration of ``tools.emulator.integrations.INTEGRATIONS`` (each reads
+its own part of the deployment: pipes, buses and rules, event source mappings, schedules, the REST
+API, log shipping) and runs what moto stores but does not run. Nothing about this project's
+resources is written here.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import boto3
 
-from tools.emulator.faults import ServiceProxy
-from tools.emulator.frontdoor import FrontDoor
-from tools.emulator.plumbing import (
-    Activity,
-    AsyncInvoker,
-    Destinations,
-    EventBus,
-    Ledger,
-    QueueMapping,
-    Scheduler,
-    StreamMapping,
-    StreamPipe,
-)
+from tools.emulator import inprocess
+from tools.emulator.faults import Fault
+from tools.emulator.integrations import INTEGRATIONS, Context, Integration
+from tools.emulator.integrations.async_invoke import AsyncInvocations
+from tools.emulator.integrations.rest_api import RestApis
+from tools.emulator.integrations.schedules import Schedules
 from tools.emulator.runtime import LambdaRuntime
 from tools.emulator.topology import Topology, read_topology
 
@@ -43,17 +40,22 @@ log = logging.getLogger("emulator")
 TEST_CREDENTIAL = "test"
 DEFAULT_TIME_SCALE = 60.0
 
+I = TypeVar("I", bound=Integration)  # noqa: E741
+
 
 class EndpointSession(boto3.Session):
     """A boto3 session whose clients all talk to one endpoint (the moto server)."""
 
-    def __init__(self, endpoint: str, region: str) -> None:
+    def __init__(self, endpoint: str, region: str, *, in_process: bool = True) -> None:
         super().__init__(aws_access_key_id=TEST_CREDENTIAL, aws_secret_access_key=TEST_CREDENTIAL, region_name=region)
         self.endpoint = endpoint
+        self.in_process = in_process
 
     def client(self, service_name: str, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.setdefault("endpoint_url", self.endpoint)
-        return super().client(service_name, **kwargs)
+        client = super().client(service_name, **kwargs)
+        # In the process that runs moto, no socket is needed (tools.emulator.inprocess).
+        return inprocess.use_in_process(client, kwargs["endpoint_url"]) if self.in_process else client
 
 
 def detach_moto_mappings(account: str, region: str) -> None:
@@ -63,7 +65,7 @@ def detach_moto_mappings(account: str, region: str) -> None:
     Docker container this machine does not have): a failed attempt still counts a receive, and a
     stream shard is emptied after a delivery. The mappings stay deployed (``ListEventSourceMappings``
     is unchanged); only moto's inline hooks on the queue and the table are removed, and the emulator's
-    own pollers run them instead.
+    own integrations run them instead.
     """
     from moto.dynamodb.models import dynamodb_backends
     from moto.sqs.models import sqs_backends
@@ -74,44 +76,51 @@ def detach_moto_mappings(account: str, region: str) -> None:
         table.lambda_event_source_mappings.clear()
 
 
+def freeze_heap() -> None:
+    """Take what this process holds now (moto's restored state, botocore's service models, the
+    topology) out of the garbage collector's full collections. A full collection walks every object
+    and holds the interpreter meanwhile: with the deployment loaded it paused the emulator (moto
+    included) for a quarter of a second, with a pre-loaded table of 100,000 transactions for a
+    second. Frozen objects are still freed when nothing refers to them; only cycles among them stay."""
+    gc.collect()
+    gc.freeze()
+
+
 class LocalCloud:
     """The running pipeline.
 
-    ``time_scale`` divides AWS's waiting times (SQS visibility timeout, async retry back-off);
-    ``schedule_time_scale`` divides schedule rates (None: schedules run only when triggered).
+    ``aws`` is the running ``LocalAWS``; ``time_scale`` divides AWS's waiting times (SQS visibility
+    timeout, retry back-off); ``schedule_time_scale`` divides schedule rates (None: schedules run
+    only when triggered).
     """
 
     def __init__(
         self,
-        endpoint: str,
-        region: str,
+        aws: Any,
         outputs: Mapping[str, Any],
         *,
         log_dir: Path,
         time_scale: float = DEFAULT_TIME_SCALE,
         schedule_time_scale: float | None = DEFAULT_TIME_SCALE,
-        fault_services: tuple[str, ...] = ("sns",),
         api_port: int = 0,
         max_sandboxes: int = 4,
     ) -> None:
-        self.endpoint = endpoint
-        self.region = region
+        self.aws = aws
+        self.endpoint = aws.endpoint
+        self.region = aws.region
+        self.gateway = aws.gateway
         self.outputs = dict(outputs)
         self.log_dir = log_dir
         self.time_scale = time_scale
         self.schedule_time_scale = schedule_time_scale
-        self.fault_services = fault_services
         self.api_port = api_port
         self.max_sandboxes = max_sandboxes
-        self.session = EndpointSession(endpoint, region)
+        self.session = EndpointSession(self.endpoint, self.region)
         self.topology: Topology | None = None
-        self.proxies: dict[str, ServiceProxy] = {}
-        self.pollers: list[Any] = []
-        self.buses: dict[str, EventBus] = {}
-        self.front_door: FrontDoor | None = None
-        self.scheduler: Scheduler | None = None
-        self.activity = Activity()
-        self.ledger = Ledger()
+        self.runtime: LambdaRuntime | None = None
+        self.ctx: Context | None = None
+        self.integrations: list[Integration] = []
+        self._started: list[Integration] = []
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -131,88 +140,67 @@ class LocalCloud:
     def start(self) -> None:
         topology = self.topology = read_topology(self.session, self.outputs)
         detach_moto_mappings(topology.account, topology.region)
-        for service in self.fault_services:
-            self.proxies[service] = ServiceProxy(service, self.endpoint).start()
-        overrides = {proxy.env_var: proxy.endpoint for proxy in self.proxies.values()}
         aws_env = {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": TEST_CREDENTIAL,
             "AWS_SECRET_ACCESS_KEY": TEST_CREDENTIAL,
             "AWS_SESSION_TOKEN": TEST_CREDENTIAL,
         }
-        self.runtime = LambdaRuntime(
-            topology,
-            aws_env,
-            self.log_dir,
-            env_overrides={name: overrides for name in topology.functions},
-            max_sandboxes=self.max_sandboxes,
-        )
+        self.runtime = LambdaRuntime(topology, aws_env, self.log_dir, max_sandboxes=self.max_sandboxes)
+        self.gateway.attach_runtime(self.runtime.caller, self.runtime.crash)
         self.runtime.warm()
-        self.destinations = Destinations(self.session, topology)
-        self.invoker = AsyncInvoker(self.runtime, self.destinations, self.activity, self.ledger, self.time_scale)
-        by_bus: dict[str, list[Any]] = {}
-        for rule in topology.rules:
-            by_bus.setdefault(rule.bus, []).append(rule)
-        for pipe in topology.pipes:
-            by_bus.setdefault(_bus_name(pipe.target_arn), [])
-        for name, rules in by_bus.items():
-            self.buses[name] = EventBus(name, rules, topology, self.invoker, self.destinations)
-        self.destinations.buses = self.buses
-        for pipe in topology.pipes:
-            if pipe.running:
-                self.pollers.append(
-                    StreamPipe(pipe, self.session, self.buses[_bus_name(pipe.target_arn)], self.activity)
-                )
-        for mapping in topology.mappings:
-            if not mapping.enabled:
-                continue
-            if mapping.service == "sqs":
-                self.pollers.append(
-                    QueueMapping(mapping, self.session, self.runtime, self.activity, self.ledger, self.time_scale)
-                )
-            elif mapping.service == "dynamodb":
-                self.pollers.append(
-                    StreamMapping(mapping, self.session, self.runtime, self.destinations, self.activity, self.ledger)
-                )
-            else:
-                log.warning("event source mapping %s on %s is not emulated", mapping.uuid, mapping.source_arn)
-        self.scheduler = Scheduler(topology.schedules, topology, self.invoker, self.activity, self.schedule_time_scale)
-        self.pollers.append(self.scheduler)
-        for poller in self.pollers:
-            poller.start()
-        if topology.api is not None:
-            self.front_door = FrontDoor(
-                topology.api, self.runtime, topology.account, topology.region, self.api_port
-            ).start()
+        self.ctx = Context(
+            session=self.session,
+            topology=topology,
+            runtime=self.runtime,
+            time_scale=self.time_scale,
+            schedule_time_scale=self.schedule_time_scale,
+            api_port=self.api_port,
+            log_dir=self.log_dir,
+        )
+        self.integrations = [integration(self.ctx) for integration in INTEGRATIONS]
+        for integration in self.integrations:
+            integration.start()
+            self._started.append(integration)
+        freeze_heap()
 
     def close(self) -> None:
-        for poller in self.pollers:
-            poller.stop()
-        for poller in self.pollers:
-            poller.join(timeout=5)
-        if self.front_door is not None:
-            self.front_door.close()
-        if getattr(self, "invoker", None) is not None:
-            self.invoker.close()
-        if getattr(self, "runtime", None) is not None:
+        for integration in reversed(self._started):
+            try:
+                integration.stop()
+            except Exception:
+                log.exception("%s: stopping failed", integration.name)
+        self._started.clear()
+        if self.runtime is not None:
             self.runtime.close()
-        for proxy in self.proxies.values():
-            proxy.close()
+        self.gateway.detach_runtime()
 
     # -- what callers use ----------------------------------------------------------------------------
+
+    def integration(self, kind: type[I]) -> I:
+        """The running integration of a kind (e.g. ``cloud.integration(Schedules)``)."""
+        for integration in self.integrations:
+            if isinstance(integration, kind):
+                return integration
+        raise KeyError(f"no {kind.__name__} integration")
+
+    @property
+    def ledger(self) -> Any:
+        assert self.ctx is not None
+        return self.ctx.ledger
+
+    @property
+    def activity(self) -> Any:
+        assert self.ctx is not None
+        return self.ctx.activity
 
     @property
     def api_url(self) -> str:
         """The local URL of the deployed ``api_url`` output (same stage and path)."""
-        if self.front_door is None:
+        rest = self.integration(RestApis)
+        if not rest.deployed:
             raise RuntimeError("the deployment has no REST API")
-        deployed = self.outputs.get("api_url", "")
-        path = (
-            deployed.split(f"/{self.front_door.api.stage}", 1)[1]
-            if f"/{self.front_door.api.stage}/" in deployed
-            else ""
-        )
-        return self.front_door.url(path)
+        return rest.url(self.outputs.get("api_url", ""))
 
     @property
     def api_key(self) -> str:
@@ -222,49 +210,103 @@ class LocalCloud:
     def last_success(self) -> dict[str, float]:
         return self.ledger.last_success
 
+    @property
+    def discarded(self) -> list[dict[str, Any]]:
+        """Asynchronous events that failed for good with no on-failure destination."""
+        return self.integration(AsyncInvocations).discarded
+
+    @property
+    def failures_sent(self) -> dict[str, int]:
+        """Records of work given up on (on-failure destinations, dead-letter queues), by destination ARN."""
+        assert self.ctx is not None
+        return dict(self.ctx.targets.failures)
+
     def client(self, service: str) -> Any:
         return self.session.client(service)
 
-    def outage(self, service: str) -> Any:
-        """Context manager: the functions' calls to ``service`` fail with 503 inside it."""
-        return self.proxies[service].outage()
+    # -- fault injection -----------------------------------------------------------------------------
+
+    def fail(
+        self,
+        service: str,
+        action: str | None = None,
+        *,
+        error: str = "ServiceUnavailable",
+        status: int = 503,
+        message: str = "",
+        times: int | None = None,
+        duration_s: float | None = None,
+        function: str | None = None,
+    ) -> Fault:
+        """From now on, the functions' calls to ``service`` (one ``action``, or all) fail with an AWS error,
+        for the next ``times`` calls, for ``duration_s`` seconds, or until ``clear_fault``.
+        ``function`` (a key or a name) limits it to one function."""
+        fault = Fault(
+            service=service,
+            action=action,
+            function=self._function_name(function),
+            error=error,
+            status=status,
+            message=message,
+            times=times,
+            until=time.monotonic() + duration_s if duration_s is not None else None,
+        )
+        return self.gateway.faults.add(fault)
+
+    def crash_after(self, service: str, action: str, *, function: str | None = None, times: int = 1) -> Fault:
+        """The next ``times`` successful ``action`` calls of a function reach moto and get their answer,
+        then the calling sandbox is killed (the invocation fails with ``Runtime.ExitError``)."""
+        fault = Fault(
+            service=service, action=action, function=self._function_name(function), times=times, crash_after=True
+        )
+        return self.gateway.faults.add(fault)
+
+    def clear_fault(self, fault: Fault | None = None) -> None:
+        """Remove one fault, or every fault."""
+        if fault is None:
+            self.gateway.faults.clear()
+        else:
+            self.gateway.faults.remove(fault)
+
+    @contextmanager
+    def outage(self, service: str) -> Iterator[Fault]:
+        """Inside the block, every call of the functions to ``service`` fails with 503 ``ServiceUnavailable``."""
+        fault = self.fail(service)
+        try:
+            yield fault
+        finally:
+            self.clear_fault(fault)
+
+    def calls(self, service: str, action: str | None = None, *, function: str | None = None) -> int:
+        """Calls of the functions (or of one) that moto answered with success, e.g. ``calls("sns", "Publish")``."""
+        return self.gateway.successful_calls(service, action, self._function_name(function))
+
+    def _function_name(self, function: str | None) -> str | None:
+        if function is None:
+            return None
+        assert self.topology is not None
+        return self.topology.function(function).name
+
+    # -- the pipeline --------------------------------------------------------------------------------
 
     def trigger_schedule(self, target: str) -> None:
         """Run now the schedule(s) of a function (a key like ``analyze-patterns``, a name or an ARN)."""
-        assert self.scheduler is not None
-        self.scheduler.trigger(target)
+        self.integration(Schedules).trigger(target)
 
     def backlog(self) -> int:
-        """Messages waiting in the queues that functions consume (visible or waiting for a retry)."""
-        return sum(p.backlog() for p in self.pollers if isinstance(p, QueueMapping))
+        """Work waiting outside the emulator, e.g. messages in the queues that functions consume."""
+        return sum(integration.backlog() for integration in self._started)
 
     def counters(self) -> dict[str, Any]:
-        """What each part of the plumbing has done so far (for a summary that does not reconcile)."""
-        parts: dict[str, Any] = {}
-        for poller in self.pollers:
-            if isinstance(poller, StreamPipe):
-                parts[poller.name] = {
-                    "read": poller.read_count,
-                    "filtered_out": poller.filtered_out,
-                    "sent": poller.sent,
-                }
-            elif isinstance(poller, StreamMapping):
-                parts[poller.name] = {
-                    "invocations": poller.invocations,
-                    "filtered_out": poller.filtered_out,
-                    "failed_batches": poller.failed_batches,
-                }
-            elif isinstance(poller, QueueMapping):
-                parts[poller.name] = {"invocations": poller.invocations, "failed_messages": poller.failed_messages}
-        for name, bus in self.buses.items():
-            parts[f"bus:{name}"] = {"put": bus.put_count, "matched": dict(bus.matched)}
-        parts["functions"] = self.runtime.stats()
-        parts["destinations"] = dict(self.destinations.sent)
+        """What each integration has done so far (for a summary that does not reconcile)."""
+        parts: dict[str, Any] = {i.name: i.counters() for i in self.integrations if i.counters()}
+        if self.runtime is not None:
+            parts["functions"] = self.runtime.stats()
         return parts
 
     def errors(self) -> list[str]:
-        """Failures of the emulator's own pollers (not of the functions)."""
-        return [f"{p.name}: {p.error!r}" for p in self.pollers if p.error is not None]
+        """Failures of the emulator's own machinery (not of the functions)."""
+        return [error for integration in self.integrations for error in integration.errors()]
 
     def wait_idle(self, quiet_s: float = 1.0, timeout_s: float = 120.0) -> bool:
         """Wait until nothing has moved for ``quiet_s`` (counted from this call at the earliest, so
@@ -276,8 +318,3 @@ class LocalCloud:
                 return True
             time.sleep(0.1)
         return False
-
-
-def _bus_name(arn: str) -> str:
-    # arn:aws:events:REGION:ACCOUNT:event-bus/NAME
-    return arn.split(":event-bus/", 1)[1]

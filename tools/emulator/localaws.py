@@ -18,14 +18,20 @@ are closed before the server starts (``patch_moto``):
 - S3 ignores the conditions of a bucket policy's Deny, so the TLS-only statement (Deny when
   ``aws:SecureTransport`` is false) refuses every request. The emulator's plain HTTP stands in for
   AWS's HTTPS endpoints: such statements never apply to its requests.
+
+Every request passes through the moto gateway (``aws.gateway``, ``tools.emulator.gateway``), and
+moto's DynamoDB runs with the emulator's patches (``tools.emulator.moto_dynamodb``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
+import socket
 from types import TracebackType
-from typing import Self
+from typing import Any, ClassVar, Self
 
 from tools._cli import ToolError, powertools_release
 
@@ -76,6 +82,83 @@ def patch_moto() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
+def keep_alive_handler(base: type) -> type:
+    """moto's request handler, answering with a Content-Length and keeping the connection open.
+
+    werkzeug's development server closes every connection after one response ("Connection: close"),
+    so each call of every function and poller opened a new TCP connection and the server started a
+    new thread for it. botocore keeps connections open when the server lets it: this handler reads
+    the whole request body first (so nothing is left on the connection) and answers with its length.
+    Chunked requests and ``Expect: 100-continue`` take werkzeug's own way.
+    """
+
+    class KeepAliveRequestHandler(base):  # type: ignore[misc,valid-type]
+        open_connections: ClassVar[set[socket.socket]] = set()
+
+        def setup(self) -> None:
+            super().setup()
+            self.open_connections.add(self.connection)
+
+        def finish(self) -> None:
+            self.open_connections.discard(self.connection)
+            super().finish()
+
+        @classmethod
+        def close_all(cls) -> None:
+            """Close the connections still open (the server stops: clients must see it)."""
+            for connection in list(cls.open_connections):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            pass  # werkzeug formats an access log line per request even when nobody reads it
+
+        def run_wsgi(self) -> None:
+            if self.headers.get("Transfer-Encoding") or self.headers.get("Expect"):
+                super().run_wsgi()
+                return
+            environ = self.make_environ()
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            environ["wsgi.input"] = io.BytesIO(self.rfile.read(length) if length else b"")
+            environ["wsgi.input_terminated"] = True
+            started: list[Any] = []
+            chunks: list[bytes] = []
+
+            def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                started[:] = [status, headers]
+                return chunks.append
+
+            try:
+                result = self.server.app(environ, start_response)
+                try:
+                    chunks.extend(result)
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
+            except Exception:
+                logging.getLogger("emulator").exception("moto failed on %s %s", self.command, self.path)
+                started[:] = ["500 Internal Server Error", [("Content-Type", "text/plain")]]
+                chunks[:] = [b"Internal Server Error"]
+            payload = b"".join(chunks)
+            code, _, reason = started[0].partition(" ")
+            self.send_response(int(code), reason)
+            head = self.command == "HEAD"
+            dropped = {"connection", "transfer-encoding"} | (set() if head else {"content-length"})
+            for name, value in started[1]:
+                if name.lower() not in dropped:  # a HEAD answer keeps the length a GET would send
+                    self.send_header(name, value)
+            if not head:
+                self.send_header("Content-Length", str(len(payload)))
+            # Headers and body in one write: two small writes on a kept-alive connection meet the
+            # client's delayed ACK (Nagle), a 40 ms stall per response.
+            self._headers_buffer.append(b"\r\n")
+            if not head:
+                self._headers_buffer.append(payload)
+            self.flush_headers()
+
+    return KeepAliveRequestHandler
+
+
 class LocalAWS:
     """Context manager running ``moto.server.ThreadedMotoServer`` on a free port of 127.0.0.1."""
 
@@ -84,21 +167,33 @@ class LocalAWS:
         self.log_requests = log_requests
         self._server = None
         self.endpoint = ""
+        self.gateway: Any = None
 
     def __enter__(self) -> Self:
         try:
             from moto.server import ThreadedMotoServer
+
+            from tools.emulator import moto_dynamodb
         except ImportError:
             raise ToolError("moto is not installed: run `make venv` (or pip install -e '.[emulator]')") from None
         patch_moto()
+        moto_dynamodb.install()
         if not self.log_requests:
             # werkzeug logs one line per request (hundreds during an apply) unless told otherwise.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # Port 0: the OS picks a free port when the server binds, so parallel runs cannot collide.
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
+        from tools.emulator import inprocess
+        from tools.emulator.gateway import MotoGateway
+
+        # ThreadedMotoServer serves through a werkzeug server whose request handler calls `server.app`.
+        wsgi_server = self._server._server
+        self.gateway = wsgi_server.app = MotoGateway(wsgi_server.app)
+        wsgi_server.RequestHandlerClass = keep_alive_handler(wsgi_server.RequestHandlerClass)
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        inprocess.register(self.endpoint, self.gateway)
         self.seed_public_parameters()
         return self
 
@@ -109,7 +204,11 @@ class LocalAWS:
         traceback: TracebackType | None,
     ) -> None:
         if self._server is not None:
+            from tools.emulator import inprocess
+
+            inprocess.unregister(self.endpoint)
             self._server.stop()
+            self._server._server.RequestHandlerClass.close_all()
             self._server = None
 
     def seed_public_parameters(self) -> list[str]:

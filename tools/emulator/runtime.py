@@ -15,6 +15,7 @@ over (a CPython process on this host is not the same size as on Lambda's arm64 r
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tools.emulator.timings import TIMINGS
 from tools.emulator.topology import FunctionSpec, Topology
 
 log = logging.getLogger("emulator")
@@ -69,8 +71,11 @@ class RuntimeClosed(RuntimeError):
 class _Sandbox:
     """One worker process for one function."""
 
-    def __init__(self, spec: FunctionSpec, code_dir: Path, env: dict[str, str], log: Path) -> None:
+    def __init__(self, spec: FunctionSpec, code_dir: Path, env: dict[str, str], log: Path, app_id: str) -> None:
         self.spec = spec
+        self.app_id = app_id
+        # botocore adds `app/<id>` to the user agent: the moto gateway knows which sandbox called.
+        env = {**env, "AWS_SDK_UA_APP_ID": app_id}
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         with open(log, "ab") as log_file:
@@ -90,6 +95,7 @@ class _Sandbox:
         self._responses = resp_r
         self._buffer = b""
         self._killed = False
+        self.exited = False  # the process closed its end of the reply pipe (it died)
         self._kill_lock = threading.Lock()
         ready = self._read(time.monotonic() + max(INIT_TIMEOUT_S, spec.timeout_s))
         if ready is None:
@@ -107,6 +113,7 @@ class _Sandbox:
                     return None
                 chunk = os.read(self._responses, 65536)
                 if not chunk:
+                    self.exited = True
                     return None
                 self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
@@ -124,6 +131,11 @@ class _Sandbox:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def crash(self) -> None:
+        """Kill the process now, as a crash would (the invocation in flight fails when it notices)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
     def kill(self) -> None:
         with self._kill_lock:
             if self._killed:
@@ -139,8 +151,17 @@ class _Sandbox:
 class _Function:
     """The sandboxes of one function and the bookkeeping around them."""
 
-    def __init__(self, spec: FunctionSpec, code_dir: Path, env: dict[str, str], log: Path, max_sandboxes: int) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        code_dir: Path,
+        env: dict[str, str],
+        log: Path,
+        max_sandboxes: int,
+        new_app_id: Any,
+    ) -> None:
         self.spec = spec
+        self.new_app_id = new_app_id
         self.code_dir = code_dir
         self.env = env
         self.log = log
@@ -154,6 +175,7 @@ class _Function:
         self.errors = 0
         self.memory_warned = False
         self.failure: dict[str, Any] | None = None  # an injected fault: every invocation fails with it
+        self.started_aside: list[_Sandbox] = []
 
     def acquire(self) -> tuple[_Sandbox, bool]:
         with self.cond:
@@ -165,13 +187,25 @@ class _Function:
                 return self.idle.pop(), False
             self.count += 1
         try:
-            sandbox = _Sandbox(self.spec, self.code_dir, self.env, self.log)
+            sandbox = _Sandbox(self.spec, self.code_dir, self.env, self.log, self.new_app_id(self))
         except BaseException:
             self.release(None)
             raise
         with self.cond:
             self.all.add(sandbox)
         return sandbox, True
+
+    def acquire_started(self) -> None:
+        """Take a sandbox and keep it aside until ``release_started`` (to start several at once)."""
+        sandbox, _ = self.acquire()
+        with self.cond:
+            self.started_aside.append(sandbox)
+
+    def release_started(self) -> None:
+        with self.cond:
+            aside, self.started_aside = self.started_aside, []
+        for sandbox in aside:
+            self.release(sandbox)
 
     def release(self, sandbox: _Sandbox | None) -> None:
         with self.cond:
@@ -195,16 +229,17 @@ class LambdaRuntime:
         topology: Topology,
         aws_env: dict[str, str],
         log_dir: Path,
-        env_overrides: dict[str, dict[str, str]] | None = None,
         max_sandboxes: int = 4,
     ) -> None:
-        """``aws_env``: endpoint and test credentials for every sandbox; ``env_overrides``: extra
-        variables per function name (fault injection points a service endpoint at a proxy)."""
+        """``aws_env``: endpoint and test credentials for every sandbox."""
         self.topology = topology
         self.log_dir = log_dir
         log_dir.mkdir(parents=True, exist_ok=True)
         self._code_root = tempfile.TemporaryDirectory(prefix="lambda-code-")
         self._functions: dict[str, _Function] = {}
+        self._callers: dict[str, _Function] = {}  # sandbox app id -> its function
+        self._ids_lock = threading.Lock()
+        self._sandbox_count = 0
         for name, spec in topology.functions.items():
             code_dir = Path(self._code_root.name) / name
             with zipfile.ZipFile(io.BytesIO(spec.code)) as archive:
@@ -212,12 +247,43 @@ class LambdaRuntime:
             self._functions[name] = _Function(
                 spec,
                 code_dir,
-                self._environment(spec, aws_env, (env_overrides or {}).get(name, {})),
+                self._environment(spec, aws_env),
                 log_dir / f"{name}.log",
                 max_sandboxes,
+                self._new_app_id,
             )
 
-    def _environment(self, spec: FunctionSpec, aws_env: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
+    def _new_app_id(self, function: _Function) -> str:
+        with self._ids_lock:
+            self._sandbox_count += 1
+            app_id = f"sandbox-{self._sandbox_count}"
+            self._callers[app_id] = function
+        return app_id
+
+    def caller(self, app_id: str) -> str | None:
+        """The function whose sandbox has this ``AWS_SDK_UA_APP_ID`` (None: not a sandbox of this runtime)."""
+        function = self._callers.get(app_id)
+        return function.spec.name if function is not None else None
+
+    def crash(self, app_id: str) -> None:
+        """Kill one sandbox as a crash would (fault injection: ``LocalCloud.crash_after``)."""
+        function = self._callers.get(app_id)
+        for sandbox in list(function.all) if function is not None else []:
+            if sandbox.app_id == app_id:
+                sandbox.crash()
+
+    def concurrency_limit(self, name_or_arn: str) -> int:
+        """How many sandboxes the function can have at once."""
+        return self._functions[self.topology.function(name_or_arn).name].limit
+
+    def log_stream(self, name_or_arn: str) -> str:
+        """The CloudWatch Logs stream name the function's sandboxes are told they write to."""
+        return self._functions[self.topology.function(name_or_arn).name].env["AWS_LAMBDA_LOG_STREAM_NAME"]
+
+    def log_file(self, name_or_arn: str) -> Path:
+        return self._functions[self.topology.function(name_or_arn).name].log
+
+    def _environment(self, spec: FunctionSpec, aws_env: dict[str, str]) -> dict[str, str]:
         region = self.topology.region
         return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -232,26 +298,28 @@ class LambdaRuntime:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": f"emulator/{uuid.uuid4().hex}",
+            # Lambda's stream name: date/[version]execution environment (here: one per function and run).
+            "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + uuid.uuid4().hex,
             "EMULATOR_FUNCTION_ARN": spec.arn,
             # The X-Ray daemon is not emulated: Powertools' tracer becomes a no-op.
             "POWERTOOLS_TRACE_DISABLED": "true",
             **spec.environment,
             **aws_env,
-            **overrides,
         }
 
-    def warm(self) -> None:
-        """Start one sandbox per function, all at once (their cold starts overlap)."""
-        threads = [threading.Thread(target=self._warm_one, args=(f,)) for f in self._functions.values()]
+    def warm(self, full: bool = False) -> None:
+        """Start one sandbox per function (``full``: as many as each may have), all at once, so their
+        cold starts overlap."""
+        threads = []
+        for function in self._functions.values():
+            for _ in range(function.limit if full else 1):
+                threads.append(threading.Thread(target=function.acquire_started))
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-
-    def _warm_one(self, function: _Function) -> None:
-        sandbox, _ = function.acquire()
-        function.release(sandbox)
+        for function in self._functions.values():
+            function.release_started()
 
     def function(self, name_or_arn: str) -> FunctionSpec:
         return self.topology.function(name_or_arn)
@@ -284,8 +352,10 @@ class LambdaRuntime:
 
     def _run(self, function: _Function, event: Any, request_id: str) -> Invocation:
         spec = function.spec
+        waited = time.perf_counter()
         sandbox, cold = function.acquire()
         started = time.perf_counter()
+        TIMINGS.add(f"{spec.name}: wait for a sandbox", started - waited)
         try:
             reply = sandbox.invoke(event, request_id)
         except (OSError, ValueError) as exc:  # the sandbox died or was killed by close()
@@ -295,7 +365,8 @@ class LambdaRuntime:
             crash = "Runtime exited with error: the sandbox process died"
         duration_ms = (time.perf_counter() - started) * 1000
         if reply is None:
-            timed_out = sandbox.alive
+            # End of file on the reply pipe: the process died (it may not be reaped yet); else the deadline passed.
+            timed_out = not sandbox.exited and sandbox.alive
             sandbox.kill()
             function.release(sandbox)
             if timed_out:
@@ -306,6 +377,8 @@ class LambdaRuntime:
             else:
                 error = {"errorType": "Runtime.ExitError", "errorMessage": crash}
             return Invocation(spec.name, request_id, False, error=error, duration_ms=duration_ms, cold_start=cold)
+        TIMINGS.add(f"{spec.name}: invoke", duration_ms / 1000)
+        TIMINGS.add(f"{spec.name}: handler", reply["duration_ms"] / 1000)
         outcome = Invocation(
             spec.name,
             request_id,
@@ -336,6 +409,21 @@ class LambdaRuntime:
 
     def clear_failure(self, name_or_arn: str) -> None:
         self._functions[self.topology.function(name_or_arn).name].failure = None
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by each function's live sandboxes (Linux ``/proc``; {} elsewhere)."""
+        ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        result = {}
+        for name, function in self._functions.items():
+            total = 0.0
+            for sandbox in list(function.all):
+                try:
+                    fields = Path(f"/proc/{sandbox.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+            result[name] = total
+        return result
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {

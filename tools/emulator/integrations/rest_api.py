@@ -1,4 +1,4 @@
-"""The front door: a local HTTP server that serves the deployed REST API as API Gateway would.
+"""API Gateway REST APIs: a local HTTP server (the front door) serves the deployed stage as API Gateway would.
 
 For each request, in API Gateway's order: route (``/<stage>/<resource path>``, else 403 "Missing
 Authentication Token"), API key (``x-api-key`` must be an enabled key of a usage plan on this stage,
@@ -29,8 +29,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from jsonschema import Draft4Validator
 
+from tools.emulator.integrations.base import Context, Integration
 from tools.emulator.runtime import LambdaRuntime
-from tools.emulator.topology import RestApi, Route
+from tools.emulator.timings import TIMINGS
+from tools.emulator.topology import paginate
 
 INTEGRATION_TIMEOUT_S = 29
 # API Gateway's default gateway responses (status, message) by response type.
@@ -44,6 +46,131 @@ DEFAULT_RESPONSES = {
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
 }
 _QUOTA_PERIOD_S = {"DAY": 86400, "WEEK": 7 * 86400, "MONTH": 30 * 86400}
+
+
+@dataclass(frozen=True)
+class Route:
+    resource_id: str
+    path: str  # resource path template, e.g. /transactions
+    method: str
+    api_key_required: bool
+    validate_body: bool
+    request_schema: dict[str, Any] | None
+    integration_type: str
+    function_arn: str | None
+
+
+@dataclass(frozen=True)
+class UsagePlan:
+    id: str
+    name: str
+    rate: float | None
+    burst: int | None
+    quota_limit: int | None
+    quota_period: str | None
+    key_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RestApi:
+    id: str
+    name: str
+    stage: str
+    routes: tuple[Route, ...]
+    stage_rate: float | None
+    stage_burst: int | None
+    api_keys: dict[str, str]  # key value -> key id (enabled keys of this stage's usage plans)
+    usage_plans: tuple[UsagePlan, ...]
+    gateway_responses: dict[str, dict[str, Any]]  # responseType -> {statusCode, responseTemplates}
+
+
+def _lambda_arn_from_uri(uri: str) -> str | None:
+    # arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations
+    marker = "/functions/"
+    if marker not in uri:
+        return None
+    return uri.split(marker, 1)[1].rsplit("/invocations", 1)[0]
+
+
+def _throttle(settings: dict[str, Any] | None) -> tuple[float | None, int | None]:
+    if not settings:
+        return None, None
+    rate = settings.get("throttlingRateLimit", settings.get("rateLimit"))
+    burst = settings.get("throttlingBurstLimit", settings.get("burstLimit"))
+    return (
+        float(rate) if rate is not None and float(rate) >= 0 else None,
+        int(burst) if burst is not None and int(burst) >= 0 else None,
+    )
+
+
+def read_api(session: Any, api_id: str, stage_name: str) -> RestApi:
+    gw = session.client("apigateway")
+    api = gw.get_rest_api(restApiId=api_id)
+    validators = {v["id"]: v for v in paginate(gw, "get_request_validators", "items", restApiId=api_id)}
+    models = {m["name"]: m for m in paginate(gw, "get_models", "items", restApiId=api_id)}
+    routes = []
+    for resource in paginate(gw, "get_resources", "items", restApiId=api_id):
+        for method_name in resource.get("resourceMethods") or {}:
+            method = gw.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod=method_name)
+            integration = method.get("methodIntegration") or gw.get_integration(
+                restApiId=api_id, resourceId=resource["id"], httpMethod=method_name
+            )
+            validator = validators.get(method.get("requestValidatorId") or "", {})
+            model_name = (method.get("requestModels") or {}).get("application/json")
+            schema = models[model_name].get("schema") if model_name in models else None
+            routes.append(
+                Route(
+                    resource_id=resource["id"],
+                    path=resource["path"],
+                    method=method_name,
+                    api_key_required=bool(method.get("apiKeyRequired")),
+                    validate_body=bool(validator.get("validateRequestBody")),
+                    request_schema=json.loads(schema) if isinstance(schema, str) else schema,
+                    integration_type=integration.get("type", ""),
+                    function_arn=_lambda_arn_from_uri(integration.get("uri", "")),
+                )
+            )
+    stage = gw.get_stage(restApiId=api_id, stageName=stage_name)
+    settings = stage.get("methodSettings") or {}
+    stage_rate, stage_burst = _throttle(settings.get("*/*"))
+    plans, keys = [], {}
+    for plan in paginate(gw, "get_usage_plans", "items"):
+        if not any(s["apiId"] == api_id and s["stage"] == stage_name for s in plan.get("apiStages", [])):
+            continue
+        key_ids = tuple(k["id"] for k in paginate(gw, "get_usage_plan_keys", "items", usagePlanId=plan["id"]))
+        for key_id in key_ids:
+            key = gw.get_api_key(apiKey=key_id, includeValue=True)
+            if key.get("enabled", True):
+                keys[key["value"]] = key_id
+        rate, burst = _throttle(plan.get("throttle"))
+        quota = plan.get("quota") or {}
+        plans.append(
+            UsagePlan(
+                id=plan["id"],
+                name=plan.get("name", ""),
+                rate=rate,
+                burst=burst,
+                quota_limit=quota.get("limit"),
+                quota_period=quota.get("period"),
+                key_ids=key_ids,
+            )
+        )
+    responses = {
+        r["responseType"]: r
+        for r in paginate(gw, "get_gateway_responses", "items", restApiId=api_id)
+        if not r.get("defaultResponse", False)
+    }
+    return RestApi(
+        id=api_id,
+        name=api.get("name", ""),
+        stage=stage_name,
+        routes=tuple(routes),
+        stage_rate=stage_rate,
+        stage_burst=stage_burst,
+        api_keys=keys,
+        usage_plans=tuple(plans),
+        gateway_responses=responses,
+    )
 
 
 class TokenBucket:
@@ -109,6 +236,7 @@ class FrontDoor:
         self._lock = threading.Lock()
         self._validators: dict[str, Draft4Validator] = {}
         self.counts: dict[int, int] = {}
+        self._invoke_s = threading.local()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="front-door", daemon=True)
@@ -141,6 +269,8 @@ class FrontDoor:
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
     ) -> tuple[int, dict[str, str], bytes]:
         request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        self._invoke_s.seconds = 0.0
         try:
             status, response_headers, response_body = self._handle(
                 method, raw_path, headers, body, source_ip, request_id
@@ -151,6 +281,7 @@ class FrontDoor:
         response_headers["x-amzn-RequestId"] = request_id
         with self._lock:
             self.counts[status] = self.counts.get(status, 0) + 1
+        TIMINGS.add("api front door (without the function)", time.perf_counter() - started - self._invoke_s.seconds)
         return status, response_headers, response_body
 
     def _handle(
@@ -176,7 +307,9 @@ class FrontDoor:
         event = self._proxy_event(
             route, method, path, parts.query, headers, body, source_ip, request_id, key_id, path_params
         )
+        invoked = time.perf_counter()
         outcome = self.runtime.invoke(route.function_arn, event)
+        self._invoke_s.seconds = time.perf_counter() - invoked
         if not outcome.ok:
             if outcome.error_type == "Sandbox.Timedout":
                 raise GatewayError("INTEGRATION_TIMEOUT")
@@ -346,8 +479,9 @@ class FrontDoor:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                # Headers and body in one write (no 40 ms Nagle/delayed-ACK stall on a kept-alive connection).
+                self._headers_buffer.append(b"\r\n" + payload)
+                self.flush_headers()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
@@ -367,3 +501,41 @@ def _error_type(response_type: str) -> str:
         "INTEGRATION_FAILURE": "InternalServerErrorException",
         "INTEGRATION_TIMEOUT": "InternalServerErrorException",
     }[response_type]
+
+
+class RestApis(Integration):
+    """The REST API named by the Terraform outputs (``api_id``, ``api_stage_name``), served locally."""
+
+    name = "rest-api"
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        outputs = ctx.topology.outputs
+        api_id = outputs.get("api_id")
+        self.api = read_api(ctx.session, api_id, outputs["api_stage_name"]) if api_id else None
+        self.front_door: FrontDoor | None = None
+
+    @property
+    def deployed(self) -> bool:
+        return self.api is not None
+
+    def start(self) -> None:
+        if self.api is not None:
+            topology = self.ctx.topology
+            self.front_door = FrontDoor(
+                self.api, self.ctx.runtime, topology.account, topology.region, self.ctx.api_port
+            ).start()
+
+    def stop(self) -> None:
+        if self.front_door is not None:
+            self.front_door.close()
+
+    def url(self, deployed_url: str) -> str:
+        """The local URL of a deployed invoke URL of this stage (same stage and path)."""
+        assert self.front_door is not None
+        stage = f"/{self.front_door.api.stage}"
+        path = deployed_url.split(stage, 1)[1] if f"{stage}/" in deployed_url else ""
+        return self.front_door.url(path)
+
+    def counters(self) -> dict[str, Any]:
+        return {"responses": dict(self.front_door.counts)} if self.front_door is not None else {}

@@ -1,0 +1,348 @@
+"""The emulator's patches to moto (tools/emulator/moto_dynamodb.py): moto's answers, at a cost that
+does not grow with the table. Each test fails without the patch it names."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import boto3
+import pytest
+from moto.core.serialize import BaseJSONSerializer
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
+from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+from tools.emulator import moto_dynamodb
+from tools.emulator.localaws import LocalAWS
+
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LocalAWS]:
+    with LocalAWS() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def dynamodb(aws: LocalAWS) -> Any:
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=aws.endpoint,
+        region_name=aws.region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def make_table(dynamodb: Any, name: str, *, stream: bool = False) -> str:
+    spec: dict[str, Any] = {}
+    if stream:
+        spec["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    return dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "ts", "AttributeType": "N"},
+            {"AttributeName": "user", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-user",
+                "KeySchema": [
+                    {"AttributeName": "user", "KeyType": "HASH"},
+                    {"AttributeName": "ts", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        **spec,
+    )["TableDescription"].get("LatestStreamArn", "")
+
+
+def item(key: str, ts: int, user: str, **extra: Any) -> dict[str, Any]:
+    return {"id": {"S": key}, "ts": {"N": str(ts)}, "user": {"S": user}, **extra}
+
+
+def put_if_absent(table: str, attributes: dict[str, Any]) -> dict[str, Any]:
+    return {"Put": {"TableName": table, "Item": attributes, "ConditionExpression": "attribute_not_exists(id)"}}
+
+
+# -- 1. transactions with an undo log ------------------------------------------------------------------
+
+
+def test_a_cancelled_transaction_is_undone_and_a_stream_iterator_outlives_it(dynamodb: Any) -> None:
+    stream_arn = make_table(dynamodb, "undo", stream=True)
+    streams = boto3.client(
+        "dynamodbstreams",
+        endpoint_url=dynamodb.meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="LATEST")[
+        "ShardIterator"
+    ]
+    dynamodb.put_item(TableName="undo", Item=item("a", 1, "u1", n={"N": "1"}))
+    dynamodb.put_item(TableName="undo", Item=item("c", 1, "u1"))
+    table_before = dynamodb_backends[ACCOUNT]["us-east-1"].tables["undo"]
+
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException) as cancelled:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                put_if_absent("undo", item("phantom", 1, "u1")),
+                {
+                    "Update": {
+                        "TableName": "undo",
+                        "Key": {"id": {"S": "a"}, "ts": {"N": "1"}},
+                        "UpdateExpression": "SET n = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                },
+                put_if_absent("undo", item("c", 1, "u1")),
+            ]
+        )
+    dynamodb.put_item(TableName="undo", Item=item("b", 2, "u1"))
+
+    reasons = [r["Code"] for r in cancelled.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "ConditionalCheckFailed"], "moto's cancellation reasons"
+    assert dynamodb.get_item(TableName="undo", Key={"id": {"S": "a"}, "ts": {"N": "1"}})["Item"]["n"] == {"N": "1"}
+    assert "Item" not in dynamodb.get_item(TableName="undo", Key={"id": {"S": "phantom"}, "ts": {"N": "1"}})
+    assert dynamodb_backends[ACCOUNT]["us-east-1"].tables["undo"] is table_before, "the table was not swapped"
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    keys = [r["dynamodb"]["Keys"]["id"]["S"] for r in records]
+    assert keys == ["a", "c", "b"], "the iterator from before the transaction sees the writes after it, and no phantom"
+
+
+def test_a_cancelled_transaction_leaves_the_index_as_it_was(dynamodb: Any) -> None:
+    make_table(dynamodb, "undo-index")
+    dynamodb.put_item(TableName="undo-index", Item=item("taken", 1, "u1"))
+
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                put_if_absent("undo-index", item("new", 5, "u1")),
+                put_if_absent("undo-index", item("taken", 1, "u1")),
+            ]
+        )
+
+    found = dynamodb.query(
+        TableName="undo-index",
+        IndexName="by-user",
+        KeyConditionExpression="#u = :u",
+        ExpressionAttributeNames={"#u": "user"},
+        ExpressionAttributeValues={":u": {"S": "u1"}},
+    )["Items"]
+    assert [i["id"]["S"] for i in found] == ["taken"]
+
+
+# -- 2. queries through partition maps -----------------------------------------------------------------
+
+
+def test_an_index_query_reads_only_its_partition_and_answers_as_moto_does(dynamodb: Any) -> None:
+    make_table(dynamodb, "partitions")
+    for n in range(60):
+        dynamodb.put_item(TableName="partitions", Item=item(f"t{n}", n, f"u{n % 6}"))
+    dynamodb.update_item(  # moves t0 from u0 to u5: the index follows updates
+        TableName="partitions",
+        Key={"id": {"S": "t0"}, "ts": {"N": "0"}},
+        UpdateExpression="SET #u = :u",
+        ExpressionAttributeNames={"#u": "user"},
+        ExpressionAttributeValues={":u": {"S": "u5"}},
+    )
+    dynamodb.delete_item(TableName="partitions", Key={"id": {"S": "t6"}, "ts": {"N": "6"}})
+    walked: list[int] = []
+    all_items = Table.all_items
+
+    def counting(self: Table) -> list[Any]:
+        items = all_items(self)
+        walked.append(len(items))
+        return items
+
+    with mock.patch.object(Table, "all_items", counting):
+        found = dynamodb.query(
+            TableName="partitions",
+            IndexName="by-user",
+            KeyConditionExpression="#u = :u AND ts BETWEEN :a AND :b",
+            ExpressionAttributeNames={"#u": "user"},
+            ExpressionAttributeValues={":u": {"S": "u0"}, ":a": {"N": "0"}, ":b": {"N": "40"}},
+            ScanIndexForward=False,
+            Limit=4,
+        )
+
+    assert [i["id"]["S"] for i in found["Items"]] == ["t36", "t30", "t24", "t18"], "newest first, t0 moved, t6 gone"
+    assert "LastEvaluatedKey" in found
+    assert walked and max(walked) <= 10, f"the query walked {walked} items, not the 10 of its partition"
+
+
+# -- 3. stream iterators expire ------------------------------------------------------------------------
+
+
+def test_shard_iterators_expire_instead_of_accumulating(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    stream_arn = make_table(dynamodb, "iterators", stream=True)
+    streams = boto3.client(
+        "dynamodbstreams",
+        endpoint_url=dynamodb.meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
+    backend = dynamodbstreams_backends[ACCOUNT]["us-east-1"]
+    monkeypatch.setattr(moto_dynamodb, "SHARD_ITERATOR_LIFETIME_S", 0)
+    first = iterator
+    for _ in range(20):
+        iterator = streams.get_records(ShardIterator=iterator)["NextShardIterator"]
+
+    assert len(backend.shard_iterators) <= 2, "old iterators are dropped"
+    with pytest.raises(streams.exceptions.ExpiredIteratorException):
+        streams.get_records(ShardIterator=first)
+
+
+def test_a_stream_write_wakes_a_waiting_reader(dynamodb: Any) -> None:
+    make_table(dynamodb, "wake", stream=True)
+    seen = moto_dynamodb.stream_generation()
+
+    dynamodb.put_item(TableName="wake", Item=item("a", 1, "u1"))
+
+    assert moto_dynamodb.wait_for_stream_write(seen, timeout_s=30) != seen
+
+
+# -- 4. attribute maps in responses as they are --------------------------------------------------------
+
+
+def test_item_attributes_go_into_the_response_as_they_are_and_the_json_is_moto_s(aws: LocalAWS, dynamodb: Any) -> None:
+    make_table(dynamodb, "wire")
+    dynamodb.put_item(
+        TableName="wire",
+        Item=item(
+            "a",
+            1,
+            "u1",
+            n={"N": "1.50"},
+            ok={"BOOL": True},
+            no={"NULL": True},
+            l={"L": [{"S": "x"}, {"N": "2"}]},
+            m={"M": {"k": {"SS": ["a", "b"]}, "q": {"NS": ["1"]}}},
+        ),
+    )
+    dynamodb.put_item(TableName="wire", Item=item("b", 2, "u1", n={"N": "3"}))
+    dynamodb.put_item(TableName="wire", Item=item("c", 3, "u1", blob={"B": b"\x00\x01"}))
+
+    def scan() -> bytes:
+        request = urllib.request.Request(
+            aws.endpoint,
+            data=json.dumps({"TableName": "wire"}).encode(),
+            headers={
+                "X-Amz-Target": "DynamoDB_20120810.Scan",
+                "Content-Type": "application/x-amz-json-1.0",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, "
+                "SignedHeaders=host, Signature=0",
+            },
+        )
+        with urllib.request.urlopen(request) as response:
+            return response.read()
+
+    walked = []
+    structure = BaseJSONSerializer._serialize_type_structure
+
+    def counting(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        walked.append(shape.name)
+        structure(self, serialized, value, shape, key)
+
+    with mock.patch.object(BaseJSONSerializer, "_serialize_type_structure", counting):
+        patched = scan()
+    with mock.patch.object(
+        BaseJSONSerializer, "_serialize_type_map", moto_dynamodb._original["BaseJSONSerializer._serialize_type_map"]
+    ):
+        moto_own = scan()
+
+    assert patched == moto_own, "byte for byte the JSON moto writes"
+    assert walked.count("AttributeValue") == 4, "only the item with a binary value took moto's walk (4 values)"
+
+
+# -- 5. items built in one pass ------------------------------------------------------------------------
+
+
+def test_an_item_is_measured_once_and_the_size_limit_still_holds(dynamodb: Any) -> None:
+    make_table(dynamodb, "sizes")
+    wide = item("wide", 1, "u1", **{f"a{n}": {"S": "x" * 10} for n in range(60)})
+    sizes = []
+    size = DynamoType.size
+
+    def counting(self: DynamoType) -> int:
+        sizes.append(1)
+        return size(self)
+
+    with mock.patch.object(DynamoType, "size", counting):
+        dynamodb.put_item(TableName="sizes", Item=wide)
+
+    assert len(sizes) < 400, f"{len(sizes)} size computations for 63 attributes (moto: one sum per attribute stored)"
+    with pytest.raises(dynamodb.exceptions.ClientError, match="Item size has exceeded the maximum allowed size"):
+        dynamodb.put_item(TableName="sizes", Item=item("huge", 1, "u1", big={"S": "x" * 410_000}))
+
+
+# -- 6. action lookup once per class ---------------------------------------------------------------------
+
+
+def test_moto_lists_a_response_class_s_methods_once(dynamodb: Any) -> None:
+    import inspect
+
+    make_table(dynamodb, "lookup")
+    dynamodb.describe_table(TableName="lookup")
+    calls = []
+    getmembers = inspect.getmembers
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0])
+        return getmembers(*args, **kwargs)
+
+    with mock.patch.object(inspect, "getmembers", counting):
+        for _ in range(3):
+            dynamodb.describe_table(TableName="lookup")
+
+    assert calls == [], "the method list of DynamoHandler is kept"
+
+
+# -- 7. one DynamoDB call at a time, for its work only ---------------------------------------------------
+
+
+def test_a_dynamodb_action_works_under_the_lock_and_its_response_is_serialised_outside_it(dynamodb: Any) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    make_table(dynamodb, "locking")
+    dynamodb.put_item(TableName="locking", Item=item("a", 1, "u1"))
+    owned: dict[str, bool] = {}
+    query, serialize = DynamoDBBackend.query, BaseJSONSerializer.serialize
+
+    def querying(*args: Any, **kwargs: Any) -> Any:
+        owned["query"] = moto_dynamodb.LOCK._is_owned()  # type: ignore[attr-defined]
+        return query(*args, **kwargs)
+
+    def serializing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        owned.setdefault("serialize", moto_dynamodb.LOCK._is_owned())  # type: ignore[attr-defined]
+        return serialize(self, *args, **kwargs)
+
+    with (
+        mock.patch.object(DynamoDBBackend, "query", querying),
+        mock.patch.object(BaseJSONSerializer, "serialize", serializing),
+    ):
+        found = dynamodb.query(
+            TableName="locking",
+            KeyConditionExpression="id = :a",
+            ExpressionAttributeValues={":a": {"S": "a"}},
+        )["Items"]
+
+    assert [i["id"]["S"] for i in found] == ["a"]
+    assert owned == {"query": True, "serialize": False}

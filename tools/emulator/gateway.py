@@ -1,0 +1,179 @@
+"""The moto gateway: a WSGI middleware in front of moto's application; every call to the local cloud
+passes through it.
+
+For each request it finds the service (from the SigV4 credential scope), the action (``X-Amz-Target``,
+the ``Action`` form field, or the method and first path segment of a REST call) and the caller: a
+function's sandbox, when the request's user agent carries the sandbox's ``app/<id>`` (the runtime
+sets ``AWS_SDK_UA_APP_ID`` per sandbox), or the emulator itself. Then:
+
+- fault injection (``tools.emulator.faults``): a matching fault answers with an AWS error instead of
+  moto, or lets the call reach moto and then kills the calling sandbox;
+- concurrency: calls run in parallel (moto's DynamoDB actions take their own lock:
+  ``tools.emulator.moto_dynamodb``); while recording or replaying, every call runs one at a time;
+- recording (``tools.emulator.snapshot``): each call is appended to the recording with its time and
+  status;
+- bookkeeping: the time moto took per action (``tools.emulator.timings``) and the successful calls
+  per service, action and calling function (``calls``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from tools.emulator import moto_dynamodb
+from tools.emulator.faults import FaultPlan, error_response
+from tools.emulator.timings import TIMINGS
+
+StartResponse = Callable[..., Any]
+App = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_APP_ID = re.compile(r"\bapp/([\w.\-]+)")
+
+
+class Request:
+    """What the gateway knows about one call."""
+
+    __slots__ = ("service", "action", "caller", "protocol")
+
+    def __init__(self, environ: dict[str, Any], callers: Callable[[str], str | None]) -> None:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        # Credential=KEY/DATE/REGION/SERVICE/aws4_request
+        scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+        self.service = scope[3] if len(scope) > 3 else ""
+        if target:
+            self.action = target.rpartition(".")[2]
+            self.protocol = "json"
+        elif environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            self.action = _form_action(environ)
+            self.protocol = "query"
+        else:
+            path = environ.get("PATH_INFO", "/")
+            self.action = f"{environ['REQUEST_METHOD']} /{path.split('/')[1] if path != '/' else ''}"
+            self.protocol = "rest-xml" if self.service == "s3" else "rest-json"
+        match = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
+        self.caller = callers(match.group(1)) if match else None
+
+    @property
+    def name(self) -> str:
+        return f"{self.service}.{self.action}"
+
+
+def _form_action(environ: dict[str, Any]) -> str:
+    """The ``Action`` of a query-protocol request (the body is read and put back)."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    for pair in body.split(b"&"):
+        if pair.startswith(b"Action="):
+            return pair[7:].decode("ascii", "replace")
+    return "?"
+
+
+class MotoGateway:
+    """The middleware; ``LocalAWS`` installs one in front of its moto server (``app``: moto's
+    ``DomainDispatcherApplication``)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.faults = FaultPlan()
+        self.calls: Counter[tuple[str, str, str | None]] = Counter()  # (service, action, caller) -> successes
+        self.recorder: Callable[[dict[str, Any], Callable[[], tuple[int, list[bytes]]]], list[bytes]] | None = None
+        self.exclusive = False  # one call at a time (recording, replaying)
+        self._serial = threading.Lock()  # every call, while exclusive
+        self.dynamodb_lock = moto_dynamodb.LOCK  # held by every DynamoDB action
+        self._apps: dict[str, Any] = {}  # X-Amz-Target prefix -> moto's application for that service
+        self._callers: Callable[[str], str | None] = lambda app_id: None
+        self._crash: Callable[[str], None] = lambda app_id: None
+        self.timings = TIMINGS
+
+    def attach_runtime(self, callers: Callable[[str], str | None], crash: Callable[[str], None]) -> None:
+        """Name callers by their sandbox id, and kill a sandbox for a fault (``LocalCloud`` does this)."""
+        self._callers, self._crash = callers, crash
+
+    def detach_runtime(self) -> None:
+        self._callers, self._crash = (lambda app_id: None), (lambda app_id: None)
+        self.faults.clear()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+        if self.exclusive or self.recorder is not None:
+            with self._serial:
+                return iter(self._exclusive_call(environ, start_response))
+        request = Request(environ, self._callers)
+        if request.caller is not None:
+            fault = self.faults.take(request.service, request.action, request.caller, after=False)
+            if fault is not None:
+                status, headers, body = error_response(fault, request.protocol, request.service)
+                start_response(status, headers)
+                return iter([body])
+        started = time.perf_counter()
+        status_line: list[str] = []
+
+        def capture(status: str, headers: Any, *args: Any) -> Any:
+            status_line.append(status)
+            return start_response(status, headers, *args)
+
+        body = list(self._backend_app(environ)(environ, capture))
+        self.timings.add(f"moto {request.name}", time.perf_counter() - started)
+        if status_line and status_line[0][:1] in "23":
+            self.calls[(request.service, request.action, request.caller)] += 1
+            if request.caller is not None and self.faults.take(
+                request.service, request.action, request.caller, after=True
+            ):
+                self._crash_caller(environ)
+        return iter(body)
+
+    def _backend_app(self, environ: dict[str, Any]) -> App:
+        """moto's application for the request's service. moto's dispatcher works it out from the host,
+        path, headers and body of every request, under a lock; a JSON-protocol request names its
+        service in ``X-Amz-Target``, so the answer is kept per target prefix."""
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        get_application = getattr(self.app, "get_application", None)
+        if not target or get_application is None:
+            return self.app
+        prefix = target.partition(".")[0]
+        app = self._apps.get(prefix)
+        if app is None:
+            app = self._apps[prefix] = get_application(environ)
+        return app
+
+    def _crash_caller(self, environ: dict[str, Any]) -> None:
+        match = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
+        if match:
+            self._crash(match.group(1))
+
+    def _exclusive_call(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        """One call while nothing else runs (the caller holds ``_serial``), recorded when recording."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        status_line: list[str] = []
+
+        def capture(status: str, headers: Any, *args: Any) -> Any:
+            status_line.append(status)
+            return start_response(status, headers, *args)
+
+        def call() -> tuple[int, list[bytes]]:
+            # Consume the response here: moto does its work while the body is produced.
+            response = list(self.app(environ, capture))
+            return (int(status_line[0].split()[0]) if status_line else 0), response
+
+        if self.recorder is not None:
+            return self.recorder(environ, call)
+        return call()[1]
+
+    def successful_calls(self, service: str, action: str | None = None, function: str | None = None) -> int:
+        """Calls that moto answered with success, from ``function`` (a deployed name; None: any function)."""
+        return sum(
+            n
+            for (s, a, caller), n in self.calls.items()
+            if s == service
+            and (action is None or a == action)
+            and caller is not None
+            and (function is None or caller == function)
+        )

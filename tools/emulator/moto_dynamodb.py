@@ -1,0 +1,532 @@
+"""Patches to moto, applied in the emulator's process by ``install()``: six to its DynamoDB, one to
+its request dispatch.
+
+moto's DynamoDB is correct but written for unit tests, where tables hold a few items. The local
+cloud's tables hold thousands to hundreds of thousands, and three of moto's choices made every
+write or query cost time in proportion to the table (see docs/local-emulator.md, "Where the time
+went"). Each patch keeps moto's behaviour and answers; only the cost changes.
+
+1. ``TransactWriteItems`` without copying tables. moto deep-copies every table a transaction
+   names (once per item) so that it can swap the copy back in when an item fails. Here the
+   transaction runs moto's own per-item code, but keeps an undo log instead: the previous version
+   of each item it touches and the length of each stream before it started. A cancelled
+   transaction restores those items and cuts the streams back, so nothing of it stays in the table
+   or reaches a stream reader; the cancellation reasons are moto's. Because the table object is no
+   longer swapped, a stream iterator stays valid across a cancelled transaction.
+2. ``Query`` through an index instead of a scan. moto answers a query by sorting every item of the
+   table (base table) or walking every item (global and local secondary indexes), then filtering.
+   Here each queried index keeps a map from its partition key value to the items that have it,
+   updated on every put, delete and update; the query runs moto's own code over that partition only.
+3. Stream reads: ``wait_for_stream_write`` lets an in-process stream reader sleep until a table
+   writes to a stream, instead of polling; shard iterators expire after 15 minutes as on AWS
+   (moto keeps every iterator it ever issued, one per ``GetRecords``).
+4. Item attributes in responses as they are. moto serialises every response by walking the
+   service model, and spends most of a Query's or a GetRecords' time walking each attribute value
+   of each item. An attribute map whose values are already the wire format (``{"S": "..."}``,
+   ``{"N": "..."}``, ``BOOL``, ``NULL``, string sets, and lists and maps of those) is copied into
+   the response as it is; anything else (binary values) takes moto's path. The JSON is the same.
+5. Items built in one pass. moto checks the 400 KB item limit on every attribute it stores, by
+   summing the sizes of all the attributes stored so far: building an item of n attributes costs n²
+   size computations. Here a new item's attributes are stored and the limit checked once, on the
+   total (the same limit, the same ``ItemSizeTooLarge``).
+6. Action lookup once per class. For every request moto lists the methods of its response class
+   with ``inspect.getmembers`` to see whether it implements the action; the list is kept.
+7. One DynamoDB call at a time, for its work only. moto's DynamoDB is not thread-safe, so its calls
+   must not overlap; the lock (``LOCK``) is held by each DynamoDB and DynamoDB Streams action while it
+   works on the tables and turns its answer into plain data, not while moto parses the request or
+   serialises the response (most of a call's time), so calls queue for a shorter time.
+
+Concurrency: the patches rely on patch 7: one DynamoDB or DynamoDB Streams action at a time.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterable
+from contextvars import ContextVar
+from typing import Any
+
+from moto.core import responses as moto_responses
+from moto.core.exceptions import JsonRESTError
+from moto.core.serialize import BaseJSONSerializer
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    ItemSizeTooLarge,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+from moto.dynamodb.models.table import StreamShard, Table
+from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
+
+from tools.emulator.timings import TIMINGS
+
+SHARD_ITERATOR_LIFETIME_S = 15 * 60  # AWS: a shard iterator expires 15 minutes after it is returned
+ITEM_SIZE_LIMIT = 405_000  # moto's: "the actual limit is between 409 and 410KB"
+
+_installed = False
+_original: dict[str, Any] = {}
+LOCK = threading.RLock()  # held by every DynamoDB and DynamoDB Streams action (patch 7)
+
+# -- 2. partition maps --------------------------------------------------------------------------------
+
+PrimaryKey = tuple[DynamoType, DynamoType | None]
+
+
+class _Partitions:
+    """Items of one table by the value of one attribute (an index's partition key)."""
+
+    def __init__(self, table: Table, attribute: str) -> None:
+        self.attribute = attribute
+        self.items_id = id(table.items)
+        self.by_value: dict[DynamoType, dict[PrimaryKey, Item]] = {}
+        self.value_of: dict[PrimaryKey, DynamoType] = {}
+        for item in _all_items_unsorted(table):
+            self.update((item.hash_key, item.range_key), item)
+
+    def update(self, key: PrimaryKey, item: Item | None) -> None:
+        """``item`` is now stored under ``key`` (None: nothing is)."""
+        old = self.value_of.pop(key, None)
+        if old is not None:
+            bucket = self.by_value.get(old)
+            if bucket is not None:
+                bucket.pop(key, None)
+                if not bucket:
+                    del self.by_value[old]
+        value = item.attrs.get(self.attribute) if item is not None else None
+        if value is not None:
+            self.value_of[key] = value
+            self.by_value.setdefault(value, {})[key] = item  # type: ignore[assignment]
+
+    def get(self, value: DynamoType) -> list[Item]:
+        return list(self.by_value.get(value, {}).values())
+
+
+_partitions: weakref.WeakKeyDictionary[Table, dict[str, _Partitions]] = weakref.WeakKeyDictionary()
+
+
+def _all_items_unsorted(table: Table) -> Iterable[Item]:
+    for entry in table.items.values():
+        if table.range_key_attr:
+            yield from entry.values()
+        else:
+            yield entry
+
+
+def _partitions_for(table: Table, attribute: str) -> _Partitions:
+    maps = _partitions.setdefault(table, {})
+    partitions = maps.get(attribute)
+    if partitions is None or partitions.items_id != id(table.items):  # first use, or the items were replaced
+        partitions = maps[attribute] = _Partitions(table, attribute)
+    return partitions
+
+
+def _reindex(table: Table, key: PrimaryKey, item: Item | None) -> None:
+    for partitions in _partitions.get(table, {}).values():
+        partitions.update(key, item)
+
+
+def _stored(table: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Item | None:
+    entry = table.items.get(hash_key)
+    if entry is None:
+        return None
+    if table.range_key_attr:
+        return entry.get(range_key)
+    return entry
+
+
+# Candidates for one query, read by the patched Table.all_items in the same thread only.
+_candidates: ContextVar[tuple[Table, list[Item]] | None] = ContextVar("moto_query_candidates", default=None)
+
+
+def _all_items(self: Table) -> list[Item]:
+    current = _candidates.get()
+    if current is not None and current[0] is self:
+        return current[1]
+    return _original["Table.all_items"](self)
+
+
+def _query(
+    self: Table,
+    hash_key: DynamoType | None,
+    range_comparison: str | None,
+    range_objs: list[DynamoType],
+    limit: int,
+    exclusive_start_key: dict[str, Any],
+    scan_index_forward: bool,
+    projection_expressions: list[list[str]] | None,
+    index_name: str | None = None,
+    consistent_read: bool = False,
+    filter_expression: Any = None,
+    hash_key_conditions: list[tuple[str, DynamoType]] | None = None,
+    range_key_conditions: list[tuple[str, str, list[DynamoType]]] | None = None,
+    **filter_kwargs: Any,
+) -> tuple[list[Item], int, dict[str, Any] | None]:
+    candidates = _query_candidates(self, hash_key, index_name, hash_key_conditions)
+    token = _candidates.set((self, candidates)) if candidates is not None else None
+    try:
+        return _original["Table.query"](
+            self,
+            hash_key,
+            range_comparison,
+            range_objs,
+            limit,
+            exclusive_start_key,
+            scan_index_forward,
+            projection_expressions,
+            index_name,
+            consistent_read,
+            filter_expression,
+            hash_key_conditions=hash_key_conditions,
+            range_key_conditions=range_key_conditions,
+            **filter_kwargs,
+        )
+    finally:
+        if token is not None:
+            _candidates.reset(token)
+
+
+def _query_candidates(
+    table: Table,
+    hash_key: DynamoType | None,
+    index_name: str | None,
+    hash_key_conditions: list[tuple[str, DynamoType]] | None,
+) -> list[Item] | None:
+    """The items of the queried partition, in the table's order; None to let moto look at every item."""
+    if not index_name:
+        if hash_key is None:
+            return None
+        entry = table.items.get(hash_key)
+        if entry is None:
+            return []
+        return sorted(entry.values(), key=lambda item: item.range_key) if table.range_key_attr else [entry]
+    index = next((i for i in table.all_indexes() if i.name == index_name), None)
+    if index is None:
+        return None  # moto raises its own validation error
+    attribute = next((k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"), None)
+    conditions = dict(hash_key_conditions or [])
+    value = conditions.get(attribute) if attribute else None
+    if value is None and not conditions:
+        value = hash_key  # a single-attribute partition key given the old way
+    if attribute is None or value is None:
+        return None
+    items = _partitions_for(table, attribute).get(value)
+    # moto walks the table in (hash, range) order before sorting by the index keys: keep that order
+    # so that items with equal index keys come out as they would.
+    items.sort(key=lambda item: (item.hash_key, item.range_key) if item.range_key else (item.hash_key,))
+    return items
+
+
+def _put_item(self: Table, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Item:
+    item = _original["Table.put_item"](self, item_attrs, *args, **kwargs)
+    _reindex(self, (item.hash_key, item.range_key), item)
+    return item
+
+
+def _delete_item(self: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Item | None:
+    item = _original["Table.delete_item"](self, hash_key, range_key)
+    if item is not None:
+        _reindex(self, (item.hash_key, item.range_key), None)
+    return item
+
+
+def _update_item(self: DynamoDBBackend, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Item:
+    item = _original["DynamoDBBackend.update_item"](self, table_name, key, *args, **kwargs)
+    table = self.get_table(table_name)
+    _reindex(table, (item.hash_key, item.range_key), item)  # attributes change in place
+    return item
+
+
+# -- 1. transactions with an undo log -----------------------------------------------------------------
+
+
+class _UndoLog:
+    """What a transaction changed, so that it can be taken back."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Table, DynamoType, DynamoType | None, Item | None]] = []
+        self.streams: dict[int, tuple[StreamShard, int]] = {}
+
+    def before_write(self, table: Table, hash_key: DynamoType, range_key: DynamoType | None) -> None:
+        if table.stream_shard is not None and id(table.stream_shard) not in self.streams:
+            self.streams[id(table.stream_shard)] = (table.stream_shard, len(table.stream_shard.items))
+        current = _stored(table, hash_key, range_key)
+        # An update changes the stored item in place: keep a copy of what it was.
+        self.items.append((table, hash_key, range_key, copy.deepcopy(current) if current is not None else None))
+
+    def undo(self) -> None:
+        for table, hash_key, range_key, previous in reversed(self.items):
+            if table.range_key_attr:
+                partition = table.items[hash_key]
+                if previous is None:
+                    partition.pop(range_key, None)
+                    if not partition:
+                        del table.items[hash_key]
+                else:
+                    partition[range_key] = previous
+            elif previous is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = previous
+            _reindex(table, (hash_key, range_key), previous)
+        for shard, length in self.streams.values():
+            del shard.items[length:]
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    """moto's ``transact_write_items`` (moto/dynamodb/models/__init__.py), with an undo log where
+    moto deep-copies the tables: same checks, same order, same errors and cancellation reasons."""
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    undo = _UndoLog()
+    target_items: set[tuple[str, str]] = set()
+
+    def check_unicity(table_name: str, key: dict[str, Any]) -> None:
+        item = (str(table_name), str(dict(sorted(key.items()))))
+        if item in target_items:
+            raise MultipleTransactionsException()
+        target_items.add(item)
+
+    errors: list[tuple[str, str, dict[str, Any]] | tuple[None, None, None]] = []
+    for item in transact_items:
+        original_item: dict[str, Any] | None = None
+        if len(list(item.keys())) > 1:
+            undo.undo()
+            raise TransactWriteSingleOpException
+        try:
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            condition_expression = op.get("ConditionExpression")
+            names = op.get("ExpressionAttributeNames")
+            values = op.get("ExpressionAttributeValues")
+            return_on_failure = op.get("ReturnValuesOnConditionCheckFailure")
+            table = self.get_table(table_name)
+            if op_type == "Put":
+                attrs = op["Item"]
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            check_unicity(table_name, key)
+
+            current = self.get_item(table_name, key)
+            if condition_expression is not None:
+                condition_op = get_filter_expression(condition_expression, names, values)
+                if not condition_op.expr(current):
+                    if return_on_failure == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+
+            if op_type != "ConditionCheck":
+                hash_key, range_key = self.get_keys_value(table, key)
+                undo.before_write(table, hash_key, range_key)
+            # The condition held just above, and nothing else runs meanwhile (see the module docstring):
+            # the write does not evaluate it a second time, as moto's own code does.
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"])
+            elif op_type == "Delete":
+                self.delete_item(table_name, key)
+            elif op_type == "Update":
+                self.update_item(
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            undo.undo()
+            raise
+        except ConditionalCheckFailed as e:
+            errors.append(("ConditionalCheckFailed", str(e.message), original_item))  # type: ignore[arg-type]
+        except Exception as e:  # noqa: BLE001 (moto reports any other error as the item's reason)
+            errors.append((type(e).__name__, str(e), original_item))  # type: ignore[arg-type]
+
+    if any(code is not None for code, _, _ in errors):
+        undo.undo()
+        raise TransactionCanceledException(errors)
+
+
+# -- 3. stream reads ----------------------------------------------------------------------------------
+
+_stream_writes = threading.Condition()
+_stream_generation = 0
+
+
+def _stream_add(self: StreamShard, old: Item | None, new: Item | None) -> None:
+    global _stream_generation
+    _original["StreamShard.add"](self, old, new)
+    with _stream_writes:
+        _stream_generation += 1
+        _stream_writes.notify_all()
+
+
+def stream_generation() -> int:
+    """A number that changes whenever any table writes a stream record."""
+    return _stream_generation
+
+
+def wait_for_stream_write(seen: int, timeout_s: float) -> int:
+    """Wait until a stream record is written after ``seen`` (a ``stream_generation()``) or the
+    timeout passes; returns the current generation."""
+    with _stream_writes:
+        _stream_writes.wait_for(lambda: _stream_generation != seen, timeout=timeout_s)
+        return _stream_generation
+
+
+_issued: deque[tuple[float, str]] = deque()
+
+
+def _get_shard_iterator(self: DynamoDBStreamsBackend, *args: Any, **kwargs: Any) -> ShardIterator:
+    iterator = _original["DynamoDBStreamsBackend.get_shard_iterator"](self, *args, **kwargs)
+    _track(self, iterator.arn)
+    return iterator
+
+
+def _get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> dict[str, Any]:
+    if iterator_arn not in self.shard_iterators:  # moto raises KeyError (a 500) for an unknown iterator
+        raise JsonRESTError(
+            "ExpiredIteratorException", "Iterator expired. The iterator was created more than 15 minutes ago."
+        )
+    result = _original["DynamoDBStreamsBackend.get_records"](self, iterator_arn, limit)
+    _track(self, result["NextShardIterator"])
+    return result
+
+
+def _track(backend: DynamoDBStreamsBackend, arn: str) -> None:
+    now = time.monotonic()
+    _issued.append((now, arn))
+    while _issued and now - _issued[0][0] > SHARD_ITERATOR_LIFETIME_S:
+        backend.shard_iterators.pop(_issued.popleft()[1], None)
+
+
+# -- 4. attribute maps in responses --------------------------------------------------------------------
+
+_SCALARS = {"S": str, "N": str, "BOOL": bool, "NULL": bool}
+
+
+def _wire_ready(value: Any) -> bool:
+    """True if ``value`` is an attribute value whose JSON is itself (no binary, no model objects)."""
+    if type(value) is not dict or len(value) != 1:
+        return False
+    ((kind, inner),) = value.items()
+    scalar = _SCALARS.get(kind)
+    if scalar is not None:
+        return type(inner) is scalar
+    if kind in ("SS", "NS"):
+        return type(inner) is list and all(type(x) is str for x in inner)
+    if kind == "L":
+        return type(inner) is list and all(_wire_ready(x) for x in inner)
+    if kind == "M":
+        return type(inner) is dict and all(_wire_ready(x) for x in inner.values())
+    return False
+
+
+def _serialize_type_map(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+    if (
+        getattr(shape.value, "name", None) == "AttributeValue"
+        and type(value) is dict
+        and all(_wire_ready(v) for v in value.values())
+    ):
+        self._default_serialize(serialized, value, shape, key)
+        return
+    _original["BaseJSONSerializer._serialize_type_map"](self, serialized, value, shape, key)
+
+
+# -- 5. items built in one pass -------------------------------------------------------------------------
+
+
+def _item_init(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
+    self.hash_key = hash_key
+    self.range_key = range_key
+    stored = LimitedSizeDict.__new__(LimitedSizeDict)
+    dict.__init__(stored)
+    for key, value in attrs.items():
+        dict.__setitem__(stored, key, DynamoType(value))
+    if sum(bytesize(key) + value.size() for key, value in stored.items()) > ITEM_SIZE_LIMIT:
+        raise ItemSizeTooLarge
+    self.attrs = stored
+
+
+# -- 6. action lookup ----------------------------------------------------------------------------------
+
+
+@functools.cache
+def _method_names_from_class(clazz: type) -> list[str]:
+    return _original["method_names_from_class"](clazz)
+
+
+# -- 7. one DynamoDB call at a time, for its work only ---------------------------------------------------
+
+_NOT_ACTIONS = {"__init__", "get_endpoint_name", "call_action", "setup_class", "dispatch"}
+
+
+def _locked(action: Any) -> Any:
+    @functools.wraps(action)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        waited = time.perf_counter()
+        with LOCK:
+            TIMINGS.add("moto DynamoDB lock wait", time.perf_counter() - waited)
+            return action(*args, **kwargs)
+
+    return locked
+
+
+def _lock_actions() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        for name, member in list(vars(handler).items()):
+            if inspect.isfunction(member) and name not in _NOT_ACTIONS:
+                _original[f"{handler.__name__}.{name}"] = member
+                setattr(handler, name, _locked(member))
+
+
+# -- install ------------------------------------------------------------------------------------------
+
+
+def install() -> None:
+    """Apply the patches to moto's classes (idempotent; for the whole process)."""
+    global _installed
+    if _installed:
+        return
+    targets = {
+        "Table.all_items": (Table, "all_items", _all_items),
+        "Table.query": (Table, "query", _query),
+        "Table.put_item": (Table, "put_item", _put_item),
+        "Table.delete_item": (Table, "delete_item", _delete_item),
+        "DynamoDBBackend.update_item": (DynamoDBBackend, "update_item", _update_item),
+        "DynamoDBBackend.transact_write_items": (DynamoDBBackend, "transact_write_items", _transact_write_items),
+        "StreamShard.add": (StreamShard, "add", _stream_add),
+        "DynamoDBStreamsBackend.get_shard_iterator": (
+            DynamoDBStreamsBackend,
+            "get_shard_iterator",
+            _get_shard_iterator,
+        ),
+        "DynamoDBStreamsBackend.get_records": (DynamoDBStreamsBackend, "get_records", _get_records),
+        "BaseJSONSerializer._serialize_type_map": (BaseJSONSerializer, "_serialize_type_map", _serialize_type_map),
+        "Item.__init__": (Item, "__init__", _item_init),
+        "method_names_from_class": (moto_responses, "method_names_from_class", _method_names_from_class),
+    }
+    for name, (owner, attribute, replacement) in targets.items():
+        _original[name] = getattr(owner, attribute)
+        setattr(owner, attribute, replacement)
+    _lock_actions()
+    _installed = True

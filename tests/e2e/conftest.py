@@ -132,7 +132,10 @@ class Pipeline:
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((at_ms or time.time() * 1000) / 1000))
         event = {**ANALYSIS_EVENT, "id": str(uuid.uuid4()), "time": at}
         if self.local:
-            self.cloud.invoker.submit(self.cloud.runtime.function("analyze-patterns").arn, event)
+            from tools.emulator.integrations.async_invoke import AsyncInvocations
+
+            invocations = self.cloud.integration(AsyncInvocations)
+            invocations.submit(self.cloud.runtime.function("analyze-patterns").arn, event)
         else:
             self.session.client("lambda").invoke(
                 FunctionName=self.outputs["function_names"]["analyze-patterns"],

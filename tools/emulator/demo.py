@@ -71,11 +71,12 @@ def deploy(
     stack = Stack(suffix, env=aws.env())
     recording = stack.dir / RECORDING
     marker = stack.dir / FINGERPRINT
-    if not (stack.dir / ".terraform").is_dir():
-        progress("terraform init")
-        stack.init()
     current = fingerprint(stack)
     unchanged = marker.is_file() and marker.read_text() == current
+    if not unchanged or not (stack.dir / ".terraform").is_dir():
+        # A changed configuration may call a module the last init did not install.
+        progress("terraform init")
+        stack.init()
     if not fresh and unchanged and stack.state_file.is_file() and recording.is_file():
         if _restore(aws, stack, recording):
             return stack.outputs(), "restored"

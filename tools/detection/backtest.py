@@ -44,8 +44,9 @@ PARTS = ("all", "fit", "check")
 CHUNK = 4096  # transactions between progress-bar updates
 
 
-def part_of(user_id: str) -> str:
-    """``check`` for a stable third of the users, ``fit`` for the rest."""
+def part_of(user_id: str | None) -> str:
+    """``check`` for a stable third of the users, ``fit`` for the rest (a transaction without a user
+    counts as the user ``None``)."""
     digest = hashlib.blake2b(str(user_id).encode(), digest_size=8).digest()
     return "check" if int.from_bytes(digest, "big") % 3 == 0 else "fit"
 
@@ -94,7 +95,7 @@ class Result:
     scores: list[int]
     flagged: list[bool]
     decisions: list[str]  # per transaction, in replay order (with transaction_ids)
-    transaction_ids: list[str]
+    transaction_ids: list[str | None]  # None where a transaction carries no id
     reviewed: int
     scenarios: list[str | None]
     rule_hits: Counter = field(default_factory=Counter)

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +43,13 @@ MIRROR_CANDIDATES = (
 )
 
 
-def provider_mirror(environ: dict[str, str] | None = None) -> str | None:
+def provider_mirror(environ: Mapping[str, str] | None = None) -> str | None:
     """The provider mirror ``terraform init -plugin-dir`` should use, or None for the registry.
 
     ``TF_PLUGIN_DIR`` wins when set; otherwise the first candidate directory that holds the
     hashicorp/aws provider, so a machine without internet access to the registry works as is.
     """
-    environ = os.environ if environ is None else environ
-    if explicit := environ.get("TF_PLUGIN_DIR"):
+    if explicit := (os.environ if environ is None else environ).get("TF_PLUGIN_DIR"):
         return explicit
     for candidate in MIRROR_CANDIDATES:
         if (candidate / "registry.terraform.io" / "hashicorp" / "aws").is_dir():

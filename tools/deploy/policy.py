@@ -39,6 +39,7 @@ from tools._cli import BUILD, ROOT, ToolError, progress, run
 VENV = ROOT / ".venv-policy"
 CONFIG = ROOT / ".checkov.yaml"
 SCANNED_DIRS = ("modules", "terraform")
+SCANNED_ROOTS = tuple(ROOT / directory for directory in SCANNED_DIRS)
 OFFLINE_ENV = {"CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE"}
 NO_REASON = {"", "no comment provided"}  # what checkov records for `#checkov:skip=ID` without a reason
 
@@ -290,7 +291,7 @@ class LintReport:
         return not self.findings
 
 
-def justifications(roots: Sequence[Path] = tuple(ROOT / d for d in SCANNED_DIRS)) -> dict[str, dict[str, str]]:
+def justifications(roots: Sequence[Path] = SCANNED_ROOTS) -> dict[str, dict[str, str]]:
     """``{sid: {issue: reason}}`` from the ``# parliament:skip=ISSUE: reason`` comments above each ``sid``.
 
     A justification without a reason is kept with an empty reason, so the gate can refuse it.

@@ -434,8 +434,9 @@ class EndpointSession:
 
 def preflight(
     suffix: str, env: Mapping[str, str] | None = None, build_dir: Path | None = None
-) -> tuple[Settings, list[Result]]:
-    """Read the variables of ``suffix`` and the account behind ``env`` (boto3's own configuration when None)."""
+) -> tuple[Settings, Facts, list[Result]]:
+    """Read the variables of ``suffix`` and the account behind ``env`` (boto3's own configuration when None):
+    the settings, what the account says (``Facts``) and the checks' results."""
     import boto3
 
     settings = Settings.from_var_file(Path(build_dir or BUILD) / validate_suffix(suffix) / "terraform.tfvars.json")

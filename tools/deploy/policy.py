@@ -262,7 +262,7 @@ for item in json.load(sys.stdin):
     for finding in policy.findings:
         finding = parliament.enhance_finding(finding)
         out.append({"document": item["document"], "sid": item["sid"], "issue": finding.issue,
-                    "title": finding.title, "severity": finding.severity, "detail": str(finding.detail)})
+                    "title": finding.title, "detail": str(finding.detail)})
 print(json.dumps(out))
 """.replace("REGION", repr(PLACEHOLDER_REGION)).replace("ACCOUNT", repr(PLACEHOLDER_ACCOUNT))
 
@@ -273,7 +273,6 @@ class Finding:
     sid: str
     issue: str
     title: str
-    severity: str
     detail: str
     reason: str | None = None  # the justification in the Terraform source, when there is one
 
@@ -424,7 +423,7 @@ def classify(
     report = LintReport(statements=len(items), documents=len({item["document"] for item in items}))
     seen = set()
     for entry in raw:
-        finding = Finding(**{k: entry[k] for k in ("document", "sid", "issue", "title", "severity", "detail")})
+        finding = Finding(**{k: entry[k] for k in ("document", "sid", "issue", "title", "detail")})
         if (key := (finding.document, finding.sid, finding.issue)) in seen:
             continue
         seen.add(key)

@@ -6,13 +6,14 @@ mirror): ``python3 -m tools._cli provider-mirror``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
 import sys
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,15 @@ def powertools_release(pyproject: Path = PYPROJECT) -> str:
 
 class ToolError(Exception):
     """A problem the user can fix (missing file, bad flag, missing binary): printed without a traceback."""
+
+
+@contextlib.contextmanager
+def reading(path: str | Path) -> Iterator[None]:
+    """An OSError while reading ``path`` becomes a ToolError that names the file and why."""
+    try:
+        yield
+    except OSError as error:
+        raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 def validate_suffix(suffix: str) -> str:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools._cli import ROOT, ToolError, progress, run
+from tools._cli import ROOT, ToolError, progress, reading, run
 from tools.detection import readers
 from tools.detection.metrics import Confusion, ScoreHistogram, confusion
 
@@ -154,6 +154,16 @@ class Result:
             "per_scenario": self.per_scenario(),
             "timing": self.timing,
         }
+
+
+def read_records(path: str | Path, fmt: str | None = None) -> list[tuple[Item, bool, str | None]]:
+    """``readers.read_items`` with the garbage collector paused (``no_gc``); a file that cannot be read
+    or is not in the format is a ToolError saying why."""
+    try:
+        with reading(path), no_gc():
+            return readers.read_items(path, fmt)
+    except readers.DataFormatError as error:
+        raise ToolError(str(error)) from None
 
 
 @contextlib.contextmanager
@@ -283,13 +293,7 @@ def backtest(
     if scorer is not None:
         config_name += f" + model {scorer.version}"
     began, began_cpu = time.perf_counter(), time.process_time()
-    try:
-        with no_gc():
-            records = readers.read_items(path, fmt)
-    except OSError as error:
-        raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
-    except readers.DataFormatError as error:
-        raise ToolError(str(error)) from None
+    records = read_records(path, fmt)
     if part != "all":
         records = [record for record in records if part_of(record[0].user_id) == part]
     parse_seconds, parse_cpu_seconds = time.perf_counter() - began, time.process_time() - began_cpu

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools._cli import ROOT, ToolError, progress, run
+from tools._cli import ROOT, ToolError, progress, reading, run
 
 sys.path.insert(0, str(ROOT / "lambdas"))
 
@@ -31,10 +31,8 @@ from fraud.config import ConfigError, load_config  # noqa: E402
 
 def read_document(path: str | Path) -> str:
     """The document of ``path``, validated, as compact JSON (what the parameter will hold)."""
-    try:
+    with reading(path):
         text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
     try:
         load_config(text)
     except ConfigError as error:

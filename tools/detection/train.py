@@ -50,9 +50,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tools._cli import ROOT, ToolError, progress, run
+from tools._cli import ROOT, ToolError, progress, reading, run
 from tools.detection import readers
-from tools.detection.backtest import CHUNK, ProgressBar, load_rules, no_gc, part_of
+from tools.detection.backtest import CHUNK, ProgressBar, load_rules, no_gc, part_of, read_records
 from tools.detection.export import ExportError, trees_from_dump
 from tools.detection.metrics import ScoreHistogram, confusion
 
@@ -133,14 +133,9 @@ def file_sha256(path: Path) -> str:
 
 def read_source(path: str | Path, fmt: str | None = None) -> Source:
     path = Path(path)
-    try:
+    with reading(path):
         sha256 = file_sha256(path)
-        with no_gc():
-            records = readers.read_items(path, fmt)
-    except OSError as error:
-        raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
-    except readers.DataFormatError as error:
-        raise ToolError(str(error)) from None
+    records = read_records(path, fmt)
     if not records:
         raise ToolError(f"{path}: no transactions")
     return Source(path.name, records, sha256)

@@ -30,15 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools._cli import ROOT, ToolError, progress, reading, run
+from fraud.config import ConfigError, EngineConfig, load_config
+from fraud.engine import Engine
+from fraud.history import InMemoryHistoryStore, Item
+from tools._cli import ToolError, progress, reading, run
 from tools.detection import readers
 from tools.detection.metrics import Confusion, ScoreHistogram, confusion
-
-sys.path.insert(0, str(ROOT / "lambdas"))  # the engine is the Lambda's own package
-
-from fraud.config import ConfigError, EngineConfig, load_config  # noqa: E402
-from fraud.engine import Engine  # noqa: E402
-from fraud.history import InMemoryHistoryStore, Item  # noqa: E402
 
 PARTS = ("all", "fit", "check")
 CHUNK = 4096  # transactions between progress-bar updates

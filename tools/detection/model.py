@@ -38,12 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fraud import model as fraud_model
+from fraud import model_store
 from tools._cli import ROOT, ToolError, progress, reading, run
-
-sys.path.insert(0, str(ROOT / "lambdas"))
-
-from fraud import model as fraud_model  # noqa: E402
-from fraud import model_store  # noqa: E402
 
 DEFAULT_MODEL = ROOT / "models" / "default.json"
 HISTORY_SHOWN = 10

@@ -32,17 +32,12 @@ import hashlib
 import io
 import json
 import math
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tools._cli import ROOT
-
-sys.path.insert(0, str(ROOT / "lambdas"))  # the engine is the Lambda's own package
-
-from fraud.history import LOG_SCALE, Item  # noqa: E402
+from fraud.history import LOG_SCALE, Item
 
 FORMATS = ("ours", "sparkov", "kaggle")
 

@@ -22,11 +22,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools._cli import ROOT, ToolError, progress, reading, run
-
-sys.path.insert(0, str(ROOT / "lambdas"))
-
-from fraud.config import ConfigError, load_config  # noqa: E402
+from fraud.config import ConfigError, load_config
+from tools._cli import ToolError, progress, reading, run
 
 
 def read_document(path: str | Path) -> str:

@@ -50,18 +50,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from fraud import model as fraud_model
+from fraud.config import EngineConfig
+from fraud.engine import Engine
+from fraud.history import InMemoryHistoryStore, Item
 from tools._cli import ROOT, ToolError, progress, reading, run
 from tools.detection import readers
 from tools.detection.backtest import CHUNK, ProgressBar, load_rules, no_gc, part_of, read_records
 from tools.detection.export import ExportError, trees_from_dump
 from tools.detection.metrics import ScoreHistogram, confusion
-
-sys.path.insert(0, str(ROOT / "lambdas"))  # the engine is the Lambda's own package
-
-from fraud import model as fraud_model  # noqa: E402
-from fraud.config import EngineConfig  # noqa: E402
-from fraud.engine import Engine  # noqa: E402
-from fraud.history import InMemoryHistoryStore, Item  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "sparkov_train_150cards.csv.gz"
 DEFAULT_OUTPUT = ROOT / "models" / "default.json"

@@ -33,10 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fraud.document import DECISIONS
 from tools._cli import ToolError, progress, reading, run
 
 MESSAGE = "Transaction scored"
-DECISIONS = ("allow", "review", "alert")
 SUSPICIOUS = ("review", "alert")
 
 

@@ -47,7 +47,7 @@ venv: $(VENV)/.installed ## create the project virtualenv
 test: venv ## run every test session (SESSIONS="unit tools" for a subset)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nox $(if $(SESSIONS),--sessions $(SESSIONS),)
 
-lint: venv ## ruff (lint and format check) and mypy, as CI's lint session runs them
+lint: venv ## ruff (lint and format check), mypy and vulture (dead code), as CI's lint session runs them
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/nox --sessions lint
 
 fmt: venv ## format the code: ruff format, ruff's safe fixes, terraform fmt

@@ -19,10 +19,11 @@ PYTHON = sys.executable
 
 @nox.session(venv_backend="none")
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format check) and mypy, configured in pyproject.toml: the habits CI runs."""
+    """ruff (lint and format check), mypy and vulture (dead code), configured in pyproject.toml: the habits CI runs."""
     session.run(PYTHON, "-m", "ruff", "check", ".")
     session.run(PYTHON, "-m", "ruff", "format", "--check", ".")
     session.run(PYTHON, "-m", "mypy")
+    session.run(PYTHON, "-m", "vulture")
 
 
 @nox.session(venv_backend="none")

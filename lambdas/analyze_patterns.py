@@ -21,7 +21,7 @@ import handler_kit as kit
 from aws_lambda_powertools.logging import correlation_paths
 
 from fraud.analysis import analyze_window
-from fraud.config import EngineConfig, load_config
+from fraud.config import EngineConfig
 from fraud.storage import MINUTE_MS, StateStore, TransactionStore
 
 ALERT_DEDUP_SECONDS = 2 * 24 * 3600
@@ -76,13 +76,7 @@ def resources() -> Resources:
         ),
         state=StateStore(dynamodb, settings.state_table_name),
         sqs=kit.client("sqs"),
-        rules=kit.CachedDocument(
-            settings.rules_parameter_name,
-            load_config,
-            max_age=settings.rules_cache_seconds,
-            fallback_metric="RulesFallback",
-            label="Rules document",
-        ),
+        rules=kit.rules_document(settings.rules_parameter_name, settings.rules_cache_seconds),
         hash_key=kit.CachedDocument(
             settings.hash_key_parameter_name,
             hash_key_of,

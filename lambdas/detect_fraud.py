@@ -147,13 +147,7 @@ def resources() -> Resources:
         settings=settings,
         store=TransactionStore(kit.client("dynamodb"), settings.table_name, user_index_name=settings.user_index_name),
         sqs=kit.client("sqs"),
-        rules=kit.CachedDocument(
-            settings.rules_parameter_name,
-            load_config,
-            max_age=settings.rules_cache_seconds,
-            fallback_metric="RulesFallback",
-            label="Rules document",
-        ),
+        rules=kit.rules_document(settings.rules_parameter_name, settings.rules_cache_seconds),
         pointer=kit.CachedDocument(
             settings.model_parameter_name,
             parse_pointer,

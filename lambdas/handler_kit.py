@@ -25,7 +25,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, fields
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -35,6 +35,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from fraud.card_numbers import scrub
 from fraud.storage import json_default
+
+if TYPE_CHECKING:
+    from fraud.config import EngineConfig
 
 T = TypeVar("T")
 
@@ -295,6 +298,16 @@ class CachedDocument(Generic[T]):
 
 
 # --- at most once per key ---------------------------------------------------------------------
+
+
+def rules_document(parameter: str | None, max_age: float) -> CachedDocument[EngineConfig]:
+    """The rules document of ``parameter`` (``fraud.config``), as the functions that score read it: a
+    fallback counts ``RulesFallback``, the metric the stack alarms on."""
+    from fraud.config import load_config  # the functions that do not score never import the engine
+
+    return CachedDocument(
+        parameter, load_config, max_age=max_age, fallback_metric="RulesFallback", label="Rules document"
+    )
 
 
 class Once:

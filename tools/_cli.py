@@ -6,13 +6,14 @@ mirror): ``python3 -m tools._cli provider-mirror``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
 import sys
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +44,13 @@ MIRROR_CANDIDATES = (
 )
 
 
-def provider_mirror(environ: dict[str, str] | None = None) -> str | None:
+def provider_mirror(environ: Mapping[str, str] | None = None) -> str | None:
     """The provider mirror ``terraform init -plugin-dir`` should use, or None for the registry.
 
     ``TF_PLUGIN_DIR`` wins when set; otherwise the first candidate directory that holds the
     hashicorp/aws provider, so a machine without internet access to the registry works as is.
     """
-    environ = os.environ if environ is None else environ
-    if explicit := environ.get("TF_PLUGIN_DIR"):
+    if explicit := (os.environ if environ is None else environ).get("TF_PLUGIN_DIR"):
         return explicit
     for candidate in MIRROR_CANDIDATES:
         if (candidate / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
@@ -91,6 +91,15 @@ def powertools_release(pyproject: Path = PYPROJECT) -> str:
 
 class ToolError(Exception):
     """A problem the user can fix (missing file, bad flag, missing binary): printed without a traceback."""
+
+
+@contextlib.contextmanager
+def reading(path: str | Path) -> Iterator[None]:
+    """An OSError while reading ``path`` becomes a ToolError that names the file and why."""
+    try:
+        yield
+    except OSError as error:
+        raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 def validate_suffix(suffix: str) -> str:

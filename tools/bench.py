@@ -27,8 +27,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from tools._cli import LAMBDAS, ROOT, function_modules, run
 
@@ -48,6 +49,18 @@ CATEGORIES = (
     "travel",
 )
 COUNTRIES = ("US", "US", "US", "US", "CA", "GB", "FR", "DE", "MX")
+
+
+class _Habits(TypedDict):
+    """One synthetic user's habits (``synthetic_stream``)."""
+
+    user_id: str
+    scale: float
+    categories: list[str]
+    country: str
+    devices: list[str]
+    home: tuple[float, float]
+    hours: list[int]
 
 
 def import_time_ms(module: str, repeat: int = 3) -> float:
@@ -283,7 +296,7 @@ def cold_start(repeat: int = 3) -> dict:
 def synthetic_stream(n: int, users: int = 2_000, seed: int = 7) -> list[dict]:
     """``n`` time-ordered transactions of ``users`` users with per-user habits (and some noise)."""
     rng = random.Random(seed)
-    profiles = []
+    profiles: list[_Habits] = []
     for u in range(users):
         profiles.append(
             {
@@ -482,7 +495,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     by_name = {section.name: section for section in SECTIONS}

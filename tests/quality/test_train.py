@@ -57,7 +57,7 @@ def test_the_artifact_is_served_by_the_lambda_code_and_matches_lightgbm(trained:
 
 def test_thresholds_and_calibration_come_from_the_validation_split(trained: train.Trained) -> None:
     rows, doc = trained.rows, trained.document
-    validation = rows.where(lambda i: rows.split[i] == "validation")
+    validation = rows.in_split("validation")
     model = trained.model
     vector = model.vector
     raw = [model.raw_score(vector(rows.features[i])) for i in validation]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 import subprocess
 import sys
 import tomllib
@@ -51,3 +53,20 @@ def test_ci_finds_the_provider_mirror_with_the_standard_library_alone(tmp_path):
 def test_an_unknown_cli_command_says_what_it_knows():
     result = subprocess.run([sys.executable, "-m", "tools._cli", "nope"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 1 and "provider-mirror" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "function"),
+    [
+        ("tools.detection.backtest", "backtest"),
+        ("tools.detection.train", "read_source"),
+        ("tools.detection.rules", "read_document"),
+        ("tools.detection.model", "read_artifact"),
+        ("tools.detection.shadow", "read_file"),
+    ],
+)
+def test_a_file_the_detection_tools_cannot_read_is_a_clear_error_naming_it(tmp_path, module, function):
+    read = getattr(importlib.import_module(module), function)
+    missing = tmp_path / "missing.jsonl"
+    with pytest.raises(_cli.ToolError, match=rf"^cannot read {re.escape(str(missing))}: No such file or directory$"):
+        list(read(missing))  # read_file is a generator: it reads when iterated

@@ -39,6 +39,7 @@ from tools._cli import BUILD, ROOT, ToolError, progress, run
 VENV = ROOT / ".venv-policy"
 CONFIG = ROOT / ".checkov.yaml"
 SCANNED_DIRS = ("modules", "terraform")
+SCANNED_ROOTS = tuple(ROOT / directory for directory in SCANNED_DIRS)
 OFFLINE_ENV = {"CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE"}
 NO_REASON = {"", "no comment provided"}  # what checkov records for `#checkov:skip=ID` without a reason
 
@@ -261,7 +262,7 @@ for item in json.load(sys.stdin):
     for finding in policy.findings:
         finding = parliament.enhance_finding(finding)
         out.append({"document": item["document"], "sid": item["sid"], "issue": finding.issue,
-                    "title": finding.title, "severity": finding.severity, "detail": str(finding.detail)})
+                    "title": finding.title, "detail": str(finding.detail)})
 print(json.dumps(out))
 """.replace("REGION", repr(PLACEHOLDER_REGION)).replace("ACCOUNT", repr(PLACEHOLDER_ACCOUNT))
 
@@ -272,7 +273,6 @@ class Finding:
     sid: str
     issue: str
     title: str
-    severity: str
     detail: str
     reason: str | None = None  # the justification in the Terraform source, when there is one
 
@@ -290,7 +290,7 @@ class LintReport:
         return not self.findings
 
 
-def justifications(roots: Sequence[Path] = tuple(ROOT / d for d in SCANNED_DIRS)) -> dict[str, dict[str, str]]:
+def justifications(roots: Sequence[Path] = SCANNED_ROOTS) -> dict[str, dict[str, str]]:
     """``{sid: {issue: reason}}`` from the ``# parliament:skip=ISSUE: reason`` comments above each ``sid``.
 
     A justification without a reason is kept with an empty reason, so the gate can refuse it.
@@ -423,7 +423,7 @@ def classify(
     report = LintReport(statements=len(items), documents=len({item["document"] for item in items}))
     seen = set()
     for entry in raw:
-        finding = Finding(**{k: entry[k] for k in ("document", "sid", "issue", "title", "severity", "detail")})
+        finding = Finding(**{k: entry[k] for k in ("document", "sid", "issue", "title", "detail")})
         if (key := (finding.document, finding.sid, finding.issue)) in seen:
             continue
         seen.add(key)

@@ -104,7 +104,6 @@ class Facts:
     unreserved: int | None = None
     lambda_error: str | None = None
     current_reservations: dict[str, int] = field(default_factory=dict)  # this environment's, already applied
-    quota_value: float | None = None
     pending_quota_request: float | None = None
     apigateway_role: str | None = None
     apigateway_role_exists: bool | None = None
@@ -166,7 +165,6 @@ def gather(settings: Settings, session: Any) -> Facts:
         service, code, _ = LAMBDA_CONCURRENCY_QUOTA
         try:
             quotas = client("service-quotas")
-            facts.quota_value = quotas.get_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"]
             history = quotas.list_requested_service_quota_change_history_by_quota(ServiceCode=service, QuotaCode=code)
             pending = [r for r in history.get("RequestedQuotas", []) if r.get("Status") in ("PENDING", "CASE_OPENED")]
             if pending:
@@ -434,8 +432,9 @@ class EndpointSession:
 
 def preflight(
     suffix: str, env: Mapping[str, str] | None = None, build_dir: Path | None = None
-) -> tuple[Settings, list[Result]]:
-    """Read the variables of ``suffix`` and the account behind ``env`` (boto3's own configuration when None)."""
+) -> tuple[Settings, Facts, list[Result]]:
+    """Read the variables of ``suffix`` and the account behind ``env`` (boto3's own configuration when None):
+    the settings, what the account says (``Facts``) and the checks' results."""
     import boto3
 
     settings = Settings.from_var_file(Path(build_dir or BUILD) / validate_suffix(suffix) / "terraform.tfvars.json")

@@ -30,22 +30,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools._cli import ROOT, ToolError, progress, run
+from fraud.config import ConfigError, EngineConfig, load_config
+from fraud.engine import Engine
+from fraud.history import InMemoryHistoryStore, Item
+from tools._cli import ToolError, progress, reading, run
 from tools.detection import readers
 from tools.detection.metrics import Confusion, ScoreHistogram, confusion
-
-sys.path.insert(0, str(ROOT / "lambdas"))  # the engine is the Lambda's own package
-
-from fraud.config import ConfigError, EngineConfig, load_config  # noqa: E402
-from fraud.engine import Engine  # noqa: E402
-from fraud.history import InMemoryHistoryStore, Item  # noqa: E402
 
 PARTS = ("all", "fit", "check")
 CHUNK = 4096  # transactions between progress-bar updates
 
 
-def part_of(user_id: str) -> str:
-    """``check`` for a stable third of the users, ``fit`` for the rest."""
+def part_of(user_id: str | None) -> str:
+    """``check`` for a stable third of the users, ``fit`` for the rest (a transaction without a user
+    counts as the user ``None``)."""
     digest = hashlib.blake2b(str(user_id).encode(), digest_size=8).digest()
     return "check" if int.from_bytes(digest, "big") % 3 == 0 else "fit"
 
@@ -94,7 +92,7 @@ class Result:
     scores: list[int]
     flagged: list[bool]
     decisions: list[str]  # per transaction, in replay order (with transaction_ids)
-    transaction_ids: list[str]
+    transaction_ids: list[str | None]  # None where a transaction carries no id
     reviewed: int
     scenarios: list[str | None]
     rule_hits: Counter = field(default_factory=Counter)
@@ -153,6 +151,16 @@ class Result:
             "per_scenario": self.per_scenario(),
             "timing": self.timing,
         }
+
+
+def read_records(path: str | Path, fmt: str | None = None) -> list[tuple[Item, bool, str | None]]:
+    """``readers.read_items`` with the garbage collector paused (``no_gc``); a file that cannot be read
+    or is not in the format is a ToolError saying why."""
+    try:
+        with reading(path), no_gc():
+            return readers.read_items(path, fmt)
+    except readers.DataFormatError as error:
+        raise ToolError(str(error)) from None
 
 
 @contextlib.contextmanager
@@ -282,13 +290,7 @@ def backtest(
     if scorer is not None:
         config_name += f" + model {scorer.version}"
     began, began_cpu = time.perf_counter(), time.process_time()
-    try:
-        with no_gc():
-            records = readers.read_items(path, fmt)
-    except OSError as error:
-        raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
-    except readers.DataFormatError as error:
-        raise ToolError(str(error)) from None
+    records = read_records(path, fmt)
     if part != "all":
         records = [record for record in records if part_of(record[0].user_id) == part]
     parse_seconds, parse_cpu_seconds = time.perf_counter() - began, time.process_time() - began_cpu

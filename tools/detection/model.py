@@ -38,12 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools._cli import ROOT, ToolError, progress, run
-
-sys.path.insert(0, str(ROOT / "lambdas"))
-
-from fraud import model as fraud_model  # noqa: E402
-from fraud import model_store  # noqa: E402
+from fraud import model as fraud_model
+from fraud import model_store
+from tools._cli import ROOT, ToolError, progress, reading, run
 
 DEFAULT_MODEL = ROOT / "models" / "default.json"
 HISTORY_SHOWN = 10
@@ -51,10 +48,8 @@ HISTORY_SHOWN = 10
 
 def read_artifact(path: str | Path) -> tuple[bytes, fraud_model.Model]:
     """The file's bytes and the model they load into, or a ToolError saying what is wrong."""
-    try:
+    with reading(path):
         data = Path(path).read_bytes()
-    except OSError as error:
-        raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
     try:
         return data, fraud_model.load(data)
     except fraud_model.ModelError as error:

@@ -32,17 +32,12 @@ import hashlib
 import io
 import json
 import math
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tools._cli import ROOT
-
-sys.path.insert(0, str(ROOT / "lambdas"))  # the engine is the Lambda's own package
-
-from fraud.history import LOG_SCALE, Item  # noqa: E402
+from fraud.history import LOG_SCALE, Item
 
 FORMATS = ("ours", "sparkov", "kaggle")
 
@@ -146,6 +141,7 @@ def read_items(path: str | Path, fmt: str | None = None) -> list[tuple[Item, boo
     """``(item, is_fraud, scenario)`` for every transaction of ``path``, where ``item`` is the engine's
     ``Item`` of the transaction ``read`` gives (equal in every field), in the same order."""
     fmt = _format(path, fmt)
+    records: list[tuple[Item, bool, str | None]]
     with open_text(path) as handle:
         if fmt == "ours":
             records = [
@@ -227,7 +223,7 @@ def read_sparkov(handle: IO[str], name: str | Path = "<stream>") -> Iterator[Lab
         yield Labeled(transaction, label)
 
 
-def read_sparkov_items(handle: IO[str], name: str | Path = "<stream>") -> list[tuple[Item, bool, None]]:
+def read_sparkov_items(handle: IO[str], name: str | Path = "<stream>") -> list[tuple[Item, bool, str | None]]:
     """``read_sparkov`` straight into ``(Item, is_fraud, None)`` in file order, without the dict: the
     fields are set as ``Item(transaction)`` sets them from ``read_sparkov``'s transaction (the tests
     compare every field)."""
@@ -237,7 +233,7 @@ def read_sparkov_items(handle: IO[str], name: str | Path = "<stream>") -> list[t
     token_of = tokens.get
     labels = {"0": False, "1": True}
     new, log, scale = object.__new__, math.log, LOG_SCALE
-    records: list[tuple[Item, bool, None]] = []
+    records: list[tuple[Item, bool, str | None]] = []
     add = records.append
     row: list[str] = []
     try:

@@ -22,19 +22,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools._cli import ROOT, ToolError, progress, run
-
-sys.path.insert(0, str(ROOT / "lambdas"))
-
-from fraud.config import ConfigError, load_config  # noqa: E402
+from fraud.config import ConfigError, load_config
+from tools._cli import ToolError, progress, reading, run
 
 
 def read_document(path: str | Path) -> str:
     """The document of ``path``, validated, as compact JSON (what the parameter will hold)."""
-    try:
+    with reading(path):
         text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
     try:
         load_config(text)
     except ConfigError as error:

@@ -33,10 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tools._cli import ToolError, progress, run
+from fraud.document import DECISIONS
+from tools._cli import ToolError, progress, reading, run
 
 MESSAGE = "Transaction scored"
-DECISIONS = ("allow", "review", "alert")
 SUSPICIOUS = ("review", "alert")
 
 
@@ -141,14 +141,11 @@ def compare(records: Iterable[dict]) -> Comparison:
 
 
 def read_file(path: str | Path) -> Iterator[dict]:
-    try:
-        with Path(path).open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                record = parse_line(line)
-                if record is not None:
-                    yield record
-    except OSError as error:
-        raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
+    with reading(path), Path(path).open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            record = parse_line(line)
+            if record is not None:
+                yield record
 
 
 def read_cloudwatch(log_group: str, start_ms: int, end_ms: int, logs_client: Any = None) -> Iterator[dict]:

@@ -50,18 +50,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tools._cli import ROOT, ToolError, progress, run
+from fraud import model as fraud_model
+from fraud.config import EngineConfig
+from fraud.engine import Engine
+from fraud.history import InMemoryHistoryStore, Item
+from tools._cli import ROOT, ToolError, progress, reading, run
 from tools.detection import readers
-from tools.detection.backtest import CHUNK, ProgressBar, load_rules, no_gc, part_of
+from tools.detection.backtest import CHUNK, ProgressBar, load_rules, no_gc, part_of, read_records
 from tools.detection.export import ExportError, trees_from_dump
 from tools.detection.metrics import ScoreHistogram, confusion
-
-sys.path.insert(0, str(ROOT / "lambdas"))  # the engine is the Lambda's own package
-
-from fraud import model as fraud_model  # noqa: E402
-from fraud.config import EngineConfig  # noqa: E402
-from fraud.engine import Engine  # noqa: E402
-from fraud.history import InMemoryHistoryStore, Item  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "sparkov_train_150cards.csv.gz"
 DEFAULT_OUTPUT = ROOT / "models" / "default.json"
@@ -92,7 +89,7 @@ ROUNDS = 150
 EARLY_STOPPING = 20
 
 
-def split_of(user_id: str) -> str:
+def split_of(user_id: str | None) -> str:
     """``check`` (the backtest's held-out third), else ``validation`` for a quarter of the rest (a
     hash keyed differently from ``part_of``'s, so it is independent of it), else ``train``."""
     if part_of(user_id) == "check":
@@ -133,14 +130,9 @@ def file_sha256(path: Path) -> str:
 
 def read_source(path: str | Path, fmt: str | None = None) -> Source:
     path = Path(path)
-    try:
+    with reading(path):
         sha256 = file_sha256(path)
-        with no_gc():
-            records = readers.read_items(path, fmt)
-    except OSError as error:
-        raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
-    except readers.DataFormatError as error:
-        raise ToolError(str(error)) from None
+    records = read_records(path, fmt)
     if not records:
         raise ToolError(f"{path}: no transactions")
     return Source(path.name, records, sha256)
@@ -169,7 +161,7 @@ class Rows:
     """Every replayed transaction of every source: its features, labels and the rules' verdict."""
 
     source: list[str] = field(default_factory=list)
-    user: list[str] = field(default_factory=list)
+    user: list[str | None] = field(default_factory=list)
     split: list[str] = field(default_factory=list)
     ts: list[int] = field(default_factory=list)
     label: list[bool] = field(default_factory=list)
@@ -177,8 +169,9 @@ class Rows:
     features: list[dict] = field(default_factory=list)
     rules_score: list[int] = field(default_factory=list)
 
-    def where(self, keep: Callable[[int], bool]) -> list[int]:
-        return [i for i in range(len(self.label)) if keep(i)]
+    def in_split(self, split: str) -> list[int]:
+        """The indexes of the rows of ``split``, in replay order."""
+        return [i for i, row_split in enumerate(self.split) if row_split == split]
 
 
 def replay(
@@ -355,7 +348,9 @@ def fit(
     import numpy as np
 
     if features is None:
-        from fraud import features
+        from fraud import features as default_features
+
+        features = default_features
     settings = settings or Settings()
     spec = config.features  # the rules document's `features` section
     names = tuple(settings.feature_names or features.FEATURE_NAMES)
@@ -367,7 +362,7 @@ def fit(
     categorical = [name for name in names if name in features.CATEGORICAL]
 
     rows = replay(sources, config, spec, features, show_progress)
-    part = {split: rows.where(lambda i, s=split: rows.split[i] == s) for split in SPLITS}
+    part = {split: rows.in_split(split) for split in SPLITS}
     for split in SPLITS:
         positives = sum(rows.label[i] for i in part[split])
         if not part[split] or not positives or positives == len(part[split]):
@@ -634,7 +629,7 @@ def write_report(trained: Trained, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = trained.rows
     png = path.with_name(f"{path.stem}-check-pr.png")
-    check = rows.where(lambda i: rows.split[i] == "check")
+    check = rows.in_split("check")
     plot_pr_curves(trained, check, f"Check split: model {trained.document['version']} and rules", png)
     path.write_text(render_markdown(trained, {"check": png.name}), encoding="utf-8")
     return path

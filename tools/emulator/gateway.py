@@ -118,7 +118,7 @@ class MotoGateway:
             status_line.append(status)
             return start_response(status, headers, *args)
 
-        body = list(self._backend_app(environ)(environ, capture))
+        chunks = list(self._backend_app(environ)(environ, capture))
         self.timings.add(f"moto {request.name}", time.perf_counter() - started)
         if status_line and status_line[0][:1] in "23":
             self.calls[(request.service, request.action, request.caller)] += 1
@@ -126,7 +126,7 @@ class MotoGateway:
                 request.service, request.action, request.caller, after=True
             ):
                 self._crash_caller(environ)
-        return iter(body)
+        return iter(chunks)
 
     def _backend_app(self, environ: dict[str, Any]) -> App:
         """moto's application for the request's service. moto's dispatcher works it out from the host,

@@ -26,6 +26,9 @@ def main(argv: list[str]) -> int:
     url, key, concurrency = argv[0], argv[1], int(argv[2])
     rate = float(argv[3]) if len(argv) > 3 else 0.0
     target = urlsplit(url)
+    if not target.hostname:
+        raise SystemExit(f"loadgen: {url!r} is not an http://host:port/path URL")
+    host = target.hostname
     bodies: queue.Queue[tuple[int, bytes]] = queue.Queue()
     for number, line in enumerate(line for line in sys.stdin.buffer if line.strip()):
         bodies.put((number, line.strip()))
@@ -34,7 +37,7 @@ def main(argv: list[str]) -> int:
     lock = threading.Lock()
 
     def client() -> None:
-        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        connection = http.client.HTTPConnection(host, target.port, timeout=60)
         while True:
             try:
                 number, body = bodies.get_nowait()
@@ -52,7 +55,7 @@ def main(argv: list[str]) -> int:
                 status = response.status
             except (OSError, http.client.HTTPException):
                 connection.close()
-                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                connection = http.client.HTTPConnection(host, target.port, timeout=60)
                 status = 0
             with lock:
                 results.append(

@@ -51,7 +51,7 @@ class EndpointSession(boto3.Session):
         self.endpoint = endpoint
         self.in_process = in_process
 
-    def client(self, service_name: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    def client(self, service_name: str, **kwargs: Any) -> Any:
         kwargs.setdefault("endpoint_url", self.endpoint)
         client = super().client(service_name, **kwargs)
         # In the process that runs moto, no socket is needed (tools.emulator.inprocess).

@@ -31,9 +31,12 @@ import logging
 import os
 import socket
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from tools._cli import ToolError, powertools_release
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 TEST_CREDENTIAL = "test"
 DEFAULT_REGION = "us-east-1"
@@ -82,33 +85,25 @@ def patch_moto() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
-def keep_alive_handler(base: type) -> type:
+def keep_alive_handler(base: type, open_connections: set[socket.socket]) -> type:
     """moto's request handler, answering with a Content-Length and keeping the connection open.
 
     werkzeug's development server closes every connection after one response ("Connection: close"),
     so each call of every function and poller opened a new TCP connection and the server started a
     new thread for it. botocore keeps connections open when the server lets it: this handler reads
     the whole request body first (so nothing is left on the connection) and answers with its length.
-    Chunked requests and ``Expect: 100-continue`` take werkzeug's own way.
+    Chunked requests and ``Expect: 100-continue`` take werkzeug's own way. ``open_connections`` holds
+    the connections open at any time (``close_connections`` closes them).
     """
 
-    class KeepAliveRequestHandler(base):  # type: ignore[misc,valid-type]
-        open_connections: ClassVar[set[socket.socket]] = set()
-
+    class KeepAliveRequestHandler(base):
         def setup(self) -> None:
             super().setup()
-            self.open_connections.add(self.connection)
+            open_connections.add(self.connection)
 
         def finish(self) -> None:
-            self.open_connections.discard(self.connection)
+            open_connections.discard(self.connection)
             super().finish()
-
-        @classmethod
-        def close_all(cls) -> None:
-            """Close the connections still open (the server stops: clients must see it)."""
-            for connection in list(cls.open_connections):
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
 
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             pass  # werkzeug formats an access log line per request even when nobody reads it
@@ -159,13 +154,21 @@ def keep_alive_handler(base: type) -> type:
     return KeepAliveRequestHandler
 
 
+def close_connections(connections: set[socket.socket]) -> None:
+    """Close the connections still open (the server stops: clients must see it)."""
+    for connection in list(connections):
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+
+
 class LocalAWS:
     """Context manager running ``moto.server.ThreadedMotoServer`` on a free port of 127.0.0.1."""
 
     def __init__(self, region: str = DEFAULT_REGION, *, log_requests: bool = False) -> None:
         self.region = region
         self.log_requests = log_requests
-        self._server = None
+        self._server: ThreadedMotoServer | None = None
+        self._connections: set[socket.socket] = set()  # the keep-alive connections open to the server
         self.endpoint = ""
         self.gateway: Any = None
 
@@ -189,8 +192,11 @@ class LocalAWS:
 
         # ThreadedMotoServer serves through a werkzeug server whose request handler calls `server.app`.
         wsgi_server = self._server._server
+        assert wsgi_server is not None  # start() returns once the server is serving
         self.gateway = wsgi_server.app = MotoGateway(wsgi_server.app)
-        wsgi_server.RequestHandlerClass = keep_alive_handler(wsgi_server.RequestHandlerClass)
+        moto_handler = wsgi_server.RequestHandlerClass
+        assert isinstance(moto_handler, type)  # werkzeug's request handler class
+        wsgi_server.RequestHandlerClass = keep_alive_handler(moto_handler, self._connections)
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         inprocess.register(self.endpoint, self.gateway)
@@ -208,7 +214,7 @@ class LocalAWS:
 
             inprocess.unregister(self.endpoint)
             self._server.stop()
-            self._server._server.RequestHandlerClass.close_all()
+            close_connections(self._connections)
             self._server = None
 
     def seed_public_parameters(self) -> list[str]:
@@ -232,7 +238,9 @@ class LocalAWS:
                 )
                 if not parameters.get(name):
                     parameters[name].append(
-                        Parameter(
+                        # As moto's SSM backend builds its own: the abstract members are its CloudFormation
+                        # hooks, which no seeded parameter is asked for.
+                        Parameter(  # type: ignore[abstract]
                             account_id=DEFAULT_ACCOUNT_ID,
                             name=name,
                             value=value,

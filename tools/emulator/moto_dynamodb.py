@@ -83,6 +83,9 @@ LOCK = threading.RLock()  # held by every DynamoDB and DynamoDB Streams action (
 # -- 2. partition maps --------------------------------------------------------------------------------
 
 PrimaryKey = tuple[DynamoType, DynamoType | None]
+# moto's ``Table.items``: hash key -> Item, or hash key -> {range key -> Item} when the table has a range
+# key. moto annotates only the second shape, so the code here reads it through this alias.
+Entries = dict[DynamoType, Any]
 
 
 class _Partitions:
@@ -118,7 +121,8 @@ _partitions: weakref.WeakKeyDictionary[Table, dict[str, _Partitions]] = weakref.
 
 
 def _all_items_unsorted(table: Table) -> Iterable[Item]:
-    for entry in table.items.values():
+    entries: Entries = table.items
+    for entry in entries.values():
         if table.range_key_attr:
             yield from entry.values()
         else:
@@ -139,7 +143,8 @@ def _reindex(table: Table, key: PrimaryKey, item: Item | None) -> None:
 
 
 def _stored(table: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Item | None:
-    entry = table.items.get(hash_key)
+    entries: Entries = table.items
+    entry = entries.get(hash_key)
     if entry is None:
         return None
     if table.range_key_attr:
@@ -208,10 +213,13 @@ def _query_candidates(
     if not index_name:
         if hash_key is None:
             return None
-        entry = table.items.get(hash_key)
+        entries: Entries = table.items
+        entry = entries.get(hash_key)
         if entry is None:
             return []
-        return sorted(entry.values(), key=lambda item: item.range_key) if table.range_key_attr else [entry]
+        if not table.range_key_attr:
+            return [entry]
+        return [entry[range_key] for range_key in sorted(entry)]  # a partition's keys are its items' range keys
     index = next((i for i in table.all_indexes() if i.name == index_name), None)
     if index is None:
         return None  # moto raises its own validation error
@@ -268,18 +276,19 @@ class _UndoLog:
 
     def undo(self) -> None:
         for table, hash_key, range_key, previous in reversed(self.items):
+            entries: Entries = table.items
             if table.range_key_attr:
-                partition = table.items[hash_key]
+                partition = entries[hash_key]
                 if previous is None:
                     partition.pop(range_key, None)
                     if not partition:
-                        del table.items[hash_key]
+                        del entries[hash_key]
                 else:
                     partition[range_key] = previous
             elif previous is None:
-                table.items.pop(hash_key, None)
+                entries.pop(hash_key, None)
             else:
-                table.items[hash_key] = previous
+                entries[hash_key] = previous
             _reindex(table, (hash_key, range_key), previous)
         for shard, length in self.streams.values():
             del shard.items[length:]

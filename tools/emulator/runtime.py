@@ -213,7 +213,7 @@ class _Function:
                 self.idle.append(sandbox)
             else:
                 self.count -= 1
-                self.all.discard(sandbox)  # type: ignore[arg-type]
+                self.all.discard(sandbox)
             self.cond.notify()
 
     def write_log(self, text: str) -> None:

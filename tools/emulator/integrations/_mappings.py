@@ -18,7 +18,6 @@ class EventSourceMapping:
     function_arn: str
     enabled: bool
     batch_size: int
-    batching_window_s: int
     filters: tuple[str, ...]  # event patterns (JSON); a record passes if any matches
     report_item_failures: bool
     bisect_on_error: bool
@@ -47,7 +46,6 @@ def read_mappings(session: Any, service: str) -> tuple[EventSourceMapping, ...]:
                 function_arn=esm["FunctionArn"],
                 enabled=True,
                 batch_size=int(esm.get("BatchSize") or 10),
-                batching_window_s=int(esm.get("MaximumBatchingWindowInSeconds") or 0),
                 filters=filters(esm.get("FilterCriteria")),
                 report_item_failures="ReportBatchItemFailures" in (esm.get("FunctionResponseTypes") or []),
                 bisect_on_error=bool(esm.get("BisectBatchOnFunctionError")),

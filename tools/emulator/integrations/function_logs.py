@@ -70,7 +70,7 @@ class FunctionLogs(Integration):
         return bool(self.targets)
 
     def start(self) -> None:
-        existing = set()
+        existing: set[str] = set()
         for page in self.logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix="/aws/lambda/"):
             existing.update(group["logGroupName"] for group in page["logGroups"])
         for group, stream, _ in self.targets.values():

@@ -89,7 +89,7 @@ class QueuePoller(Poller):
         }
         if not reported <= ids:
             return ids  # an invalid report fails the whole batch, as Lambda does
-        return reported
+        return ids & reported  # the reported ids (all of them are ids of the batch)
 
     def _delete_messages(self, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), 10):

@@ -243,7 +243,7 @@ class FrontDoor:
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.socket.getsockname()[:2]  # the address bound (an IPv4 host and port)
         return f"http://{host}:{port}/{self.api.stage}"
 
     def url(self, path: str) -> str:
@@ -326,8 +326,7 @@ class FrontDoor:
         raise GatewayError("MISSING_AUTHENTICATION_TOKEN")
 
     def _throttle(self, key_id: str | None) -> None:
-        plan = self._key_plans.get(key_id) if key_id else None
-        if plan is not None:
+        if key_id and (plan := self._key_plans.get(key_id)) is not None:
             with self._lock:
                 if key_id not in self._key_buckets and plan.rate is not None:
                     self._key_buckets[key_id] = TokenBucket(plan.rate, plan.burst or 0)
@@ -480,7 +479,7 @@ class FrontDoor:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 # Headers and body in one write (no 40 ms Nagle/delayed-ACK stall on a kept-alive connection).
-                self._headers_buffer.append(b"\r\n" + payload)
+                self._headers_buffer.append(b"\r\n" + payload)  # type: ignore[attr-defined]  # typeshed omits it
                 self.flush_headers()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve

@@ -71,8 +71,12 @@ def labeled_sequence(new_id: Callable[[str], str]) -> list[dict[str, Any]]:
     burst = midnight - 2 * DAY_MS + 14 * HOUR_MS + 123
     for amount in (1.0, 1.5, 2.0, 1.25, 0.99):  # card testing: five probes in the same millisecond
         add(burst, amount, "misc_net", True, channel="online", device_id="device-new")
+    # Ordinary again, after the burst in time as in posting order: a transaction posted after others but
+    # stamped before them is a late arrival, and whether the live path scores the others before it arrived
+    # depends on timing (the backtest replays in timestamp order).
     for day in range(2, 0, -1):
-        add(midnight - day * DAY_MS + 12 * HOUR_MS + 30 * MINUTE_MS, 41.0, "grocery_pos", False)
+        add(midnight - day * DAY_MS + 18 * HOUR_MS + 30 * MINUTE_MS, 41.0, "grocery_pos", False)
+    assert [t["timestamp"] for t in sequence] == sorted(t["timestamp"] for t in sequence)
     return sequence
 
 

@@ -255,7 +255,7 @@ class CachedDocument(Generic[T]):
 
     def _fall_back(self, error: Exception, version: str | None) -> tuple[T, str, bool]:
         reason = _reason(error)
-        failed = f"version {version}" if version else "the latest version"
+        failed = f"version {version} unusable" if version else "unreadable"
         if self._last_good is None and self.history:
             try:
                 self._last_good = self._newest_valid_in_history(skip=version)
@@ -275,7 +275,7 @@ class CachedDocument(Generic[T]):
             )
             raise error
         logger.error(
-            f"{self.label} {failed} unusable: using version {self._last_good[1]}, {source}",
+            f"{self.label} {failed}: using version {self._last_good[1]}, {source}",
             extra={"parameter": self.parameter, "reason": reason, "version": version, "used": self._last_good[1]},
         )
         return (*self._last_good, True)

@@ -52,6 +52,11 @@ HANDLERS = textwrap.dedent(
                 return {"published": True}
         except ClientError as error:
             return {"error": error.response["Error"]["Code"]}
+        if event["op"] == "sleep":
+            time.sleep(event["seconds"])
+            return {}
+        if event["op"] == "env":
+            return {"value": os.environ.get(event["name"]), "pid": os.getpid()}
         print(event["text"])
         return {}
 
@@ -442,6 +447,24 @@ def test_a_crash_after_a_call_leaves_its_effect_and_fails_the_invocation(cloud: 
     delivered = {json.loads(m["Body"])["Message"] for m in _receive_all(cloud, "published-copy")}
     assert delivered == {"sent-then-crashed", "sent-normally"}, "the publish before the crash happened"
     assert cloud.calls("sns", "Publish", function="calls") - published_before == 2
+
+
+def test_a_changed_configuration_takes_effect_in_new_sandboxes_and_can_be_put_back(cloud: LocalCloud) -> None:
+    read = {"op": "env", "name": "SETTING_UNDER_TEST"}
+    before = cloud.runtime.invoke("calls", read).result
+    assert before["value"] is None
+
+    former = cloud.runtime.update_configuration("calls", environment={"SETTING_UNDER_TEST": "2"}, timeout_s=1)
+    changed = cloud.runtime.invoke("calls", read).result
+    timed_out = cloud.runtime.invoke("calls", {"op": "sleep", "seconds": 1.5})
+    cloud.runtime.update_configuration("calls", **former)
+    restored = cloud.runtime.invoke("calls", read).result
+
+    assert former == {"environment": {"SETTING_UNDER_TEST": ""}, "timeout_s": 10}
+    assert changed["value"] == "2" and changed["pid"] != before["pid"], "a new sandbox with the new environment"
+    assert timed_out.error_type == "Sandbox.Timedout", "and the new timeout"
+    assert restored["value"] is None and restored["pid"] != changed["pid"]
+    assert cloud.runtime.invoke("calls", {"op": "sleep", "seconds": 1.5}).ok, "the former timeout is back"
 
 
 def test_function_logs_reach_cloudwatch_logs_in_the_function_s_group(cloud: LocalCloud) -> None:

@@ -170,6 +170,37 @@ def test_a_mapping_failure_record_is_replayed_from_the_stream_by_sequence_number
     assert depth(cloud, "stream") == 0
 
 
+def test_a_transaction_repaired_in_the_table_after_it_failed_is_replayed_as_it_is_stored_now(cloud):
+    write(cloud, "t-1", "transaction")  # stored without the fields detect-fraud needs: it failed
+    numbers = sequence_numbers(cloud)
+    info = batch_info(cloud, numbers["t-1/transaction"], numbers["t-1/transaction"], numbers["shard"], 1)
+    send(cloud, "stream", {"requestContext": {"functionArn": DETECT_ARN}, "DDBStreamBatchInfo": info})
+    [record] = cloud.streams.get_records(
+        ShardIterator=cloud.streams.get_shard_iterator(
+            StreamArn=cloud.stream_arn, ShardId=numbers["shard"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+    )["Records"]
+    event = {"source": "fraud.transactions", "detail": {**record, "eventSourceARN": cloud.stream_arn}}
+    event["detail"]["dynamodb"].pop("ApproximateCreationDateTime")
+    send(cloud, "function-failures", {"requestContext": {"functionArn": DETECT_ARN}, "requestPayload": event})
+    repaired = {
+        "transaction_id": {"S": "t-1"},
+        "timestamp": {"N": "1736942400000"},
+        "kind": {"S": "transaction"},
+        "user_id": {"S": "u-1"},
+    }
+    cloud.dynamodb.put_item(TableName=f"transactions-{SUFFIX}", Item=repaired)
+
+    report = cloud.replayer().replay(["stream", "function-failures"])
+
+    [(_, batch), (_, replayed_event)] = cloud.invoker.calls
+    assert [r["dynamodb"]["NewImage"] for r in batch["Records"]] == [repaired]
+    assert replayed_event["detail"]["dynamodb"]["NewImage"] == repaired
+    assert [o.ok for o in report.outcomes] == [True, True]
+    assert "1 item(s) as stored now" in report.outcomes[0].action
+    assert "the item as stored now" in report.outcomes[1].action
+
+
 def test_a_pipe_failure_record_goes_to_detect_fraud_even_with_an_unknown_shard_id(cloud):
     write(cloud, "t-1", "transaction")
     numbers = sequence_numbers(cloud)

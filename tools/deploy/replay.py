@@ -15,6 +15,10 @@ Each queue holds its own kind of record (AWS's shapes; docs/configuration.md "Fa
     metadata (``DDBStreamBatchInfo``: stream, shard, first and last sequence number). Replay: read the
     records back from the stream by sequence number (the stream keeps them 24 hours), keep the
     inserted transactions (the routing's filter) and invoke detect-fraud with them as a stream batch.
+
+A transaction record is replayed with the item as the table holds it now (read by its key): an item
+detect-fraud kept failing on (one some other writer stored without a field the API requires) is
+repaired in the table, then replayed. An item that is gone (expired) is replayed as recorded.
 ``fraud-events-dlq-<suffix>``
     Events an EventBridge rule could not deliver to its target (the body is the event; the
     ``TARGET_ARN`` message attribute names the target). Replay: invoke the target with the event.
@@ -93,6 +97,7 @@ class Replayer:
     ) -> None:
         self.suffix = suffix
         self.sqs = session.client("sqs")
+        self.dynamodb = session.client("dynamodb")
         self.streams = streams or session.client("dynamodbstreams")
         self.dry_run = dry_run
         self._session = session
@@ -205,6 +210,11 @@ class Replayer:
         if not function:
             return Outcome(key, message_id, "nothing: the record names no function", False, "kept")
         action = f"invoke {_function_name(function)} with the original event"
+        if isinstance(payload, dict) and payload.get("source") == TRANSACTION_SOURCE:
+            record = payload.get("detail")
+            if isinstance(record, dict) and self._as_stored_now(record):
+                payload = {**payload, "detail": record}
+                action = f"invoke {_function_name(function)} with the event and the item as stored now"
         if self.dry_run:
             return Outcome(key, message_id, action, True)
         ok, detail = self._invoke(function, payload)
@@ -220,14 +230,30 @@ class Replayer:
                 key, message_id, "nothing: the records are past the stream's 24 h retention", False, "kept, lost"
             )
         inserted = [r for r in records if _is_inserted_transaction(r)]
+        changed = sum(self._as_stored_now(r) for r in inserted)
         action = (
             f"invoke {_function_name(function)} with {len(inserted)} of {len(records)} stream record(s) "
-            f"(sequence {info['startSequenceNumber']} to {info['endSequenceNumber']})"
+            f"(sequence {info['startSequenceNumber']} to {info['endSequenceNumber']}"
+            + (f"; {changed} item(s) as stored now" if changed else "")
+            + ")"
         )
         if not inserted or self.dry_run:
             return Outcome(key, message_id, action, True)
         ok, detail = self._invoke(function, {"Records": inserted})
         return Outcome(key, message_id, action, ok and not _item_failures(detail), _summary(ok, detail))
+
+    def _as_stored_now(self, record: dict[str, Any]) -> bool:
+        """Put the item the table holds now under the record's key into ``NewImage`` (a transaction
+        repaired since it failed); True when it differs from the recorded image."""
+        table = _table_of(record.get("eventSourceARN", ""))
+        keys = record.get("dynamodb", {}).get("Keys")
+        if not table or not keys:
+            return False
+        item = self.dynamodb.get_item(TableName=table, Key=keys, ConsistentRead=True).get("Item")
+        if item is None or item == record["dynamodb"].get("NewImage"):
+            return False
+        record["dynamodb"]["NewImage"] = item
+        return True
 
     def _stream_records(self, info: dict[str, Any]) -> list[dict[str, Any]]:
         """The records of ``[startSequenceNumber, endSequenceNumber]``, as Lambda receives them."""
@@ -286,6 +312,13 @@ def _function_name(arn_or_name: str) -> str:
     """``arn:aws:lambda:...:function:detect-fraud-dev:$LATEST`` -> ``detect-fraud-dev``."""
     parts = arn_or_name.split(":")
     return parts[6] if len(parts) > 6 and parts[5] == "function" else arn_or_name
+
+
+def _table_of(stream_arn: str) -> str | None:
+    """``arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`` -> ``<name>``."""
+    parts = stream_arn.split(":", 5)
+    resource = parts[5].split("/") if len(parts) == 6 else []
+    return resource[1] if len(resource) >= 2 and resource[0] == "table" else None
 
 
 def _item_failures(result: Any) -> list[Any]:

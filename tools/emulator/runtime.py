@@ -16,6 +16,7 @@ over (a CPython process on this host is not the same size as on Lambda's arm64 r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -94,6 +95,7 @@ class _Sandbox:
         self._requests = os.fdopen(req_w, "w", encoding="utf-8")
         self._responses = resp_r
         self._buffer = b""
+        self.generation = 0
         self._killed = False
         self.exited = False  # the process closed its end of the reply pipe (it died)
         self._kill_lock = threading.Lock()
@@ -176,6 +178,7 @@ class _Function:
         self.memory_warned = False
         self.failure: dict[str, Any] | None = None  # an injected fault: every invocation fails with it
         self.started_aside: list[_Sandbox] = []
+        self.generation = 0  # sandboxes of an older generation are retired when they are released
 
     def acquire(self) -> tuple[_Sandbox, bool]:
         with self.cond:
@@ -186,11 +189,13 @@ class _Function:
             if self.idle:
                 return self.idle.pop(), False
             self.count += 1
+            env, generation = self.env, self.generation
         try:
-            sandbox = _Sandbox(self.spec, self.code_dir, self.env, self.log, self.new_app_id(self))
+            sandbox = _Sandbox(self.spec, self.code_dir, env, self.log, self.new_app_id(self))
         except BaseException:
             self.release(None)
             raise
+        sandbox.generation = generation
         with self.cond:
             self.all.add(sandbox)
         return sandbox, True
@@ -208,13 +213,30 @@ class _Function:
             self.release(sandbox)
 
     def release(self, sandbox: _Sandbox | None) -> None:
+        retired = False
         with self.cond:
-            if sandbox is not None and sandbox.alive and not self.closed:
+            if sandbox is not None and sandbox.alive and not self.closed and sandbox.generation == self.generation:
                 self.idle.append(sandbox)
             else:
+                retired = sandbox is not None and sandbox.alive
                 self.count -= 1
                 self.all.discard(sandbox)
             self.cond.notify()
+        if retired:
+            sandbox.kill()  # type: ignore[union-attr]
+
+    def renew(self, env: dict[str, str]) -> None:
+        """New sandboxes from now on, with ``env``: the idle ones are stopped, the busy ones when they finish."""
+        with self.cond:
+            self.env = env
+            self.generation += 1
+            idle, self.idle = self.idle, []
+            for sandbox in idle:
+                self.count -= 1
+                self.all.discard(sandbox)
+            self.cond.notify_all()
+        for sandbox in idle:
+            sandbox.kill()
 
     def write_log(self, text: str) -> None:
         with open(self.log, "a", encoding="utf-8") as log:
@@ -409,6 +431,38 @@ class LambdaRuntime:
 
     def clear_failure(self, name_or_arn: str) -> None:
         self._functions[self.topology.function(name_or_arn).name].failure = None
+
+    def environment(self, name_or_arn: str) -> dict[str, str]:
+        """The environment variables the function's sandboxes start with."""
+        return dict(self._functions[self.topology.function(name_or_arn).name].env)
+
+    def update_configuration(
+        self,
+        name_or_arn: str,
+        *,
+        timeout_s: int | None = None,
+        environment: dict[str, str | None] | None = None,
+    ) -> dict[str, Any]:
+        """Change a function's timeout and/or environment variables (a value of None or "" removes one) as
+        ``UpdateFunctionConfiguration`` does on Lambda: later invocations run in new sandboxes started with
+        the new configuration (idle sandboxes are stopped now, busy ones when their invocation ends). The
+        deployment in moto is not changed. Returns the former values, to put them back with
+        ``update_configuration(name, **former)``."""
+        function = self._functions[self.topology.function(name_or_arn).name]
+        former: dict[str, Any] = {}
+        env = dict(function.env)
+        if environment is not None:
+            former["environment"] = {name: env.get(name, "") for name in environment}
+            for name, value in environment.items():
+                if value is None or value == "":
+                    env.pop(name, None)
+                else:
+                    env[name] = value
+        if timeout_s is not None:
+            former["timeout_s"] = function.spec.timeout_s
+            function.spec = dataclasses.replace(function.spec, timeout_s=timeout_s)
+        function.renew(env)
+        return former
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time used so far by each function's live sandboxes (Linux ``/proc``; {} elsewhere)."""

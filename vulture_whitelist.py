@@ -58,10 +58,12 @@ _.log_group_name
 _.log_stream_name
 _.client_context
 
-# Fault injection for the end-to-end tests (tests/e2e/test_pipeline.py, docs/local-emulator.md).
+# Fault injection for the end-to-end tests (tests/e2e/test_pipeline.py, tests/e2e/test_faults.py,
+# docs/local-emulator.md).
 _.outage
 _.inject_failure
 _.clear_failure
+_.update_configuration  # a shorter cache or timeout for a fault test's run
 
 # What a test reads to check a requirement.
 _.rule_names  # the engine runs only enabled rules with weight (tests/unit/test_engine.py)

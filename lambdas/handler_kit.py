@@ -31,6 +31,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fraud.card_numbers import scrub
@@ -78,11 +79,18 @@ def load_settings(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
 # --- clients ----------------------------------------------------------------------------------
 
 
+# Parameter Store reads have a cached value to fall back on (``CachedDocument``): a throttled read should
+# give up within seconds, not wait out botocore's legacy retries (5 attempts, up to about 15 s of back-off)
+# for each of the documents a function reads, which under sustained throttling could run an invocation
+# into its timeout. Standard mode caps the attempts and adds client-side retry quotas.
+CLIENT_CONFIGS: dict[str, Config] = {"ssm": Config(retries={"mode": "standard", "total_max_attempts": 3})}
+
+
 @functools.cache
 def client(service: str) -> Any:
     """The sandbox's client for ``service``, from boto3's default session: the service models and
     endpoint data are loaded once, not once per client (Powertools utilities get this client too)."""
-    return boto3.client(service)
+    return boto3.client(service, config=CLIENT_CONFIGS.get(service))
 
 
 # --- logging, metrics, tracing ----------------------------------------------------------------

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -111,6 +112,46 @@ def test_a_document_version_is_parsed_once_however_often_it_is_read(kit, aws):
     aws.ssm.put_parameter(Name="/doc", Type="String", Value='{"a": 2}', Overwrite=True)
     assert document.get() == ({"a": 2}, "2", False)
     assert parsed == ['{"a": 1}', '{"a": 2}']
+
+
+def test_a_throttled_document_read_gives_up_after_three_attempts_and_keeps_the_last_valid_version(
+    kit, aws, monkeypatch
+):
+    # The Lambda runtime's boto3 can be older than ours: its default retry mode may still be legacy
+    # (5 attempts, up to about 15 s of back-off). The kit's SSM client must not depend on the default.
+    monkeypatch.setenv("AWS_RETRY_MODE", "legacy")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "5")
+    aws.ssm.put_parameter(Name="/doc", Type="String", Value='{"a": 1}')
+    document = kit.CachedDocument("/doc", json.loads, max_age=0, fallback_metric="X", label="Doc")
+    assert document.get() == ({"a": 1}, "1", False)
+
+    attempts: list[str] = []
+
+    def throttled(request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        attempts.append(request.url)
+        body = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+        return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "ThrottlingException"}, _Raw(body))
+
+    ssm = kit.client("ssm")
+    ssm.meta.events.register("before-send.ssm.GetParameter", throttled)
+    try:
+        with mock.patch("time.sleep"):  # the back-off between attempts, not the test's to wait for
+            assert document.get() == ({"a": 1}, "1", True)
+    finally:
+        ssm.meta.events.unregister("before-send.ssm.GetParameter", throttled)
+    assert len(attempts) == 3
+
+
+class _Raw:
+    """A response body for ``AWSResponse``."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
 
 
 def test_a_once_function_runs_once_per_key_and_again_after_a_failure(kit, aws, lambda_context):

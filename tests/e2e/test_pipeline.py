@@ -270,10 +270,15 @@ def test_an_alert_that_keeps_failing_in_notify_team_ends_in_the_dlq_after_3_rece
     finally:
         cloud.runtime.clear_failure(notify)
 
-    messages = pipeline.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
-        "Messages", []
-    )
-    assert [m for m in messages if fraud["transaction_id"] in m["Body"]], "the alert is in the DLQ"
+    # SQS moves a message to its dead-letter queue when a receive finds it over maxReceiveCount: the move
+    # can land just after the pipeline looks settled, so look for a while (a received message stays received).
+    dead: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while not any(fraud["transaction_id"] in m["Body"] for m in dead) and time.monotonic() < deadline:
+        dead += pipeline.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+    assert [m for m in dead if fraud["transaction_id"] in m["Body"]], "the alert is in the DLQ"
     assert cloud.runtime.stats()[notify]["invocations"] - before == 3, "received (and failed) exactly 3 times"
     assert pipeline.transaction_alerts(fraud["transaction_id"]) == [], "never published"
     pipeline.sqs.purge_queue(QueueUrl=dlq)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.e2e.test_pipeline import fraud_after_history, history, now_ms, post_all, transaction
+from tests.e2e.test_pipeline import fraud_after_history, fraudulent, history, now_ms, post_all, transaction
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline
@@ -147,16 +147,7 @@ def scored_traffic(
     post_all(pipeline, bodies)
     if settle_between:
         pipeline.settle()
-    fraud = transaction(
-        new_id(f"{name}-fraud"),
-        user,
-        amount=3999.0,
-        merchant_category="shopping_net",
-        country="RU",
-        device_id=new_id("dev"),
-        channel="online",
-        timestamp=now_ms() - 1000,
-    )
+    fraud = fraudulent(new_id, name, user)
     post_all(pipeline, [fraud])
     return [*bodies, fraud], fraud["transaction_id"]
 

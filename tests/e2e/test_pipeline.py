@@ -242,6 +242,11 @@ def fraud_after_history(pipeline: Pipeline, new_id: Callable[[str], str], name: 
     user = new_id(name)
     post_all(pipeline, history(new_id, user, count=5))
     pipeline.settle()
+    return fraudulent(new_id, name, user)
+
+
+def fraudulent(new_id: Callable[[str], str], name: str, user: str) -> dict[str, Any]:
+    """A purchase unlike the user's history (amount, category, country, device, channel): alerted."""
     return transaction(
         new_id(f"{name}-fraud"),
         user,

@@ -275,8 +275,8 @@ def test_an_alert_that_keeps_failing_in_notify_team_ends_in_the_dlq_after_3_rece
     finally:
         cloud.runtime.clear_failure(notify)
 
-    # SQS moves a message to its dead-letter queue when a receive finds it over maxReceiveCount: the move
-    # can land just after the pipeline looks settled, so look for a while (a received message stays received).
+    # SQS moves a message to its dead-letter queue on the receive that finds it over maxReceiveCount, in
+    # two steps (out of the queue, into the DLQ): look for a while (a received message stays received).
     dead: list[dict[str, Any]] = []
     deadline = time.monotonic() + 30
     while not any(fraud["transaction_id"] in m["Body"] for m in dead) and time.monotonic() < deadline:

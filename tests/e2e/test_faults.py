@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.e2e.test_pipeline import fraud_after_history, fraudulent, history, now_ms, post_all, transaction
+from tests.e2e.test_pipeline import (
+    card_testing_burst,
+    fraud_after_history,
+    fraudulent,
+    history,
+    now_ms,
+    post_all,
+    transaction,
+)
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline
@@ -354,18 +362,7 @@ def test_a_card_testing_burst_that_arrives_late_is_still_analysed(
     pipeline = local_pipeline
     card = new_id("late-card") + "Lt8w"
     hours_ago = now_ms() - 3 * 3_600_000  # store-and-forward: taken three hours ago, uploaded now
-    burst = [
-        transaction(
-            new_id(f"late{i}"),
-            new_id(f"late-user{i}"),
-            amount=1.0 + i / 100,
-            card_id=card,
-            merchant_category="misc_net",
-            merchant_id=f"m-late-{i}",
-            timestamp=hours_ago + i * 10_000,
-        )
-        for i in range(8)
-    ]
+    burst = card_testing_burst(new_id, "late", card, first_ms=hours_ago)
     before = pipeline.tally()
 
     post_all(pipeline, burst)

@@ -203,20 +203,25 @@ def test_a_benign_sequence_produces_no_alert(pipeline: Pipeline, new_id: Callabl
         assert alerts == [], [(a["decision"], a["reasons"]) for a in alerts]
 
 
-def test_analyze_patterns_finds_a_card_testing_burst(pipeline: Pipeline, new_id: Callable[[str], str]) -> None:
-    card = new_id("card") + "Zq7x"  # the alert masks the card: its last 4 characters identify it
-    burst = [
+def card_testing_burst(new_id: Callable[[str], str], name: str, card: str, *, first_ms: int) -> list[dict[str, Any]]:
+    """Eight small purchases on one card by eight users at eight merchants, 10 s apart from ``first_ms``."""
+    return [
         transaction(
-            new_id(f"probe{i}"),
-            new_id(f"user{i}"),
+            new_id(f"{name}{i}"),
+            new_id(f"{name}-user{i}"),
             amount=1.0 + i / 100,
             card_id=card,
             merchant_category="misc_net",
-            merchant_id=f"m-misc-{i}",
-            timestamp=now_ms() - (20 - i) * 10_000,
+            merchant_id=f"m-{name}-{i}",
+            timestamp=first_ms + i * 10_000,
         )
         for i in range(8)
     ]
+
+
+def test_analyze_patterns_finds_a_card_testing_burst(pipeline: Pipeline, new_id: Callable[[str], str]) -> None:
+    card = new_id("card") + "Zq7x"  # the alert masks the card: its last 4 characters identify it
+    burst = card_testing_burst(new_id, "probe", card, first_ms=now_ms() - 200_000)
     post_all(pipeline, burst)
     pipeline.settle()
 

@@ -3,10 +3,12 @@
 The window is the ``ANALYSIS_WINDOW_MINUTES`` before the schedule event's ``time`` (not the clock, so
 a delayed or retried run looks at the window it was scheduled for), on the time transactions were
 *received*: one uploaded long after its own timestamp is still analysed. Transactions are read
-through the time-bucket index, one minute bucket and shard at a time, page by page, and streamed into
-the analyzer (``fraud.analysis``): memory is bounded by its aggregates, never by the number of
-transactions, and nothing scans the table. Each finding is alerted once while it persists, and only
-claimed as alerted once its alert was sent.
+through the time-bucket index, one query per minute bucket and shard, several buckets at once, page by
+page, and streamed into the analyzer (``fraud.analysis``) in the order of a sequential read: memory is
+bounded by its aggregates and a few pages, never by the number of transactions, and nothing scans the
+table. While a change of ``TIME_BUCKET_SHARDS`` is recent (``SHARD_MEMORY_MS``), the larger of the counts
+is read (``fraud.storage.StateStore.shards_to_read``). Each finding is alerted once while it persists,
+and only claimed as alerted once its alert was sent.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from fraud.config import EngineConfig
 from fraud.storage import MINUTE_MS, StateStore, TransactionStore
 
 ALERT_DEDUP_SECONDS = 2 * 24 * 3600
+# How long a run keeps reading the shards of a former, larger TIME_BUCKET_SHARDS: longer than a run's
+# window, the deploy that changes the count, and the asynchronous retries of a scheduled run (6 h at most).
+SHARD_MEMORY_MS = 24 * 3600 * 1000
 HASH_KEY_CACHE_SECONDS = 3600
 MIN_HASH_KEY_CHARACTERS = 32
 
@@ -96,6 +101,11 @@ def resources() -> Resources:
     )
 
 
+def clock_ms() -> int:
+    """The wall clock in epoch milliseconds (read for each claim; tests replace it)."""
+    return int(time.time() * 1000)
+
+
 def window_end_ms(event_time: str) -> int:
     """The event's ``time`` (ISO 8601, UTC) as epoch ms, down to the minute the window ends at."""
     end = int(datetime.fromisoformat(event_time.replace("Z", "+00:00")).timestamp() * 1000)
@@ -109,13 +119,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     hash_key, _, _ = res.hash_key.get()
     end = window_end_ms(event["time"])
     start = end - res.settings.analysis_window_minutes * MINUTE_MS
+    shards = res.state.shards_to_read(res.settings.time_bucket_shards, now_ms=clock_ms(), remember_ms=SHARD_MEMORY_MS)
     run = analyze_window(
-        res.store.window_items(start, end - 1),
+        res.store.window_items(start, end - 1, shards=shards),
         res.state,
         config,
         start_ms=start,
         end_ms=end,
-        now_ms=int(time.time() * 1000),
+        clock_ms=clock_ms,
         send=res.alerts.send,
         hash_key=hash_key,
         environment=res.settings.environment,
@@ -129,5 +140,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     kit.count("ItemsRead", run.items_read)
     kit.count("Findings", run.findings)
     kit.count("Suppressed", summary["suppressed"])
-    kit.logger.info("Window analyzed", extra={**summary, "rules_version": rules_version})
+    kit.logger.info("Window analyzed", extra={**summary, "rules_version": rules_version, "shards_read": shards})
     return summary

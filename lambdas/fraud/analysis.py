@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from fraud.alerts import finding_claim_id, pattern_alert
+from fraud.alerts import entity_hash, finding_claim_id, pattern_alert
 from fraud.patterns import PatternAnalyzer
 from fraud.storage import MINUTE_MS, merchant_baseline
 
@@ -31,13 +31,28 @@ MERCHANT_TOP_N = 1000  # merchants kept in each run's stored counts
 BASELINE_MINUTES = 60  # how far back the merchant baseline looks for earlier runs' counts
 
 
+def merchant_key(hash_key: bytes, merchant_id: str) -> str:
+    """The key of a merchant in the stored counts: a keyed hash of 24 characters, whatever the id.
+
+    A merchant id may be 128 characters of up to 4 bytes each (512 bytes): 1,000 of them would not fit
+    DynamoDB's 400 KB item; 1,000 keys of 24 bytes and their counts take under 50 KB.
+    """
+    return entity_hash(hash_key, "merchant", merchant_id)
+
+
+def key_id(hash_key: bytes) -> str:
+    """Names the hash key without revealing it (a keyed hash of a constant): runs keyed with another
+    key (before a rotation) are stored under other ids and never compared with this run's."""
+    return entity_hash(hash_key, "merchant-counts")[:8]
+
+
 class PatternState(Protocol):
     """What a run keeps between runs (``fraud.storage.StateStore``)."""
 
-    def load_merchant_counts(self, window_ends_ms: Iterable[int]) -> list[dict[str, int]]: ...
+    def load_merchant_counts(self, window_ends_ms: Iterable[int], *, key_id: str) -> list[dict[str, int]]: ...
 
     def save_merchant_counts(
-        self, window_end_ms: int, counts: dict[str, int], *, top_n: int, expiration: int
+        self, window_end_ms: int, counts: dict[str, int], *, top_n: int, expiration: int, key_id: str
     ) -> dict[str, int]: ...
 
     def claim_finding(self, claim_id: str, *, alert_id: str, now: int, expiration: int, sent: bool) -> bool: ...
@@ -78,13 +93,17 @@ def analyze_window(
     *,
     start_ms: int,
     end_ms: int,
-    now_ms: int,
+    clock_ms: Callable[[], int],
     send: Callable[[dict[str, Any]], bool],
     hash_key: bytes,
     environment: str,
     pending_seconds: int,
 ) -> WindowRun:
-    """Analyse the items received in ``[start_ms, end_ms)`` and alert on each new finding."""
+    """Analyse the items received in ``[start_ms, end_ms)`` and alert on each new finding.
+
+    ``clock_ms`` is read for each claim (and each alert's ``created_at``), after the window has been
+    read: a claim's expiry is compared with the time it is made, not with the start of a long run.
+    """
     run = WindowRun(start_ms, end_ms)
     analyzer = PatternAnalyzer(config)
     for item in items:
@@ -92,16 +111,27 @@ def analyze_window(
         run.items_read += 1
 
     counts = analyzer.merchant_counts()
-    earlier_runs = state.load_merchant_counts(range(end_ms - BASELINE_MINUTES * MINUTE_MS, end_ms, MINUTE_MS))
-    baseline = merchant_baseline(earlier_runs, counts, top_n=MERCHANT_TOP_N)
+    keys = {merchant: merchant_key(hash_key, merchant) for merchant in counts}
+    keyed_counts = {keys[merchant]: count for merchant, count in counts.items()}
+    counts_key = key_id(hash_key)
+    earlier_runs = state.load_merchant_counts(
+        range(end_ms - BASELINE_MINUTES * MINUTE_MS, end_ms, MINUTE_MS), key_id=counts_key
+    )
+    keyed_baseline = merchant_baseline(earlier_runs, keyed_counts, top_n=MERCHANT_TOP_N)
+    baseline = {merchant: keyed_baseline[key] for merchant, key in keys.items()} if keyed_baseline else {}
     state.save_merchant_counts(
-        end_ms, counts, top_n=MERCHANT_TOP_N, expiration=end_ms // 1000 + BASELINE_MINUTES * 60 + 3600
+        end_ms,
+        keyed_counts,
+        top_n=MERCHANT_TOP_N,
+        expiration=end_ms // 1000 + BASELINE_MINUTES * 60 + 3600,
+        key_id=counts_key,
     )
 
     findings = analyzer.findings(baseline)
     run.findings = len(findings)
-    now = now_ms // 1000
     for finding in findings:
+        now_ms = clock_ms()
+        now = now_ms // 1000
         alert = pattern_alert(finding, window_end_ms=end_ms, environment=environment, now_ms=now_ms, hash_key=hash_key)
         alert_id, claim_id = alert["alert_id"], finding_claim_id(finding, hash_key)
         if not state.claim_finding(claim_id, alert_id=alert_id, now=now, expiration=now + pending_seconds, sent=False):
@@ -115,6 +145,7 @@ def analyze_window(
             with contextlib.suppress(Exception):
                 state.release_finding(claim_id, alert_id=alert_id)
             raise
+        now = clock_ms() // 1000  # the send may have taken a while: the suppression runs from now
         state.claim_finding(
             claim_id, alert_id=alert_id, now=now, expiration=now + config.patterns.suppression_ms // 1000, sent=True
         )

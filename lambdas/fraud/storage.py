@@ -12,6 +12,7 @@ the client gets an answer (201 or 409) rather than a 5xx.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,11 +25,16 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from fraud.prefetch import in_order
+
 MINUTE_MS = 60_000
 DAY_S = 86_400
 CLAIM_TIMESTAMP = 0
 UNPROCESSED_RETRIES = 5
 CONFLICT_RETRIES = 4  # another request holds the same id in a transaction: wait for it (about 0.75 s)
+WINDOW_READERS = 8  # time-bucket queries in flight at once (botocore keeps 10 connections per client)
+WINDOW_PAGES_AHEAD = 2  # pages a bucket's reader may hold before the analysis reaches that bucket
+SHARD_COUNTS_ID = "time-bucket-shards"  # state item: the shard counts the analysis ran with lately
 
 # Attributes process-transaction adds to a transaction item; they are not part of the transaction.
 STORAGE_ATTRIBUTES = ("kind", "body_hash", "received_at", "time_bucket", "expires_at")
@@ -135,9 +141,12 @@ class TransactionStore:
         time_bucket_index_name: str = "time_bucket-received_at-index",
         time_bucket_shards: int = 4,
         retention_days: int | None = None,
+        window_readers: int = WINDOW_READERS,
     ) -> None:
         if time_bucket_shards < 1:
             raise ValueError(f"time_bucket_shards must be >= 1, got {time_bucket_shards}")
+        if window_readers < 1:
+            raise ValueError(f"window_readers must be >= 1, got {window_readers}")
         if retention_days is not None and retention_days < 1:
             raise ValueError(f"retention_days must be >= 1, got {retention_days}")
         self.client = client
@@ -146,6 +155,7 @@ class TransactionStore:
         self.time_bucket_index_name = time_bucket_index_name
         self.time_bucket_shards = time_bucket_shards
         self.retention_days = retention_days
+        self.window_readers = window_readers
 
     def put_transaction(self, transaction: Mapping[str, Any], *, body_hash: str, received_at: int) -> PutResult:
         """Write a validated transaction once; classify a repeat of its id.
@@ -245,27 +255,42 @@ class TransactionStore:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return items[:max_items]
 
-    def window_items(self, start_ms: int, end_ms: int) -> Iterator[dict[str, Any]]:
-        """Yield every transaction received in ``[start_ms, end_ms]``, one query page at a time.
+    def window_items(self, start_ms: int, end_ms: int, *, shards: int | None = None) -> Iterator[dict[str, Any]]:
+        """Yield every transaction received in ``[start_ms, end_ms]``, bucket by bucket, page by page.
 
-        Reads the time-bucket index (hash ``time_bucket``, range ``received_at``; one query per minute
-        bucket and shard, paginated), never the table, and never holds more than one page.
+        Reads the time-bucket index (hash ``time_bucket``, range ``received_at``; one paginated query per
+        minute bucket and shard), never the table. ``shards``: how many shards of each minute to read
+        (default: the store's own count; more while a shard-count change is recent, see
+        ``StateStore.shards_to_read``). The buckets are queried ``window_readers`` at a time
+        (``fraud.prefetch.in_order``), and the items come out in the order of a sequential read: bucket by
+        bucket, each bucket's pages in order. Memory holds at most ``window_readers * 3`` pages, whatever
+        the number of transactions; a query that fails (after botocore's retries) fails the read.
         """
-        for bucket in window_buckets(start_ms, end_ms, self.time_bucket_shards):
-            request: dict[str, Any] = {
-                "TableName": self.table_name,
-                "IndexName": self.time_bucket_index_name,
-                "KeyConditionExpression": "time_bucket = :b AND #received BETWEEN :from AND :to",
-                "ExpressionAttributeNames": {"#received": "received_at"},
-                "ExpressionAttributeValues": serialize_item({":b": bucket, ":from": start_ms, ":to": end_ms}),
-            }
-            while True:
-                page = self.client.query(**request)
-                for raw in page.get("Items", []):
-                    yield deserialize_item(raw)
-                if "LastEvaluatedKey" not in page:
-                    break
-                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        count = self.time_bucket_shards if shards is None else shards
+        if count < 1:
+            raise ValueError(f"shards must be >= 1, got {count}")
+        sources = [
+            functools.partial(self._bucket_pages, bucket, start_ms, end_ms)
+            for bucket in window_buckets(start_ms, end_ms, count)
+        ]
+        for page in in_order(sources, workers=self.window_readers, ahead=WINDOW_PAGES_AHEAD):
+            yield from page
+
+    def _bucket_pages(self, bucket: str, start_ms: int, end_ms: int) -> Iterator[list[dict[str, Any]]]:
+        """The items of one bucket in ``[start_ms, end_ms]``, one list per query page, in order."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": self.time_bucket_index_name,
+            "KeyConditionExpression": "time_bucket = :b AND #received BETWEEN :from AND :to",
+            "ExpressionAttributeNames": {"#received": "received_at"},
+            "ExpressionAttributeValues": serialize_item({":b": bucket, ":from": start_ms, ":to": end_ms}),
+        }
+        while True:
+            page = self.client.query(**request)
+            yield [deserialize_item(raw) for raw in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _order_key(item: Mapping[str, Any]) -> tuple[int, int, str]:
@@ -288,8 +313,9 @@ class StateStore:
     """Pattern-analysis state in ``fraud-state-<suffix>`` (hash ``id``, TTL ``expiration``, epoch s).
 
     The same table holds the Powertools idempotency records; the ids used here have their own
-    prefixes (``merchant-counts#``, ``finding#``) and cannot collide with them. Ids of findings are
-    built by ``fraud.alerts.finding_claim_id`` (keyed hashes): this module hashes nothing.
+    prefixes (``merchant-counts#``, ``finding#``, ``time-bucket-shards``) and cannot collide with them.
+    Ids of findings and merchant keys are built by ``fraud.alerts`` and ``fraud.analysis`` (keyed
+    hashes): this module hashes nothing.
     """
 
     def __init__(self, client: Any, table_name: str) -> None:
@@ -297,15 +323,20 @@ class StateStore:
         self.table_name = table_name
 
     def save_merchant_counts(
-        self, window_end_ms: int, counts: Mapping[str, int], *, top_n: int, expiration: int
+        self, window_end_ms: int, counts: Mapping[str, int], *, top_n: int, expiration: int, key_id: str
     ) -> dict[str, int]:
-        """Store this run's per-merchant transaction counts (only the ``top_n`` busiest merchants)."""
+        """Store this run's per-merchant transaction counts (only the ``top_n`` busiest merchants).
+
+        ``counts`` are keyed by the caller's fixed-length merchant keys (``fraud.analysis`` stores keyed
+        hashes, never the ids, which would let 1,000 merchants outgrow DynamoDB's 400 KB item); ``key_id``
+        names the hash key they were made with, so runs keyed with another key are never compared.
+        """
         top = dict(sorted(counts.items(), key=lambda entry: (-entry[1], entry[0]))[:top_n])
         self.client.put_item(
             TableName=self.table_name,
             Item=serialize_item(
                 {
-                    "id": merchant_counts_id(window_end_ms),
+                    "id": merchant_counts_id(window_end_ms, key_id),
                     "kind": "merchant-counts",
                     "window_end": window_end_ms,
                     "counts": top,
@@ -315,9 +346,9 @@ class StateStore:
         )
         return top
 
-    def load_merchant_counts(self, window_ends_ms: Iterable[int]) -> list[dict[str, int]]:
+    def load_merchant_counts(self, window_ends_ms: Iterable[int], *, key_id: str) -> list[dict[str, int]]:
         """The stored counts of the given earlier runs (by window end), skipping runs that stored none."""
-        keys = [{"id": {"S": merchant_counts_id(end)}} for end in dict.fromkeys(window_ends_ms)]
+        keys = [{"id": {"S": merchant_counts_id(end, key_id)}} for end in dict.fromkeys(window_ends_ms)]
         found: list[dict[str, int]] = []
         for start in range(0, len(keys), 100):  # BatchGetItem takes at most 100 keys
             request: dict[str, Any] = {
@@ -342,6 +373,36 @@ class StateStore:
                     f"BatchGetItem on {self.table_name} left keys unprocessed after {UNPROCESSED_RETRIES} retries"
                 )
         return found
+
+    def shards_to_read(self, configured: int, *, now_ms: int, remember_ms: int) -> int:
+        """How many shards of each minute bucket a run must read: ``configured``, or more while the count
+        was changed down lately.
+
+        Records that a run used ``configured`` now (one ``UpdateItem`` on the ``time-bucket-shards`` item,
+        an attribute ``shards_<count>`` per count, holding the last time a run used it) and returns the
+        largest count used in the last ``remember_ms``. Transactions written with the former count sit in
+        shards the new count no longer names; reading the larger count finds them, and costs one query
+        of an empty bucket for each shard that no transaction uses any more.
+        """
+        if configured < 1:
+            raise ValueError(f"configured must be >= 1, got {configured}")
+        response = self.client.update_item(
+            TableName=self.table_name,
+            Key=serialize_item({"id": SHARD_COUNTS_ID}),
+            UpdateExpression="SET #used = :now, #kind = :kind, #expiration = :expiration",
+            ExpressionAttributeNames={"#used": f"shards_{configured}", "#kind": "kind", "#expiration": "expiration"},
+            ExpressionAttributeValues=serialize_item(
+                {":now": now_ms, ":kind": "time-bucket-shards", ":expiration": (now_ms + remember_ms) // 1000}
+            ),
+            ReturnValues="ALL_NEW",
+        )
+        used = deserialize_item(response["Attributes"])
+        recent = [
+            int(name.removeprefix("shards_"))
+            for name, when in used.items()
+            if name.startswith("shards_") and int(when) >= now_ms - remember_ms
+        ]
+        return max([configured, *recent])
 
     def claim_finding(self, claim_id: str, *, alert_id: str, now: int, expiration: int, sent: bool) -> bool:
         """Claim the right to alert on a finding until ``expiration`` (epoch s); False if suppressed.
@@ -387,8 +448,9 @@ class StateStore:
                 raise
 
 
-def merchant_counts_id(window_end_ms: int) -> str:
-    return f"merchant-counts#{window_end_ms}"
+def merchant_counts_id(window_end_ms: int, key_id: str) -> str:
+    """``merchant-counts#<key id>#<window end>``: one run's counts, keyed with the hash key ``key_id`` names."""
+    return f"merchant-counts#{key_id}#{window_end_ms}"
 
 
 def merchant_baseline(runs: Iterable[Mapping[str, int]], merchants: Iterable[str], *, top_n: int) -> dict[str, float]:

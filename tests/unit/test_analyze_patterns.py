@@ -13,7 +13,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from fraud.alerts import entity_hash
+from fraud.analysis import MERCHANT_TOP_N, analyze_window, key_id, merchant_key
+from fraud.config import load_config
 from fraud.storage import StateStore, TransactionStore, merchant_baseline, window_buckets
+from tests.conftest import ROOT
 from tests.unit.handler_support import (
     BASE_TS,
     HASH_KEY,
@@ -256,7 +259,11 @@ def test_merchant_spike_is_judged_against_earlier_runs(analyze_patterns, aws, la
     state = StateStore(aws.dynamodb, aws.state_table_name)
     for minutes_back in (5, 10, 15):  # three earlier runs saw about 8 sales per window at merchant-hot
         state.save_merchant_counts(
-            WINDOW_END - minutes_back * MINUTE_MS, {"merchant-hot": 8, "merchant-calm": 3}, top_n=10, expiration=2**31
+            WINDOW_END - minutes_back * MINUTE_MS,
+            {merchant_key(KEY, "merchant-hot"): 8, merchant_key(KEY, "merchant-calm"): 3},
+            top_n=10,
+            expiration=2**31,
+            key_id=key_id(KEY),
         )
     spike = [
         make_transaction(
@@ -278,8 +285,12 @@ def test_merchant_spike_is_judged_against_earlier_runs(analyze_patterns, aws, la
     [alert] = queued_alerts(aws)
     assert alert["finding"]["type"] == "MERCHANT_SPIKE"
     assert alert["finding"]["entity"] == "merchant-hot"
-    stored = [item for item in table_items(aws, aws.state_table_name) if item["id"] == f"merchant-counts#{WINDOW_END}"]
-    assert stored[0]["counts"] == {"merchant-hot": 60}
+    stored = [
+        item
+        for item in table_items(aws, aws.state_table_name)
+        if item["id"] == f"merchant-counts#{key_id(KEY)}#{WINDOW_END}"
+    ]
+    assert stored[0]["counts"] == {merchant_key(KEY, "merchant-hot"): 60}, "keyed hashes, never the merchant ids"
 
 
 def test_without_earlier_runs_no_merchant_spike_is_claimed(analyze_patterns, aws, lambda_context):
@@ -377,12 +388,15 @@ def test_merchant_baseline_treats_merchants_cut_from_a_full_run_as_its_smallest_
 
 def test_state_store_keeps_the_top_merchants_and_loads_only_runs_that_exist(aws):
     state = StateStore(aws.dynamodb, aws.state_table_name)
-    state.save_merchant_counts(WINDOW_END - 5 * MINUTE_MS, {"a": 1, "b": 9, "c": 5}, top_n=2, expiration=2**31)
-    state.save_merchant_counts(WINDOW_END - 10 * MINUTE_MS, {"a": 2}, top_n=2, expiration=2**31)
+    state.save_merchant_counts(
+        WINDOW_END - 5 * MINUTE_MS, {"a": 1, "b": 9, "c": 5}, top_n=2, expiration=2**31, key_id="key-1"
+    )
+    state.save_merchant_counts(WINDOW_END - 10 * MINUTE_MS, {"a": 2}, top_n=2, expiration=2**31, key_id="key-1")
+    state.save_merchant_counts(WINDOW_END - 15 * MINUTE_MS, {"a": 7}, top_n=2, expiration=2**31, key_id="key-0")
 
-    runs = state.load_merchant_counts(range(WINDOW_END - 60 * MINUTE_MS, WINDOW_END, MINUTE_MS))
+    runs = state.load_merchant_counts(range(WINDOW_END - 60 * MINUTE_MS, WINDOW_END, MINUTE_MS), key_id="key-1")
 
-    assert sorted(runs, key=len) == [{"a": 2}, {"b": 9, "c": 5}]
+    assert sorted(runs, key=len) == [{"a": 2}, {"b": 9, "c": 5}], "runs keyed with another hash key are not read"
 
 
 # --- 100,000 transactions in one window (in memory) -----------------------------------------------
@@ -395,7 +409,7 @@ class InMemoryWindow:
         self.count = count
         self.requested: list[tuple[int, int]] = []
 
-    def window_items(self, start_ms: int, end_ms: int) -> Iterator[dict[str, Any]]:
+    def window_items(self, start_ms: int, end_ms: int, *, shards: int) -> Iterator[dict[str, Any]]:
         self.requested.append((start_ms, end_ms))
         rng = random.Random(42)
         span = end_ms - start_ms + 1
@@ -439,3 +453,84 @@ def test_100k_transactions_in_one_window_in_bounded_memory(analyze_patterns, aws
     assert finding_types(queued_alerts(aws)) == ["CARD_TESTING", "SHARED_IP"]
     # Aggregates of 20,000 users, not 100,000 items (holding the items alone would take > 100 MB).
     assert peak < 64 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+
+
+# --- bounds and clocks at scale -------------------------------------------------------------------
+
+MERCHANT_ID_MAX = json.loads((ROOT / "lambdas" / "fraud" / "transaction.schema.json").read_text())["properties"][
+    "merchant_id"
+]["maxLength"]
+ITEM_LIMIT = 400 * 1024  # DynamoDB's item size limit
+
+
+def item_size_bound(value: Any, name: str = "") -> int:
+    """An upper bound of an attribute's size as DynamoDB counts it: the UTF-8 bytes of its name and of a
+    string, at most 21 bytes for a number, a map's 3 bytes plus 1 per element and its content."""
+    size = len(name.encode("utf-8"))
+    if isinstance(value, str):
+        return size + len(value.encode("utf-8"))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return size + 21
+    if isinstance(value, dict):
+        return size + 3 + sum(1 + item_size_bound(v, k) for k, v in value.items())
+    raise TypeError(type(value))
+
+
+def test_the_stored_merchant_counts_stay_far_below_the_item_limit_at_the_worst_case(aws):
+    """1,000 merchants (MERCHANT_TOP_N) whose ids are the longest the schema accepts, in 4-byte characters."""
+    merchants = [chr(0x20000 + i) * MERCHANT_ID_MAX for i in range(MERCHANT_TOP_N + 1)]
+    assert {len(m) for m in merchants} == {MERCHANT_ID_MAX} and len(merchants[0].encode()) == 4 * MERCHANT_ID_MAX
+    items = [dict(make_transaction(transaction_id=f"m-{i}"), merchant_id=m) for i, m in enumerate(merchants)]
+    state = StateStore(aws.dynamodb, aws.state_table_name)
+
+    analyze_window(
+        items,
+        state,
+        load_config(),
+        start_ms=WINDOW_START,
+        end_ms=WINDOW_END,
+        clock_ms=lambda: WINDOW_END,
+        send=lambda alert: True,
+        hash_key=KEY,
+        environment="test",
+        pending_seconds=60,
+    )
+
+    [stored] = [item for item in table_items(aws, aws.state_table_name) if item["id"].startswith("merchant-counts#")]
+    assert len(stored["counts"]) == MERCHANT_TOP_N
+    assert {len(k) for k in stored["counts"]} == {24}, "fixed-length keyed hashes"
+    assert item_size_bound({k: int(v) for k, v in stored["counts"].items()}, "counts") < 50 * 1024
+    raw = {m: 10**20 for m in merchants[:MERCHANT_TOP_N]}
+    assert item_size_bound(raw, "counts") > ITEM_LIMIT, "the same counts keyed by merchant id would not fit"
+
+
+def test_a_claim_is_checked_against_the_time_it_is_made_not_the_start_of_a_long_scan(aws):
+    state = StateStore(aws.dynamodb, aws.state_table_name)
+    clock = [WINDOW_END]
+    # Another run's short claim on the finding: it expires 100 s after this run starts.
+    claim = claim_id("CARD_TESTING", "tok_tested")
+    state.claim_finding(
+        claim, alert_id="other-run", now=WINDOW_END // 1000, expiration=WINDOW_END // 1000 + 100, sent=False
+    )
+
+    def window() -> Iterator[dict[str, Any]]:
+        yield from card_testing_burst()
+        clock[0] += 200_000  # reading the window took 200 s: the other claim has expired meanwhile
+
+    run = analyze_window(
+        window(),
+        state,
+        load_config(),
+        start_ms=WINDOW_START,
+        end_ms=WINDOW_END,
+        clock_ms=lambda: clock[0],
+        send=lambda alert: True,
+        hash_key=KEY,
+        environment="test",
+        pending_seconds=60,
+    )
+
+    assert [outcome for _, _, outcome in run.outcomes] == ["sent"]
+    [stored] = [item for item in table_items(aws, aws.state_table_name) if item["id"] == claim]
+    assert stored["claimed_at"] == (WINDOW_END + 200_000) // 1000
+    assert stored["expiration"] - stored["claimed_at"] == 60 * 60

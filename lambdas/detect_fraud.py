@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import handler_kit as kit
+from aws_lambda_powertools.metrics import MetricUnit
 
 from fraud.alerts import transaction_alert
 from fraud.config import EngineConfig, load_config
@@ -233,6 +234,7 @@ def score_stream_record(record: dict[str, Any], *, scorers: Scorers, res: Resour
         )
         kit.count("Skipped")
         return "skipped"
+    report_stream_lag(record)
     decision, scored_now = res.score_once(image, scorers=scorers, res=res)
     if not scored_now:
         kit.logger.info(
@@ -240,6 +242,16 @@ def score_stream_record(record: dict[str, Any], *, scorers: Scorers, res: Resour
         )
         kit.count("AlreadyScored")
     return str(decision)
+
+
+def report_stream_lag(record: dict[str, Any]) -> None:
+    """``StreamLag`` (ms): from the stream record's creation to its scoring, the lag both routings alarm on
+    (EventBridge Pipes publish no iterator age). DynamoDB rounds the creation time down to the second, so
+    the lag reads up to a second long."""
+    created = record.get("dynamodb", {}).get("ApproximateCreationDateTime")
+    if isinstance(created, (int, float)):
+        lag_ms = max(0.0, time.time() * 1000 - created * 1000)
+        kit.metrics.add_metric(name="StreamLag", unit=MetricUnit.Milliseconds, value=lag_ms)
 
 
 def score_transaction(image: dict[str, Any], *, scorers: Scorers, res: Resources) -> str:

@@ -26,7 +26,7 @@ locals {
   # and architecture (AWS publishes one parameter per release; never `latest`).
   powertools_layer_parameter = var.powertools_release == null ? null : "/aws/service/powertools/python/${var.architecture}/${var.runtime}/${var.powertools_release}"
 
-  time_bucket_shards      = "4"
+  time_bucket_shards      = tostring(var.time_bucket_shards)
   rules_cache_seconds     = "300"
   analysis_window_minutes = "10"
 

@@ -19,7 +19,7 @@ locals {
   function_names = { for key, f in module.functions : key => f.function_name }
   dead_letters   = module.messaging.dead_letter_queue_names
 
-  app_metric = { for name in ["Created", "Duplicate", "Conflict", "Rejected", "Scored", "Suspicious", "Alerts", "PatternAlerts", "Published", "RulesFallback", "ModelFallback", "ShadowDisagreements"] :
+  app_metric = { for name in ["Created", "Duplicate", "Conflict", "Rejected", "Scored", "Suspicious", "Alerts", "PatternAlerts", "Published", "RulesFallback", "ModelFallback", "ShadowDisagreements", "StreamLag"] :
     name => [local.metrics_namespace, name, "service", local.metrics_dimension.service]
   }
 
@@ -32,11 +32,13 @@ locals {
       ["AWS/EventBridge/Pipes", "TargetStageFailed", "PipeName", local.pipe_name, { stat = "Sum" }],
       ["AWS/Events", "Invocations", "EventBusName", module.messaging.event_bus_name, "RuleName", "transaction-inserted-${var.suffix}", { stat = "Sum", label = "rule invocations" }],
       ["AWS/Events", "FailedInvocations", "EventBusName", module.messaging.event_bus_name, "RuleName", "transaction-inserted-${var.suffix}", { stat = "Sum", label = "rule failed invocations" }],
+      concat(local.app_metric.StreamLag, [{ stat = "Maximum", label = "stream lag (max, ms)", yAxis = "right" }]),
     ]
     }, {
-    title = "Stream lag: detect-fraud iterator age (ms)"
+    title = "Stream lag: detect-fraud iterator age and stream-to-scoring lag (ms)"
     metrics = [
       ["AWS/Lambda", "IteratorAge", "FunctionName", local.function_names["detect-fraud"], { stat = "Maximum", label = "iterator age (max)" }],
+      concat(local.app_metric.StreamLag, [{ stat = "Maximum", label = "stream lag (max)" }]),
     ]
   }][local.use_pipe ? 0 : 1]
 

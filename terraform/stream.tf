@@ -1,11 +1,13 @@
 # Table stream -> detect-fraud, one of two ways (var.stream_consumer):
-#   eventbridge: Pipe (filter: inserted transactions, one record per event) -> bus fraud-events ->
-#                rule -> detect-fraud, with a dead-letter queue at each hop
+#   eventbridge: Pipe (filter: inserted transactions; batches of 10, one PutEvents entry per record)
+#                -> bus fraud-events -> rule -> detect-fraud (one event each), with a dead-letter queue
+#                at each hop
 #   direct:      event source mapping with the same filter, partial batch failures, bisect on error,
 #                bounded retries, records kept for the stream's whole 24 h, failures to the stream
 #                dead-letter queue
 # and the alarms of each routing: Pipe execution and target failures, rule failed invocations, or
-# the mapping's iterator age.
+# the mapping's iterator age; and for both, detect-fraud's own StreamLag. Batches of one shard run
+# var.stream_parallelization_factor at a time (records of one item stay in order).
 
 locals {
   use_pipe = var.stream_consumer == "eventbridge"
@@ -24,6 +26,10 @@ locals {
   stream_retention_seconds = 86400
 
   pipe_name = "fraud-stream-${var.suffix}"
+
+  # EventBridge Pipes put a batch on an event bus as one PutEvents of one entry per record, and
+  # PutEvents takes at most 10 entries.
+  pipe_batch_size = 10
 }
 
 # --- eventbridge -------------------------------------------------------------------------------
@@ -121,7 +127,7 @@ resource "aws_pipes_pipe" "stream" {
   count = local.use_pipe ? 1 : 0
 
   name          = local.pipe_name
-  description   = "Inserted transactions from transactions-${var.suffix} to fraud-events-${var.suffix}, one record per event"
+  description   = "Inserted transactions from transactions-${var.suffix} to fraud-events-${var.suffix}, one event per record, 10 per PutEvents"
   role_arn      = aws_iam_role.pipe[0].arn
   source        = module.data.table_stream_arn
   target        = module.messaging.event_bus_arn
@@ -130,7 +136,8 @@ resource "aws_pipes_pipe" "stream" {
   source_parameters {
     dynamodb_stream_parameters {
       starting_position             = "LATEST"
-      batch_size                    = 1
+      batch_size                    = local.pipe_batch_size
+      parallelization_factor        = var.stream_parallelization_factor.eventbridge
       maximum_retry_attempts        = 10
       maximum_record_age_in_seconds = local.stream_retention_seconds
 
@@ -222,6 +229,7 @@ resource "aws_lambda_event_source_mapping" "stream" {
   function_name                      = module.functions["detect-fraud"].function_arn
   starting_position                  = "LATEST"
   batch_size                         = 10
+  parallelization_factor             = var.stream_parallelization_factor.direct
   maximum_batching_window_in_seconds = 1
   function_response_types            = ["ReportBatchItemFailures"]
   bisect_batch_on_function_error     = true
@@ -346,6 +354,26 @@ resource "aws_cloudwatch_metric_alarm" "iterator_age" {
   namespace           = "AWS/Lambda"
   metric_name         = "IteratorAge"
   dimensions          = { FunctionName = module.functions["detect-fraud"].function_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.stream_lag_alarm_seconds * 1000
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [module.messaging.ops_topic_arn]
+  ok_actions          = [module.messaging.ops_topic_arn]
+  tags                = local.tags
+}
+
+# Both routings: how long detect-fraud scored a transaction after its stream record was written
+# (StreamLag, its own EMF metric). EventBridge Pipes publish no iterator age, so on that routing this
+# is the only measure of lag; on the direct one it also counts the retries of a failing batch.
+resource "aws_cloudwatch_metric_alarm" "stream_lag" {
+  alarm_name          = "stream-lag-${module.functions["detect-fraud"].function_name}"
+  alarm_description   = "detect-fraud scored a transaction more than ${var.stream_lag_alarm_seconds} s after its stream record was written: the ${local.use_pipe ? "Pipe, the bus or the asynchronous invocations" : "event source mapping"} cannot keep up or keep retrying (docs/architecture.md, Capacity); records older than 24 h are lost to the stream."
+  namespace           = local.metrics_namespace
+  metric_name         = "StreamLag"
+  dimensions          = local.metrics_dimension
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1

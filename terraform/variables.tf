@@ -213,6 +213,21 @@ variable "ops_email" {
   }
 }
 
+variable "peak_transactions_per_second" {
+  description = "The intake this environment is sized for, in transactions per second: sustained (the busiest hour, what scoring must keep up with) and burst (what the API admits at once, e.g. its throttle's burst: what the intake, the table and the time-bucket index must take). time_bucket_shards is checked against the burst; the capacity of every hop: docs/architecture.md, Capacity."
+  type = object({
+    sustained = number
+    burst     = number
+  })
+  default  = { sustained = 50, burst = 1000 }
+  nullable = false
+
+  validation {
+    condition     = var.peak_transactions_per_second.sustained >= 1 && floor(var.peak_transactions_per_second.sustained) == var.peak_transactions_per_second.sustained && var.peak_transactions_per_second.burst >= var.peak_transactions_per_second.sustained && floor(var.peak_transactions_per_second.burst) == var.peak_transactions_per_second.burst
+    error_message = "peak_transactions_per_second must be whole numbers with 1 <= sustained <= burst, e.g. { sustained = 1000, burst = 2500 }."
+  }
+}
+
 variable "powertools_release" {
   description = "Powertools for AWS Lambda (Python) release the functions run, e.g. 3.37.0; its layer ARN is read from the public parameter /aws/service/powertools/python/<architecture>/<runtime>/<release>. tools.deploy.tfvars renders it from the aws-lambda-powertools pin in pyproject.toml (the one place it is written). null: no layer (the local emulator runs the project's own Powertools, the same pinned release)."
   type        = string
@@ -284,6 +299,21 @@ variable "sensitive_settings" {
   }
 }
 
+variable "stream_parallelization_factor" {
+  description = "Batches of one stream shard processed at once (1-10; records of one item stay in order), per routing: eventbridge (the Pipe, whose batch is one PutEvents of 10 entries) and direct (the event source mapping, whose batch is one detect-fraud invocation). Size it for the sustained peak per stream shard (docs/architecture.md, Capacity)."
+  type = object({
+    eventbridge = number
+    direct      = number
+  })
+  default  = { eventbridge = 1, direct = 1 }
+  nullable = false
+
+  validation {
+    condition     = alltrue([for factor in values(var.stream_parallelization_factor) : factor >= 1 && factor <= 10 && floor(factor) == factor])
+    error_message = "stream_parallelization_factor values must be whole numbers from 1 to 10 (AWS's range), e.g. { eventbridge = 2, direct = 6 }."
+  }
+}
+
 variable "stream_consumer" {
   description = "How detect-fraud consumes the table stream: \"eventbridge\" (Pipe -> custom bus -> rule) or \"direct\" (event source mapping)."
   type        = string
@@ -297,7 +327,7 @@ variable "stream_consumer" {
 }
 
 variable "stream_lag_alarm_seconds" {
-  description = "With stream_consumer = \"direct\": the iterator-age alarm fires when detect-fraud is further behind the table stream than this."
+  description = "The stream-lag alarms fire when detect-fraud scores a transaction more than this long after its stream record was written (StreamLag, both routings), or, with stream_consumer = \"direct\", when the mapping reads that far behind the stream (IteratorAge)."
   type        = number
   default     = 300
   nullable    = false
@@ -328,6 +358,23 @@ variable "tags" {
   validation {
     condition     = alltrue([for k in keys(var.tags) : !contains(["Environment", "Project", "CostCenter"], k)])
     error_message = "tags must not set Environment, Project or CostCenter; set suffix, project and cost_center instead."
+  }
+}
+
+variable "time_bucket_shards" {
+  description = "Keys per minute of the time-bucket index (the index analyze-patterns reads): each takes at most about 1,000 writes per second (one partition key value), and the sizing keeps it at 500 (half: keys of one minute can share a partition, and the hash spreads unevenly), so shards x 500 must cover peak_transactions_per_second.burst. analyze-patterns queries minutes x shards buckets per run. A change is safe at any time: process-transaction writes with the new count, analyze-patterns reads the larger of the new and the former count for 24 h."
+  type        = number
+  default     = 4
+  nullable    = false
+
+  validation {
+    condition     = var.time_bucket_shards >= 1 && var.time_bucket_shards <= 64 && floor(var.time_bucket_shards) == var.time_bucket_shards
+    error_message = "time_bucket_shards must be a whole number from 1 to 64, e.g. 4."
+  }
+
+  validation {
+    condition     = var.time_bucket_shards * 500 >= var.peak_transactions_per_second.burst
+    error_message = "time_bucket_shards (${var.time_bucket_shards}) takes ${var.time_bucket_shards * 500} transactions per second at 500 per key, less than peak_transactions_per_second.burst (${var.peak_transactions_per_second.burst}): set time_bucket_shards to at least ${ceil(var.peak_transactions_per_second.burst / 500)}."
   }
 }
 

@@ -192,6 +192,19 @@ ROOT_CASES = {
         {"alerts_visibility_timeout_seconds": 120},
         "alerts_visibility_timeout_seconds (120) must be at least 6 x notify-team's timeout (30 s) = 180;",
     ),
+    "time-bucket shards too few for the profile's burst": (
+        {"peak_transactions_per_second": {"sustained": 100, "burst": 5000}, "time_bucket_shards": 4},
+        "time_bucket_shards (4) takes 2000 transactions per second at 500 per key, less than"
+        " peak_transactions_per_second.burst (5000): set time_bucket_shards to at least 10.",
+    ),
+    "a burst below the sustained peak": (
+        {"peak_transactions_per_second": {"sustained": 100, "burst": 50}},
+        "peak_transactions_per_second must be whole numbers with 1 <= sustained <= burst",
+    ),
+    "a parallelization factor beyond AWS's range": (
+        {"stream_parallelization_factor": {"eventbridge": 1, "direct": 11}},
+        "stream_parallelization_factor values must be whole numbers from 1 to 10",
+    ),
     "notify-team timeout raised past the alerts visibility": (
         {"functions": {"notify-team": {"timeout_seconds": 120}}},
         "alerts_visibility_timeout_seconds (360) must be at least 6 x notify-team's timeout (120 s) = 720;",
@@ -216,6 +229,9 @@ VALID = {
     "model_file": "../models/default.json",
     "sensitive_settings": {"webhook-token": "secret"},
     "stream_lag_alarm_seconds": 600,
+    "peak_transactions_per_second": {"sustained": 100, "burst": 3000},
+    "time_bucket_shards": 6,
+    "stream_parallelization_factor": {"eventbridge": 2, "direct": 10},
 }
 
 

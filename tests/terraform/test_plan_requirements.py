@@ -252,7 +252,8 @@ def test_stage_throttles_at_1000_rps(any_plan):
     (settings,) = any_plan.resources("aws_api_gateway_method_settings")
     assert settings.get("method_path") == "*/*"
     assert settings.get("settings", 0, "throttling_rate_limit") == 1000
-    assert settings.get("settings", 0, "throttling_burst_limit") == 1000
+    # The burst is the profile's (prod: 2,500): tests/terraform/test_plan_capacity.py.
+    assert settings.get("settings", 0, "throttling_burst_limit") == any_plan.variables["api_throttle_burst_limit"]
 
 
 def test_the_stage_traces_with_xray_and_writes_json_access_logs(any_plan):

@@ -301,8 +301,17 @@ def scheduled_event(time: str) -> dict[str, Any]:
 
 
 def emf_metrics(captured_stdout: str) -> dict[str, float]:
-    """Sum of every EMF metric value printed to stdout (the Metrics utility's output)."""
+    """Sum of every EMF counter (unit Count) printed to stdout (the Metrics utility's output)."""
     totals: dict[str, float] = {}
+    for name, unit, value in emf_values(captured_stdout):
+        if unit == "Count":
+            totals[name] = totals.get(name, 0) + value
+    return totals
+
+
+def emf_values(captured_stdout: str) -> list[tuple[str, str, float]]:
+    """Every EMF metric value printed to stdout, as (name, unit, value), in order."""
+    values: list[tuple[str, str, float]] = []
     for line in captured_stdout.splitlines():
         try:
             document = json.loads(line)
@@ -314,5 +323,5 @@ def emf_metrics(captured_stdout: str) -> dict[str, float]:
             for metric in directive["Metrics"]:
                 value = document[metric["Name"]]
                 for item in value if isinstance(value, list) else [value]:
-                    totals[metric["Name"]] = totals.get(metric["Name"], 0) + item
-    return totals
+                    values.append((metric["Name"], metric.get("Unit", "None"), item))
+    return values

@@ -3,8 +3,10 @@
 What the pipeline tests cannot reach with the real deployment: throttling and quotas, function
 timeouts, asynchronous retries into an on-failure destination, the stream event source mapping's
 partial batch failures, bisection, retries, filtering and maximum record age, the pipe's maximum
-record age, fault injection (AWS errors for a while or for N calls, a crash after a call reached
-moto), the calls counted per function, and function logs in CloudWatch Logs.
+record age, a parallelization factor above 1 on a mapping and a pipe (batches of a shard at once, the
+records of one key in order), a pipe's batch put on a bus as one PutEvents of up to 10 entries, fault
+injection (AWS errors for a while or for N calls, a crash after a call reached moto), the calls
+counted per function, and function logs in CloudWatch Logs.
 """
 
 from __future__ import annotations
@@ -74,6 +76,48 @@ HANDLERS = textwrap.dedent(
         ]
         print(json.dumps({"batch": [r["dynamodb"]["Keys"]["id"]["S"] for r in event["Records"]]}))
         return {"batchItemFailures": failures}
+
+    def ordered(event, context):
+        """Notes in the table "observed", per source table: the order in which each item hash key's
+        records were processed, and for each invocation how many of that table's invocations ran at once
+        (it waits up to 2 s for another one to start: a lone invocation only takes longer)."""
+        import boto3
+
+        db = boto3.client("dynamodb")
+        records = event["Records"] if isinstance(event, dict) else event
+        table = records[0]["eventSourceARN"].split("/")[1]
+
+        def add(name, delta):
+            reply = db.update_item(
+                TableName="observed",
+                Key={"id": {"S": f"{table}#{name}"}},
+                UpdateExpression="ADD n :d",
+                ExpressionAttributeValues={":d": {"N": str(delta)}},
+                ReturnValues="ALL_NEW",
+            )
+            return int(reply["Attributes"]["n"]["N"])
+
+        def now_in_flight():
+            item = db.get_item(TableName="observed", Key={"id": {"S": f"{table}#in-flight"}}, ConsistentRead=True)
+            return int(item["Item"]["n"]["N"])
+
+        def append(name, value):
+            db.update_item(
+                TableName="observed", Key={"id": {"S": f"{table}#{name}"}},
+                UpdateExpression="SET seen = list_append(if_not_exists(seen, :none), :v)",
+                ExpressionAttributeValues={":none": {"L": []}, ":v": {"L": [{"S": value}]}},
+            )
+
+        at_once = add("in-flight", 1)
+        deadline = time.time() + 2
+        while at_once < 2 and time.time() < deadline:
+            time.sleep(0.05)
+            at_once = max(at_once, now_in_flight())
+        for record in records:
+            keys = record["dynamodb"]["Keys"]
+            append("order#" + keys["pk"]["S"], keys["n"]["N"])
+        append("at-once", str(at_once))
+        add("in-flight", -1)
     '''
 )
 SCHEMA = {
@@ -110,6 +154,20 @@ def _stream_table(session: Any, name: str) -> str:
     )["TableDescription"]["LatestStreamArn"]
 
 
+def _keyed_stream_table(session: Any, name: str) -> str:
+    """A table keyed (pk, n) with a stream: several items share a hash key."""
+    return session.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "n", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+
+
 def _queue(sqs: Any, name: str) -> tuple[str, str]:
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -128,6 +186,7 @@ def cloud(target: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
         ("batch", "handlers.batch", 3),
         ("calls", "handlers.calls", 10),
         ("slow_batch", "handlers.slow_batch", 5),
+        ("ordered", "handlers.ordered", 10),
     ]:
         arns[name] = lam.create_function(
             FunctionName=name,
@@ -185,6 +244,58 @@ def cloud(target: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
                 "DeadLetterConfig": {"Arn": piped_dlq_arn},
             }
         },
+    )
+    # Parallelization factors above 1: a mapping (4) and a pipe (3) on tables keyed (pk, n), and a mapping
+    # (3) whose batches report failures; the function notes what it saw in "observed".
+    dynamodb = session.client("dynamodb")
+    dynamodb.create_table(
+        TableName="observed",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    lam.create_event_source_mapping(
+        EventSourceArn=_keyed_stream_table(session, "lanes"),
+        FunctionName="ordered",
+        StartingPosition="LATEST",
+        BatchSize=2,
+        ParallelizationFactor=4,
+    )
+    session.client("pipes").create_pipe(
+        Name="lanes-pipe",
+        RoleArn=role,
+        Source=_keyed_stream_table(session, "piped-lanes"),
+        Target=arns["ordered"],
+        DesiredState="RUNNING",
+        SourceParameters={
+            "DynamoDBStreamParameters": {"StartingPosition": "LATEST", "BatchSize": 2, "ParallelizationFactor": 3}
+        },
+    )
+    _, lanes_failures_arn = _queue(sqs, "lanes-failures")
+    lam.create_event_source_mapping(
+        EventSourceArn=_stream_table(session, "poisoned-lanes"),
+        FunctionName="batch",
+        StartingPosition="LATEST",
+        BatchSize=4,
+        ParallelizationFactor=3,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": lanes_failures_arn}},
+    )
+    # A pipe that puts batches of 10 on a bus, whose rule sends each event to a queue.
+    events = session.client("events")
+    bus_arn = events.create_event_bus(Name="piped-bus")["EventBusArn"]
+    _, bus_events_arn = _queue(sqs, "bus-events")
+    events.put_rule(Name="piped-to-queue", EventBusName="piped-bus", EventPattern=json.dumps({"source": ["test.pipe"]}))
+    events.put_targets(Rule="piped-to-queue", EventBusName="piped-bus", Targets=[{"Id": "q", "Arn": bus_events_arn}])
+    session.client("pipes").create_pipe(
+        Name="to-bus",
+        RoleArn=role,
+        Source=_stream_table(session, "to-bus"),
+        Target=bus_arn,
+        DesiredState="RUNNING",
+        SourceParameters={"DynamoDBStreamParameters": {"StartingPosition": "LATEST", "BatchSize": 10}},
+        TargetParameters={"EventBridgeEventBusParameters": {"Source": "test.pipe", "DetailType": "Inserted"}},
     )
     session.client("ssm").put_parameter(Name="/emulator-test/setting", Value="on", Type="String")
     topic = session.client("sns").create_topic(Name="published")["TopicArn"]
@@ -403,6 +514,86 @@ def test_stream_records_older_than_the_pipe_s_maximum_age_go_to_its_dead_letter_
     dead = messages(cloud, "piped-dlq")
     assert [d["requestContext"]["condition"] for d in dead] == ["RecordAgeExceeded"] * 2
     assert {d["DDBStreamBatchInfo"]["streamArn"].split("/")[1] for d in dead} == {"piped"}
+
+
+def observed(cloud: LocalCloud, table: str) -> tuple[dict[str, list[int]], list[int]]:
+    """What the "ordered" function noted for ``table``: each hash key's order, and each invocation's
+    count of invocations at once."""
+    items = cloud.client("dynamodb").scan(TableName="observed")["Items"]
+    seen = {i["id"]["S"].removeprefix(f"{table}#"): [v["S"] for v in i.get("seen", {}).get("L", [])] for i in items}
+    orders = {
+        name.removeprefix("order#"): [int(n) for n in values]
+        for name, values in seen.items()
+        if name.startswith("order#")
+    }
+    return orders, [int(n) for n in seen.get("at-once", [])]
+
+
+def write_keyed(cloud: LocalCloud, table: str, keys: int, per_key: int) -> None:
+    """``keys`` hash keys with ``per_key`` items each, in one request (the records reach the stream at
+    once), each key's items in the order of ``n``."""
+    cloud.client("dynamodb").batch_write_item(
+        RequestItems={
+            table: [
+                {"PutRequest": {"Item": {"pk": {"S": f"k{k}"}, "n": {"N": str(n)}}}}
+                for n in range(per_key)
+                for k in range(keys)
+            ]
+        }
+    )
+
+
+@pytest.mark.parametrize(("table", "factor"), [("lanes", 4), ("piped-lanes", 3)], ids=["mapping", "pipe"])
+def test_a_parallelization_factor_runs_batches_of_a_shard_at_once_and_each_keys_records_in_order(
+    cloud: LocalCloud, table: str, factor: int
+) -> None:
+    write_keyed(cloud, table, keys=5, per_key=5)
+
+    assert cloud.wait_idle(quiet_s=0.5, timeout_s=60)
+
+    orders, at_once = observed(cloud, table)
+    assert orders == {f"k{k}": [0, 1, 2, 3, 4] for k in range(5)}, "each key's records in order, none twice"
+    assert max(at_once) >= 2, "batches of the one shard overlapped"
+    assert max(at_once) <= factor, "never more batches at once than the factor"
+    assert cloud.errors() == []
+
+
+def test_a_failing_record_holds_back_only_its_own_lane_and_goes_to_the_destination(cloud: LocalCloud) -> None:
+    from tools.emulator.integrations._streams import lane_of
+
+    ids = [f"pl-{n}" for n in range(9)]
+    cloud.client("dynamodb").batch_write_item(
+        RequestItems={
+            "poisoned-lanes": [{"PutRequest": {"Item": {"id": {"S": i}, "poison": {"BOOL": i == "pl-4"}}}} for i in ids]
+        }
+    )
+
+    assert cloud.wait_idle(quiet_s=0.5, timeout_s=60)
+
+    lane = [i for i in ids if lane_of(json.dumps({"S": i}), 3) == lane_of(json.dumps({"S": "pl-4"}), 3)]
+    at = lane.index("pl-4")
+    first = at - at % 4  # the lane's batches of 4: the one holding the poison
+    expected_failed = lane[at : first + 4]
+    [record] = messages(cloud, "lanes-failures")
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["DDBStreamBatchInfo"]["batchSize"] == len(expected_failed)
+    delivered = {i for batch in logged_batches(cloud) for i in batch if i.startswith("pl-")}
+    assert delivered == set(ids), "every record reached the function; the other lanes went on"
+
+
+def test_a_pipe_puts_a_batch_on_a_bus_as_putevents_of_up_to_10_entries_one_event_per_record(
+    cloud: LocalCloud,
+) -> None:
+    cloud.client("dynamodb").batch_write_item(
+        RequestItems={"to-bus": [{"PutRequest": {"Item": {"id": {"S": f"b-{n}"}}}} for n in range(25)]}
+    )
+
+    assert cloud.wait_idle(quiet_s=0.5, timeout_s=30)
+
+    assert cloud.counters()["event-buses"]["entries_per_request"]["piped-bus"] == {10: 2, 5: 1}
+    events = [json.loads(m["Body"]) for m in _receive_all(cloud, "bus-events")]
+    assert sorted(e["detail"]["dynamodb"]["Keys"]["id"]["S"] for e in events) == sorted(f"b-{n}" for n in range(25))
+    assert {(e["source"], e["detail-type"]) for e in events} == {("test.pipe", "Inserted")}, "one event per record"
 
 
 def test_an_aws_error_answers_the_next_n_calls_of_the_functions_and_botocore_retries_it(cloud: LocalCloud) -> None:

@@ -26,6 +26,7 @@ class EventSourceMapping:
     on_failure: str | None
     starting_position: str | None
     max_concurrency: int | None  # SQS: ScalingConfig.MaximumConcurrency
+    parallelization_factor: int  # streams: batches of one shard at once (1-10)
 
     @property
     def service(self) -> str:
@@ -54,6 +55,7 @@ def read_mappings(session: Any, service: str) -> tuple[EventSourceMapping, ...]:
                 on_failure=((esm.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
                 starting_position=esm.get("StartingPosition"),
                 max_concurrency=_int_or((esm.get("ScalingConfig") or {}).get("MaximumConcurrency"), 0) or None,
+                parallelization_factor=_int_or(esm.get("ParallelizationFactor"), 1),
             )
         )
     return tuple(mappings)

@@ -3,11 +3,17 @@
 A ``StreamReader`` follows each shard with the ``NextShardIterator`` of its last ``GetRecords`` and
 keeps the last sequence number it saw, to start again after it if an iterator expires. A
 ``StreamPoller`` sleeps until a table writes to a stream (moto runs in this process) rather than
-polling on a timer. Record age and the failure record of a batch are shared here too.
+polling on a timer. ``Lanes`` run the batches of one shard several at a time (a parallelization factor
+above 1) with the records of one partition key in order. Record age and the failure record of a batch
+are shared here too.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -16,8 +22,10 @@ from datetime import datetime
 from typing import Any
 
 from tools.emulator import moto_dynamodb
-from tools.emulator.integrations.base import Poller, iso, json_ready, now_iso
+from tools.emulator.integrations.base import Activity, Poller, iso, json_ready, now_iso
 from tools.emulator.timings import Timings
+
+log = logging.getLogger("emulator")
 
 WAKE_UP_S = 0.25  # the longest a stream poller sleeps without a write (stop, shard discovery)
 
@@ -27,6 +35,7 @@ class StreamRecord:
     event: dict[str, Any]  # the record as a consumer gets it (JSON-ready, with eventSourceARN)
     shard_id: str
     created: float  # ApproximateCreationDateTime, epoch seconds
+    partition_key: str  # the item's hash key value (JSON), what a parallelization factor keeps in order
 
     @property
     def sequence_number(self) -> str:
@@ -50,6 +59,7 @@ class StreamReader:
         self.iterators: dict[str, str | None] = {}  # shard -> next iterator (None: the shard is closed)
         self.last_sequence: dict[str, str] = {}
         self.pending: deque[StreamRecord] = deque()  # read from the stream, not yet handed out
+        self.hash_key: str | None = None  # the table's partition key attribute (DescribeStream's KeySchema)
         self._discovered = 0.0
         self._discover()
 
@@ -57,6 +67,8 @@ class StreamReader:
         """Start reading the shards not seen yet, from the starting position."""
         self._discovered = time.monotonic()
         description = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        hashes = [k["AttributeName"] for k in description.get("KeySchema") or [] if k.get("KeyType") == "HASH"]
+        self.hash_key = hashes[0] if hashes else None
         for shard in description["Shards"]:
             if shard["ShardId"] not in self.iterators:
                 self.iterators[shard["ShardId"]] = self._iterator(shard["ShardId"])
@@ -84,10 +96,17 @@ class StreamReader:
             created = raw["dynamodb"].get("ApproximateCreationDateTime")
             created_s = created.timestamp() if isinstance(created, datetime) else now
             self.timings.add("stream read (write to read)", now - created_s)
-            records.append(StreamRecord({**json_ready(raw), "eventSourceARN": self.stream_arn}, shard_id, created_s))
+            event = {**json_ready(raw), "eventSourceARN": self.stream_arn}
+            records.append(StreamRecord(event, shard_id, created_s, self._partition_key(event)))
         if records:
             self.last_sequence[shard_id] = records[-1].sequence_number
         return records
+
+    def _partition_key(self, event: dict[str, Any]) -> str:
+        """The record's item hash key value; all of its keys when the key schema is unknown (stricter)."""
+        keys = event.get("dynamodb", {}).get("Keys") or {}
+        value = keys.get(self.hash_key) if self.hash_key else None
+        return json.dumps(value if value is not None else keys, sort_keys=True)
 
     def read(self, limit: int, keep: Callable[[dict[str, Any]], bool] | None = None) -> tuple[list[StreamRecord], int]:
         """Up to ``limit`` records that ``keep`` accepts, oldest first, and how many were read and
@@ -122,6 +141,99 @@ class StreamPoller(Poller):
 
     def idle_wait(self) -> None:
         moto_dynamodb.wait_for_stream_write(self._generation, timeout_s=WAKE_UP_S)
+
+
+def lane_of(partition_key: str, factor: int) -> int:
+    """The lane (0 .. factor - 1) of a partition key: the same in every run and process (sha256, not
+    crc32: crc32 is linear, and keys that differ in one character all landed in one lane)."""
+    return int.from_bytes(hashlib.sha256(partition_key.encode("utf-8")).digest()[:8], "big") % factor
+
+
+class Lanes:
+    """The batches of each stream shard, ``factor`` at a time: a parallelization factor above 1.
+
+    A record goes to the lane of its shard and partition key (``lane_of``); a lane takes up to
+    ``batch_size`` of its records at a time and calls ``process`` with them, one batch after the other,
+    so the records of one key are processed in order, retries included, while the lanes run at once
+    (one thread each). ``process`` owns what happens to a batch (retries, bisection, record age, the
+    failure destination), as it does for a poller that runs one batch at a time. At most
+    ``factor * batch_size`` records wait per shard: ``room`` tells the poller how many more it may read.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        factor: int,
+        batch_size: int,
+        process: Callable[[list[StreamRecord]], None],
+        activity: Activity,
+        failed: Callable[[BaseException], None],
+    ) -> None:
+        self.name, self.factor, self.batch_size = name, factor, batch_size
+        self._process, self._activity, self._failed = process, activity, failed
+        self._cond = threading.Condition()
+        self._queues: dict[tuple[str, int], deque[StreamRecord]] = {}
+        self._active: set[tuple[str, int]] = set()  # lanes with records queued or a batch in flight
+        self._running = 0
+        self._stopped = False
+        self.most_at_once = 0  # the most batches of this consumer in flight at the same moment
+
+    def room(self) -> int:
+        """How many more records the poller may hand over (the fullest shard decides)."""
+        with self._cond:
+            return self._room_locked()
+
+    def wait_for_room(self, timeout_s: float) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._stopped or self._room_locked() > 0, timeout=timeout_s)
+
+    def _room_locked(self) -> int:
+        waiting: dict[str, int] = {}
+        for (shard, _), queue in self._queues.items():
+            waiting[shard] = waiting.get(shard, 0) + len(queue)
+        return self.factor * self.batch_size - max(waiting.values(), default=0)
+
+    def add(self, records: list[StreamRecord]) -> None:
+        """Queue records, in stream order, each on its lane (started on first use)."""
+        with self._cond:
+            for record in records:
+                lane = (record.shard_id, lane_of(record.partition_key, self.factor))
+                if lane not in self._queues:
+                    self._queues[lane] = deque()
+                    threading.Thread(target=self._run, args=(lane,), name=f"{self.name}:{lane[1]}", daemon=True).start()
+                self._queues[lane].append(record)
+                if lane not in self._active:
+                    self._active.add(lane)
+                    self._activity.start()  # the pipeline is busy until this lane is empty again
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def _run(self, lane: tuple[str, int]) -> None:
+        queue = self._queues[lane]
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._stopped or bool(queue))
+                if self._stopped:
+                    return
+                batch = [queue.popleft() for _ in range(min(self.batch_size, len(queue)))]
+                self._running += 1
+                self.most_at_once = max(self.most_at_once, self._running)
+                self._cond.notify_all()  # room for the poller
+            try:
+                self._process(batch)
+            except Exception as error:  # the emulator's own failure: shown by its health check
+                log.exception("%s: batch failed", self.name)
+                self._failed(error)
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    if not queue:
+                        self._active.discard(lane)
+                        self._activity.done()
 
 
 def batch_failure_record(

@@ -96,26 +96,41 @@ class Targets:
     """Delivery by ARN: integrations register a sender for the ARNs they own; others send to them.
 
     A sender is called as ``sender(arn, payload, source=..., detail_type=...)``; ``source`` and
-    ``detail_type`` matter to event buses (the event's envelope) and are ignored by the rest.
+    ``detail_type`` matter to event buses (the event's envelope) and are ignored by the rest. A target
+    that takes several entries in one request (an event bus: ``PutEvents``) registers a batch sender too,
+    called as ``batch_sender(arn, payloads, source=..., detail_type=...)``.
     """
 
     def __init__(self) -> None:
-        self._senders: list[tuple[Callable[[str], bool], Sender]] = []
+        self._senders: list[tuple[Callable[[str], bool], Sender, Sender | None]] = []
         self.sent: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()  # records of work given up on, by destination ARN
 
-    def register(self, accepts: Callable[[str], bool], sender: Sender) -> None:
-        self._senders.append((accepts, sender))
+    def register(self, accepts: Callable[[str], bool], sender: Sender, batch_sender: Sender | None = None) -> None:
+        self._senders.append((accepts, sender, batch_sender))
 
     def send(self, arn: str, payload: Any, *, source: str = "", detail_type: str = "", failure: bool = False) -> None:
         """Deliver ``payload`` to ``arn``; ``failure=True`` for an on-failure destination or a
         dead-letter queue (counted in ``failures``: something was given up on)."""
-        for accepts, sender in self._senders:
+        for accepts, sender, _ in self._senders:
             if accepts(arn):
                 sender(arn, payload, source=source, detail_type=detail_type)
                 self.sent[arn] += 1
                 if failure:
                     self.failures[arn] += 1
+                return
+        raise ValueError(f"target {arn} is not supported by the emulator")
+
+    def send_entries(self, arn: str, payloads: list[Any], *, source: str = "", detail_type: str = "") -> None:
+        """Deliver ``payloads`` to ``arn`` in one request where the target takes several, else one by one."""
+        for accepts, sender, batch_sender in self._senders:
+            if accepts(arn):
+                if batch_sender is not None:
+                    batch_sender(arn, payloads, source=source, detail_type=detail_type)
+                else:
+                    for payload in payloads:
+                        sender(arn, payload, source=source, detail_type=detail_type)
+                self.sent[arn] += len(payloads)
                 return
         raise ValueError(f"target {arn} is not supported by the emulator")
 

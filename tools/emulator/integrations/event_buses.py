@@ -1,7 +1,8 @@
 """EventBridge event buses and their pattern rules.
 
 Read from ``ListEventBuses``, ``ListRules`` and ``ListTargetsByRule``. An event sent to a bus ARN
-(by a pipe, a destination or another rule) is matched against every enabled rule with an event
+(by a pipe, whose batch comes as ``PutEvents`` requests of up to 10 entries, a destination or another
+rule) is matched against every enabled rule with an event
 pattern, with moto's own EventBridge matcher, and each target of a matching rule gets the event, or
 the target's constant ``Input``. A Lambda target is an asynchronous invocation, accepted at once, so
 EventBridge's own retry policy and dead-letter queue never come into play locally. Rules with a
@@ -11,6 +12,7 @@ schedule expression are the schedules integration's.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ from typing import Any
 
 from tools.emulator.integrations.base import Context, Integration, matches, now_iso
 from tools.emulator.topology import paginate
+
+MAX_ENTRIES = 10  # PutEvents' limit
 
 
 @dataclass(frozen=True)
@@ -64,19 +68,31 @@ class EventBuses(Integration):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.rules = read_pattern_rules(ctx.session)
-        self.put_count: Counter[str] = Counter()
+        self.put_count: Counter[str] = Counter()  # events (entries) per bus
+        self.entries_per_request: dict[str, Counter[int]] = {}  # per bus: how many PutEvents carried n entries
         self.matched: Counter[str] = Counter()
-        ctx.targets.register(lambda arn: ":event-bus/" in arn, self._send)
+        self._lock = threading.Lock()
+        ctx.targets.register(lambda arn: ":event-bus/" in arn, self._send, self._send_entries)
 
     @property
     def deployed(self) -> bool:
         return bool(self.rules)
 
     def _send(self, arn: str, payload: Any, *, source: str = "", detail_type: str = "") -> None:
-        self.put(bus_name(arn), source, detail_type, payload)
+        self._send_entries(arn, [payload], source=source, detail_type=detail_type)
+
+    def _send_entries(self, arn: str, payloads: list[Any], *, source: str = "", detail_type: str = "") -> None:
+        """One ``PutEvents`` request: each entry is an event of its own, matched and delivered on its own."""
+        if not 1 <= len(payloads) <= MAX_ENTRIES:
+            raise ValueError(f"PutEvents takes 1 to {MAX_ENTRIES} entries, got {len(payloads)}")
+        bus = bus_name(arn)
+        with self._lock:  # pipes deliver from several lanes at once
+            self.entries_per_request.setdefault(bus, Counter())[len(payloads)] += 1
+        for payload in payloads:
+            self.put(bus, source, detail_type, payload)
 
     def put(self, bus: str, source: str, detail_type: str, detail: Any) -> dict[str, Any]:
-        """``PutEvents`` of one event on ``bus``: match the rules, deliver to their targets."""
+        """One entry of a ``PutEvents`` on ``bus``, one event: match the rules, deliver to their targets."""
         topology = self.ctx.topology
         event = {
             "version": "0",
@@ -89,14 +105,20 @@ class EventBuses(Integration):
             "resources": [],
             "detail": detail,
         }
-        self.put_count[bus] += 1
+        with self._lock:
+            self.put_count[bus] += 1
         for rule in self.rules:
             if rule.bus != bus or not matches(rule.pattern, event):
                 continue
-            self.matched[rule.name] += 1
+            with self._lock:
+                self.matched[rule.name] += 1
             for target in rule.targets:
                 self.ctx.targets.send(target.arn, json.loads(target.input) if target.input else event)
         return event
 
     def counters(self) -> dict[str, Any]:
-        return {"put": dict(self.put_count), "matched": dict(self.matched)}
+        return {
+            "put": dict(self.put_count),
+            "entries_per_request": {bus: dict(sizes) for bus, sizes in self.entries_per_request.items()},
+            "matched": dict(self.matched),
+        }

@@ -1,10 +1,12 @@
 """EventBridge Pipes from DynamoDB streams.
 
-Read from ``ListPipes``/``DescribePipe``: the source stream's batch size, starting position,
-``MaximumRetryAttempts``, ``MaximumRecordAgeInSeconds`` and dead-letter queue, the filter criteria,
-and the target. A bus target gets one event per record (``detail`` = the record, with the pipe's
-``Source`` and ``DetailType``), a queue or topic one message per record, a Lambda target the batch
-(synchronously). A record older than the maximum age, or whose delivery failed more than the retry
+Read from ``ListPipes``/``DescribePipe``: the source stream's batch size, parallelization factor,
+starting position, ``MaximumRetryAttempts``, ``MaximumRecordAgeInSeconds`` and dead-letter queue, the
+filter criteria, and the target. A bus target gets the batch as ``PutEvents`` requests of up to 10
+entries, one event per record (``detail`` = the record, with the pipe's ``Source`` and ``DetailType``),
+a queue or topic one message per record, a Lambda target the batch (synchronously). A factor above 1
+runs that many batches of a shard at once, the records of one item hash key in order
+(``_streams.Lanes``). A record older than the maximum age, or whose delivery failed more than the retry
 limit, goes to the dead-letter queue with the batch information. Enrichment, input templates and
 batching windows are not emulated. Record ages count in the emulator's time (real seconds times
 ``time_scale``).
@@ -13,11 +15,14 @@ batching windows are not emulated. Record ages count in the emulator's time (rea
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from tools.emulator.integrations._streams import (
+    WAKE_UP_S,
+    Lanes,
     StreamPoller,
     StreamReader,
     StreamRecord,
@@ -30,6 +35,7 @@ from tools.emulator.topology import filters, paginate
 log = logging.getLogger("emulator")
 
 RETRY_BACKOFF_S = 0.5
+PUT_EVENTS_ENTRIES = 10  # a bus target gets a batch as PutEvents requests of at most this many entries
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class Pipe:
     source_arn: str
     target_arn: str
     batch_size: int
+    parallelization_factor: int  # batches of one shard at once (1-10)
     filters: tuple[str, ...]
     starting_position: str
     detail_type: str | None
@@ -68,6 +75,7 @@ def read_pipes(session: Any) -> tuple[Pipe, ...]:
                 source_arn=pipe["Source"],
                 target_arn=pipe["Target"],
                 batch_size=int(stream.get("BatchSize") or 1),
+                parallelization_factor=int(stream.get("ParallelizationFactor") or 1),
                 filters=filters(source.get("FilterCriteria")),
                 starting_position=stream.get("StartingPosition") or "LATEST",
                 detail_type=bus.get("DetailType"),
@@ -90,20 +98,45 @@ class PipePoller(StreamPoller):
         self.filtered_out = 0
         self.sent = 0
         self.dead_lettered = 0
+        self._counts = threading.Lock()  # lanes update the counters from their threads
+        self.lanes = (
+            Lanes(
+                self.name, pipe.parallelization_factor, pipe.batch_size, self._deliver, ctx.activity, self._lane_failed
+            )
+            if pipe.parallelization_factor > 1
+            else None
+        )
 
     def poll(self) -> bool:
         self.activity.start()
         batch: list[StreamRecord] = []
         dropped = 0
+        room = 1
         try:
-            batch, dropped = self.reader.read(self.pipe.batch_size, self._matches)
+            if self.lanes is None:
+                batch, dropped = self.reader.read(self.pipe.batch_size, self._matches)
+            elif (room := self.lanes.room()) > 0:
+                batch, dropped = self.reader.read(room, self._matches)
             self.read_count += len(batch) + dropped
             self.filtered_out += dropped
-            if batch:
+            if batch and self.lanes is not None:
+                self.lanes.add(batch)
+            elif batch:
                 self._deliver(batch)
         finally:
             self.activity.done(worked=bool(batch or dropped))
+        if room <= 0 and self.lanes is not None:
+            self.lanes.wait_for_room(WAKE_UP_S)
+            return True  # read again at once: records may be waiting
         return bool(batch or dropped)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.lanes is not None:
+            self.lanes.stop()
+
+    def _lane_failed(self, error: BaseException) -> None:
+        self.error = error
 
     def _matches(self, event: dict[str, Any]) -> bool:
         return matches(self.pipe.filters, event)
@@ -118,7 +151,8 @@ class PipePoller(StreamPoller):
                 return
             try:
                 self._send(batch)
-                self.sent += len(batch)
+                with self._counts:
+                    self.sent += len(batch)
                 return
             except Exception as error:  # the target refused: retry, then the dead-letter queue
                 attempts += 1
@@ -135,16 +169,18 @@ class PipePoller(StreamPoller):
             if not outcome.ok:
                 raise RuntimeError(f"{outcome.error_type}: {(outcome.error or {}).get('errorMessage')}")
             return
+        source, detail_type = pipe.source or f"Pipe {pipe.name}", pipe.detail_type or "Event from aws:dynamodb"
+        if ":event-bus/" in pipe.target_arn:
+            for start in range(0, len(batch), PUT_EVENTS_ENTRIES):
+                entries = [r.event for r in batch[start : start + PUT_EVENTS_ENTRIES]]
+                self.ctx.targets.send_entries(pipe.target_arn, entries, source=source, detail_type=detail_type)
+            return
         for record in batch:
-            self.ctx.targets.send(
-                pipe.target_arn,
-                record.event,
-                source=pipe.source or f"Pipe {pipe.name}",
-                detail_type=pipe.detail_type or "Event from aws:dynamodb",
-            )
+            self.ctx.targets.send(pipe.target_arn, record.event, source=source, detail_type=detail_type)
 
     def _dead_letter(self, batch: list[StreamRecord], condition: str, attempts: int) -> None:
-        self.dead_lettered += len(batch)
+        with self._counts:
+            self.dead_lettered += len(batch)
         info = batch_failure_record(batch, self.pipe.source_arn, condition, attempts, function_error=False)
         info["requestContext"].pop("functionArn")
         info["requestContext"]["pipeArn"] = self.pipe.arn
@@ -168,6 +204,8 @@ class StreamPipes(PollingIntegration):
                 "filtered_out": p.filtered_out,
                 "sent": p.sent,
                 "dead_lettered": p.dead_lettered,
+                "parallelization_factor": p.pipe.parallelization_factor,
+                "most_batches_at_once": p.lanes.most_at_once if p.lanes is not None else 1,
             }
             for p in self.pollers
             if isinstance(p, PipePoller)

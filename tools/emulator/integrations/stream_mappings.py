@@ -4,19 +4,24 @@ Read from ``ListEventSourceMappings``: filter criteria, batch size, starting pos
 ``ReportBatchItemFailures`` (the batch is checkpointed before the first reported failure and retried
 from there), ``BisectBatchOnFunctionError``, ``MaximumRetryAttempts``, ``MaximumRecordAgeInSeconds``
 and the on-failure destination, which gets Lambda's ``DDBStreamBatchInfo`` record with the condition
-``RetryAttemptsExhausted`` or ``RecordAgeExceeded``. One batch at a time per shard (parallelisation
-factor 1, Lambda's default); batching windows are not emulated (a batch goes as soon as it is read).
-Record ages count in the emulator's time: real seconds times ``time_scale``.
+``RetryAttemptsExhausted`` or ``RecordAgeExceeded``. ``ParallelizationFactor`` batches of one shard at
+a time (``_streams.Lanes``: the records of one item hash key in order, retries included; with the
+default 1, one batch after the other on the poller's thread); batching windows are not emulated (a
+batch goes as soon as it is read). Record ages count in the emulator's time: real seconds times
+``time_scale``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
 from tools.emulator.integrations._mappings import EventSourceMapping, read_mappings
 from tools.emulator.integrations._streams import (
+    WAKE_UP_S,
+    Lanes,
     StreamPoller,
     StreamReader,
     StreamRecord,
@@ -44,19 +49,52 @@ class StreamMappingPoller(StreamPoller):
         self.filtered_out = 0
         self.failed_batches = 0
         self.expired = 0
+        self._counts = threading.Lock()  # lanes update the counters from their threads
+        self.lanes = (
+            Lanes(
+                self.name,
+                mapping.parallelization_factor,
+                mapping.batch_size,
+                self._first,
+                ctx.activity,
+                self._lane_failed,
+            )
+            if mapping.parallelization_factor > 1
+            else None
+        )
 
     def poll(self) -> bool:
         self.activity.start()
         batch: list[StreamRecord] = []
         dropped = 0
+        room = 1
         try:
-            batch, dropped = self.reader.read(self.mapping.batch_size, self._matches)
+            if self.lanes is None:
+                batch, dropped = self.reader.read(self.mapping.batch_size, self._matches)
+            elif (room := self.lanes.room()) > 0:
+                batch, dropped = self.reader.read(room, self._matches)
             self.filtered_out += dropped
-            if batch:
+            if batch and self.lanes is not None:
+                self.lanes.add(batch)
+            elif batch:
                 self._process(batch, attempts=0)
         finally:
             self.activity.done(worked=bool(batch or dropped))
+        if room <= 0 and self.lanes is not None:
+            self.lanes.wait_for_room(WAKE_UP_S)
+            return True  # read again at once: records may be waiting
         return bool(batch or dropped)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.lanes is not None:
+            self.lanes.stop()
+
+    def _first(self, batch: list[StreamRecord]) -> None:
+        self._process(batch, attempts=0)
+
+    def _lane_failed(self, error: BaseException) -> None:
+        self.error = error
 
     def _matches(self, event: dict[str, Any]) -> bool:
         return matches(self.mapping.filters, event)
@@ -67,13 +105,15 @@ class StreamMappingPoller(StreamPoller):
         while True:
             expired, batch = split_expired(batch, mapping.max_record_age_s, ctx.time_scale)
             if expired:
-                self.expired += len(expired)
+                with self._counts:
+                    self.expired += len(expired)
                 ctx.ledger.record(self.function, failed=len(expired))
                 self._give_up(expired, "RecordAgeExceeded", attempts, None)
             if not batch:
                 return
             outcome = ctx.runtime.invoke(mapping.function_arn, {"Records": [r.event for r in batch]})
-            self.invocations += 1
+            with self._counts:
+                self.invocations += 1
             failed_from = self._first_failure(batch, outcome)
             if failed_from is None:
                 ctx.ledger.record(self.function, ok=len(batch))
@@ -81,7 +121,8 @@ class StreamMappingPoller(StreamPoller):
             ctx.ledger.record(self.function, ok=failed_from)  # checkpointed before the first failure
             attempts += 1
             if mapping.max_retries >= 0 and attempts > mapping.max_retries:
-                self.failed_batches += 1
+                with self._counts:
+                    self.failed_batches += 1
                 ctx.ledger.record(self.function, failed=len(batch) - failed_from)
                 self._give_up(batch[failed_from:], "RetryAttemptsExhausted", attempts, outcome)
                 return
@@ -141,6 +182,8 @@ class StreamMappings(PollingIntegration):
                 "filtered_out": p.filtered_out,
                 "failed_batches": p.failed_batches,
                 "expired": p.expired,
+                "parallelization_factor": p.mapping.parallelization_factor,
+                "most_batches_at_once": p.lanes.most_at_once if p.lanes is not None else 1,
             }
             for p in self.pollers
             if isinstance(p, StreamMappingPoller)

@@ -4,9 +4,9 @@ time-bucket shards for the burst, stream batches and parallelization per routing
 from __future__ import annotations
 
 import json
-import math
 
 from tests.conftest import ROOT
+from tools import capacity
 
 PER_KEY_WRITES = 500  # what the sizing lets one time-bucket key take per second (half of DynamoDB's 1,000)
 
@@ -65,14 +65,12 @@ def test_the_event_source_mapping_scores_the_profiles_batches_per_shard_at_once(
     assert mapping.get("batch_size") == 10
     factor = profile(direct_plan)["stream_parallelization_factor"]["direct"]
     assert mapping.get("parallelization_factor") == factor
-    assert factor == {"dev": 1, "prod": 6}[direct_plan.config.profile]
+    assert factor == {"dev": 1, "prod": 8}[direct_plan.config.profile]
     if direct_plan.config.profile == "prod":
-        # At the burst the table writes 6 units per transaction (three items in one TransactWriteItems):
-        # DynamoDB splits it into a partition, hence a stream shard, per 1,000 units per second.
-        burst = direct_plan.variables["peak_transactions_per_second"]["burst"]
-        stream_shards = math.ceil(burst * 6 / 1000)
+        # At the sustained peak every batch the mapping runs at once has a sandbox of the reservation.
+        sustained = direct_plan.variables["peak_transactions_per_second"]["sustained"]
         reserved = direct_plan.functions()["detect-fraud"].get("reserved_concurrent_executions")
-        assert stream_shards * factor <= reserved, "every batch the mapping runs at once has a sandbox"
+        assert capacity.stream_shards(sustained) * factor <= reserved
 
 
 def test_both_routings_alarm_on_detect_frauds_stream_lag(any_plan):

@@ -226,8 +226,9 @@ class Lanes:
             try:
                 self._process(batch)
             except Exception as error:  # the emulator's own failure: shown by its health check
-                log.exception("%s: batch failed", self.name)
-                self._failed(error)
+                if not self._stopped:  # a batch cut short by the cloud stopping is no failure
+                    log.exception("%s: batch failed", self.name)
+                    self._failed(error)
             finally:
                 with self._cond:
                     self._running -= 1

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.clock import DAY, NIGHT, pinned, wall_ms
+
 ANALYSIS_EVENT = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
 
 
@@ -126,10 +128,10 @@ class Pipeline:
             if a.get("kind") == "transaction" and a["transaction"]["transaction_id"] == transaction_id
         ]
 
-    def run_analysis(self, at_ms: int | None = None) -> None:
-        """Run analyze-patterns as its schedule would at ``at_ms`` (default now): its window is the
-        minutes before, on the time transactions were received."""
-        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((at_ms or time.time() * 1000) / 1000))
+    def run_analysis(self, minutes_later: int = 0) -> None:
+        """Run analyze-patterns as its schedule would now, or ``minutes_later``: its window is the minutes
+        before, on the time transactions were received (the wall clock, not the traffic's)."""
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall_ms() / 1000 + 60 * minutes_later))
         event = {**ANALYSIS_EVENT, "id": str(uuid.uuid4()), "time": at}
         if self.local:
             from tools.emulator.integrations.async_invoke import AsyncInvocations
@@ -218,9 +220,18 @@ def deployed_outputs(suffix: str) -> dict[str, Any]:
     return outputs
 
 
+# The time of day each routing's traffic runs at (tests/clock.py): every CI run has each test at night and by day.
+CLOCKS = {"eventbridge": NIGHT, "direct": DAY}
+
+
 @pytest.fixture(scope="module", params=["eventbridge", "direct"])
 def pipeline(request: pytest.FixtureRequest, terraform_bin: str) -> Iterator[Pipeline]:
     """The deployed pipeline; locally once per stream_consumer mode, on AWS the one --env names."""
+    with pinned(CLOCKS[request.param]):
+        yield from _pipeline(request)
+
+
+def _pipeline(request: pytest.FixtureRequest) -> Iterator[Pipeline]:
     if request.config.getoption("--target") == "aws":
         suffix = request.config.getoption("e2e_env")
         if not suffix:

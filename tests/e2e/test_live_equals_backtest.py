@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.clock import traffic_now_ms
 from tools.detection import backtest
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def labeled_sequence(new_id: Callable[[str], str]) -> list[dict[str, Any]]:
     backtest replays in (both paths order ties by arrival, then id).
     """
     user = new_id("parity-user")
-    now = int(time.time() * 1000)
+    now = traffic_now_ms()
     midnight = now - now % DAY_MS
     sequence: list[dict[str, Any]] = []
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tools._cli import BUILD, ROOT, ToolError, progress, run
+from tools._cli import BUILD, ROOT, ToolError, clock_offset_ms, progress, run
 from tools.deploy import package, tfvars
 from tools.deploy.tf import Stack, stream_terraform_output
 from tools.detection import simulate
@@ -338,9 +338,12 @@ def print_report(result: Reconciliation, alerts: Alerts, emails: list[tuple[str,
 # -- traffic -------------------------------------------------------------------------------------------
 
 
-def traffic(count: int, users: int, seed: int, fraud_rate: float) -> list[dict[str, Any]]:
-    """Simulated labeled transactions of the last day, ending now (so the API accepts the timestamps)."""
+def traffic(count: int, users: int, seed: int, fraud_rate: float, clock: str | None = None) -> list[dict[str, Any]]:
+    """Simulated labeled transactions of the last day, ending now (so the API accepts the timestamps), or at the
+    most recent ``clock`` time of day (``HH:MM`` UTC): the same traffic whatever the hour the demo runs at."""
     now_ms = int(time.time() * 1000)
+    if clock is not None:
+        now_ms += clock_offset_ms(clock, now_ms)
     return list(
         simulate.generate(
             n_users=users, days=1, seed=seed, fraud_rate=fraud_rate, end_ms=now_ms - 1000, n_transactions=count
@@ -405,7 +408,7 @@ def curl_line(cloud: LocalCloud) -> str:
 def run_demo(cloud: LocalCloud, args: argparse.Namespace) -> Reconciliation:
     sqs = cloud.client("sqs")
     subscription = cloud.outputs["alert_subscription_queue_url"]
-    transactions = traffic(args.transactions, args.users, args.seed, args.fraud_rate)
+    transactions = traffic(args.transactions, args.users, args.seed, args.fraud_rate, args.clock)
     fraud_ids = {t["transaction_id"] for t in transactions if t["is_fraud"]}
     progress(f"API: {cloud.api_url}")
     progress("what the API answers:")
@@ -473,6 +476,11 @@ def _parser() -> argparse.ArgumentParser:
         "--fraud-rate", type=float, default=0.08, help="share of fraudulent transactions (default 0.08)"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--clock",
+        metavar="HH:MM",
+        help="end the simulated traffic at the most recent HH:MM UTC rather than now (the tests pin it)",
+    )
     parser.add_argument("--rate", type=float, default=40.0, help="transactions per second to send (default 40)")
     parser.add_argument("--sandboxes", type=int, default=4, help="maximum sandboxes per function (default 4)")
     parser.add_argument(

@@ -20,7 +20,9 @@ a log record) are not strings and are never looked at.
 
 from __future__ import annotations
 
+import bisect
 import re
+from typing import NamedTuple
 
 MIN_DIGITS = 13
 MAX_DIGITS = 19
@@ -31,6 +33,96 @@ REPLACEMENT = "[card number]"
 # Digit groups joined by at most 3 separator characters.
 _RUN = re.compile(r"\d+(?:[ ._-]{1,3}\d+)*")
 _GROUP = re.compile(r"\d+")
+
+
+class Network(NamedTuple):
+    """A card network's numbers: IIN prefixes (``"4"``, ``"2221-2720"``: a range of equally long
+    prefixes) and the lengths of the numbers it issues."""
+
+    name: str
+    prefixes: tuple[str, ...]
+    lengths: tuple[int, ...]
+
+
+_ANY = tuple(range(16, 20))
+# The networks' published number ranges (ISO/IEC 7812-1 issuer identification numbers), as tabulated
+# in Wikipedia's "Payment card number" (Issuer identification number table, 2024). Defunct networks
+# (Bankcard, Diners Club enRoute, Laser, Solo, Switch) are left out; a network whose ranges another
+# row already covers is listed all the same, so the table reads like its source.
+NETWORKS: tuple[Network, ...] = (
+    Network("UATP", ("1",), (15,)),
+    Network("GPN", ("1946", "50", "56", "58", "60-63"), (16, 18, 19)),
+    Network("Mir", ("2200-2204",), _ANY),
+    Network("BORICA", ("2205",), _ANY),
+    Network("Mastercard", ("2221-2720", "51-55"), (16,)),
+    Network("Diners Club International", ("300-305", "3095", "36", "38-39"), (14, 15, *_ANY)),
+    Network("China T-Union", ("31",), (19,)),
+    Network("American Express", ("34", "37"), (15,)),
+    Network("JCB", ("3528-3589",), _ANY),
+    Network("LankaPay", ("357111",), (16,)),
+    Network("Visa", ("4",), (13, 16, 19)),
+    Network("Visa Electron", ("4026", "417500", "4508", "4844", "4913", "4917"), (16,)),
+    Network("Dankort", ("5019", "4571"), (16,)),
+    Network("Verve", ("506099-506198", "507865-507964", "650002-650027"), (16, 18, 19)),
+    Network("RuPay", ("60", "65", "81", "82", "508", "353", "356"), (16,)),
+    Network("Maestro", ("50", "56-69"), tuple(range(12, 20))),
+    Network("AfriGo", ("56445600",), (18,)),
+    Network("UzCard", ("8600", "5614"), (16,)),
+    Network("UkrCard", ("60400100-60420099",), _ANY),
+    Network("NPS Pridnestrovie", ("6054740-6054744",), (16,)),
+    Network("Discover", ("6011", "644-649", "65", "622126-622925"), _ANY),
+    Network("China UnionPay", ("62", "81"), _ANY),
+    Network("InterPayment", ("636",), _ANY),
+    Network("InstaPayment", ("637-639",), (16,)),
+    Network("Napas", ("9704",), (16, 19)),
+    Network("Troy", ("979200-979289",), (16,)),
+    Network("Humo", ("9860",), (16,)),
+)
+IIN_DIGITS = 8  # the longest issuer identification number (ISO/IEC 7812-1:2017)
+
+
+def prefix_range(prefix: str) -> tuple[int, int]:
+    """``"2221-2720"`` -> ``(2221, 2720)``; ``"4"`` -> ``(4, 4)``."""
+    low, _, high = prefix.partition("-")
+    return int(low), int(high or low)
+
+
+def _issued_ranges() -> dict[int, tuple[list[int], list[int]]]:
+    """Per length, the merged ``[start, end)`` ranges of the numbers' first ``IIN_DIGITS`` digits that
+    some network issues (sorted starts, ends), for a binary search."""
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    for network in NETWORKS:
+        for prefix in network.prefixes:
+            low, high = prefix_range(prefix)
+            scale = 10 ** (IIN_DIGITS - len(prefix.partition("-")[0]))
+            for length in network.lengths:
+                ranges.setdefault(length, []).append((low * scale, (high + 1) * scale))
+    merged: dict[int, tuple[list[int], list[int]]] = {}
+    for length, spans in ranges.items():
+        starts: list[int] = []
+        ends: list[int] = []
+        for start, end in sorted(spans):
+            if ends and start <= ends[-1]:
+                ends[-1] = max(ends[-1], end)
+            else:
+                starts.append(start)
+                ends.append(end)
+        merged[length] = (starts, ends)
+    return merged
+
+
+_ISSUED = _issued_ranges()
+
+
+def issued(digits: str) -> bool:
+    """True when some network issues card numbers of this length that start like ``digits``."""
+    ranges = _ISSUED.get(len(digits))
+    if ranges is None:
+        return False
+    starts, ends = ranges
+    iin = int(digits[:IIN_DIGITS])
+    i = bisect.bisect_right(starts, iin) - 1
+    return i >= 0 and iin < ends[i]
 
 
 def luhn_valid(digits: str) -> bool:

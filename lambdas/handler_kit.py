@@ -135,9 +135,11 @@ class ScrubbingFormatter(LambdaPowertoolsFormatter):
     """Powertools' JSON formatter with every string of the record scrubbed of card numbers.
 
     The handlers never log request values; this is the last line of defence for what slips through
-    (an exception message, a value logged by a library). ``timestamp`` is the formatter's own (its
-    date digits are not data); numbers are left alone (13-digit epoch milliseconds would be taken
-    for card numbers one time in ten).
+    (an exception message, a value logged by a library), with the rule validation and alerts use
+    (``fraud.card_numbers``). ``timestamp`` is the formatter's own (its date digits are not data);
+    numbers (ints, floats) are left alone, as validation leaves JSON numbers alone: they are what the
+    code counted or measured (scores, counts, epoch milliseconds), not text a card number was written
+    into.
     """
 
     def __init__(self, **kwargs: Any) -> None:

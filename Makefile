@@ -55,8 +55,8 @@ fmt: venv ## format the code: ruff format, ruff's safe fixes, terraform fmt
 	$(VENV)/bin/ruff check --fix .
 	terraform fmt -recursive
 
-demo: venv ## deploy into the embedded emulator and run traffic through the pipeline (ONCE=1 to exit after the summary)
-	$(PY) -m tools.emulator.demo $(if $(ONCE),--once,)
+demo: venv ## deploy into the embedded emulator and run traffic through the pipeline (ONCE=1 to exit after the summary, PROFILE=prod for the production shape)
+	$(PY) -m tools.emulator.demo $(if $(ONCE),--once,) $(if $(PROFILE),--profile $(PROFILE),)
 
 package: venv ## build the deterministic Lambda zips into build/dist
 	$(PY) -m tools.deploy.package

@@ -55,8 +55,8 @@ fmt: venv ## format the code: ruff format, ruff's safe fixes, terraform fmt
 	$(VENV)/bin/ruff check --fix .
 	terraform fmt -recursive
 
-demo: venv ## deploy into the embedded emulator and run traffic through the pipeline (ONCE=1 to exit after the summary)
-	$(PY) -m tools.emulator.demo $(if $(ONCE),--once,)
+demo: venv ## deploy into the embedded emulator and run traffic through the pipeline (ONCE=1 to exit after the summary, PROFILE=prod for the production shape)
+	$(PY) -m tools.emulator.demo $(if $(ONCE),--once,) $(if $(PROFILE),--profile $(PROFILE),)
 
 package: venv ## build the deterministic Lambda zips into build/dist
 	$(PY) -m tools.deploy.package
@@ -111,7 +111,7 @@ simulate: venv ## write simulated labeled traffic (see python -m tools.detection
 backtest: venv ## backtest the default rules on the labeled training data
 	$(PY) -m tools.detection.backtest ../shared/data/sparkov_train_150cards.csv.gz --report build/backtest/report.md
 
-bench: venv ## the benchmark: imports and engine (BENCH=emulator for the local cloud, BENCH=all for every section)
+bench: venv ## the benchmark: imports, engine, model, card-numbers (BENCH=card-numbers for one section, BENCH=emulator for the local cloud, BENCH=all for every section)
 	$(PY) -m tools.bench $(BENCH)
 
 clean: ## remove build outputs and virtualenvs

@@ -64,6 +64,9 @@ _.outage
 _.inject_failure
 _.clear_failure
 _.update_configuration  # a shorter cache or timeout for a fault test's run
+_.throttle  # Parameter Store's quota during a cold scale-out (tests/e2e/test_production.py)
+_.forget_failures  # after the S3 endpoint is put back (tests/e2e/test_production.py)
+_.longest_wait_s  # the bound on one call, under every function's timeout (tests/unit/test_handler_kit.py)
 
 # What a test reads to check a requirement.
 _.rule_names  # the engine runs only enabled rules with weight (tests/unit/test_engine.py)

@@ -71,7 +71,7 @@ def resources() -> Resources:
     """Clients and settings, created on first use from the function's environment."""
     settings = kit.load_settings(Settings)
     dynamodb = kit.client("dynamodb")
-    return Resources(
+    res = Resources(
         settings=settings,
         store=TransactionStore(
             dynamodb,
@@ -99,6 +99,8 @@ def resources() -> Resources:
             metric="PatternAlerts",
         ),
     )
+    kit.DocumentGroup(res.rules, res.hash_key)  # one GetParameters for both (decrypted: the key is a SecureString)
+    return res
 
 
 def clock_ms() -> int:

@@ -35,8 +35,8 @@ from fraud.alerts import transaction_alert
 from fraud.config import EngineConfig, load_config
 from fraud.engine import Assessment, Engine
 from fraud.model import Model
-from fraud.model_store import ModelSlot, Pointer, parse_pointer
-from fraud.scoring import RecentlyScored, score
+from fraud.model_store import ArtifactUnavailable, ModelSlot, ModelUnavailable, Pointer, parse_pointer
+from fraud.scoring import score
 from fraud.storage import TransactionStore, deserialize_item
 
 EVENT_SOURCE = "fraud.transactions"
@@ -83,7 +83,6 @@ class Resources:
     shadow_model: ModelSlot
     alerts: kit.IdempotentSender
     score_once: kit.Once
-    recent: RecentlyScored  # what this sandbox scored lately: the user index lags behind the writes
     engines: dict[tuple[int, int], tuple[EngineConfig, Model | None, Engine]] = field(default_factory=dict)
     reported: dict[str, str | None] = field(default_factory=dict)  # the last model problem logged, per slot
 
@@ -99,8 +98,18 @@ class Resources:
 
     def model(self, slot: str, ref: Any) -> Model | None:
         """The model of ``slot`` (live or shadow) for ``ref``; a REF that cannot be used keeps the last good
-        model (or none) and is counted (live: ModelFallback) and logged once per problem."""
-        resolved = (self.live_model if slot == "live" else self.shadow_model).resolve(ref)
+        model (or none) and is counted (live: ModelFallback) and logged once per problem. A live model this
+        sandbox never loaded and cannot read now fails the invocation (``ModelUnavailable``, counted): the
+        platform retries; an unreadable shadow model means no shadow."""
+        try:
+            resolved = (self.live_model if slot == "live" else self.shadow_model).resolve(ref)
+        except ModelUnavailable as error:
+            if slot != "live":
+                kit.count("ShadowModelFallback")
+                return None
+            kit.count("ModelUnavailable")
+            kit.logger.error("Live model unavailable: failing so the platform retries", extra={"reason": str(error)})
+            raise
         if resolved.problem is not None:
             kit.count("ModelFallback" if slot == "live" else "ShadowModelFallback")
         if self.reported.get(slot) != resolved.problem:
@@ -135,16 +144,22 @@ def _fetch_model(settings: Settings) -> Any:
     def fetch(key: str) -> bytes:
         if not settings.model_bucket:
             raise ValueError("MODEL_BUCKET is not set: the pointer names a model but there is no bucket to read")
-        return kit.client("s3").get_object(Bucket=settings.model_bucket, Key=key)["Body"].read()
+        try:
+            return bytes(kit.client("s3").get_object(Bucket=settings.model_bucket, Key=key)["Body"].read())
+        except Exception as error:
+            if kit.transient(error):  # a time-out, a throttle, a service fault: not a missing model
+                raise ArtifactUnavailable(kit.reason(error)) from error
+            raise
 
     return fetch
 
 
 @functools.cache
 def resources() -> Resources:
-    """Clients and settings, created on first use from the function's environment."""
+    """Clients and settings, created on first use from the function's environment. The three documents are
+    read together (one GetParameters); an unreadable shadow rules document means no shadow."""
     settings = kit.load_settings(Settings)
-    return Resources(
+    res = Resources(
         settings=settings,
         store=TransactionStore(kit.client("dynamodb"), settings.table_name, user_index_name=settings.user_index_name),
         sqs=kit.client("sqs"),
@@ -162,6 +177,7 @@ def resources() -> Resources:
             max_age=settings.rules_cache_seconds,
             fallback_metric="ShadowRulesFallback",
             label="Shadow rules document",
+            optional=True,
         ),
         live_model=ModelSlot(_fetch_model(settings)),
         shadow_model=ModelSlot(_fetch_model(settings)),
@@ -179,8 +195,9 @@ def resources() -> Resources:
             table_name=settings.state_table_name,
             expires_after_seconds=SCORED_DEDUP_SECONDS,
         ),
-        recent=RecentlyScored(),
     )
+    kit.DocumentGroup(res.rules, res.pointer, res.shadow_rules)
+    return res
 
 
 @functools.cache
@@ -256,7 +273,7 @@ def report_stream_lag(record: dict[str, Any]) -> None:
 
 def score_transaction(image: dict[str, Any], *, scorers: Scorers, res: Resources) -> str:
     """The scoring itself (``fraud.scoring.score``), its log line and the alert. Runs once per transaction id."""
-    scored = score(image, store=res.store, engine=scorers.live, recent=res.recent, shadow=scorers.shadow)
+    scored = score(image, store=res.store, engine=scorers.live, shadow=scorers.shadow)
     transaction, assessment = scored.transaction, scored.assessment
     kit.count("Scored")
     line: dict[str, Any] = {

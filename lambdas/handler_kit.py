@@ -79,18 +79,34 @@ def load_settings(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
 # --- clients ----------------------------------------------------------------------------------
 
 
-# Parameter Store reads have a cached value to fall back on (``CachedDocument``): a throttled read should
-# give up within seconds, not wait out botocore's legacy retries (5 attempts, up to about 15 s of back-off)
-# for each of the documents a function reads, which under sustained throttling could run an invocation
-# into its timeout. Standard mode caps the attempts and adds client-side retry quotas.
-CLIENT_CONFIGS: dict[str, Config] = {"ssm": Config(retries={"mode": "standard", "total_max_attempts": 3})}
+# Every client gives up on one AWS call within seconds. botocore's defaults (60 s to connect, 60 s to read, up to
+# 5 attempts in legacy mode) outlast every function's timeout: a service that does not answer (in a VPC, one
+# without an endpoint: the connection is never answered) would time the function out and recycle its sandbox
+# and caches instead of failing the call, which the code and the platform's retries can handle. Inside a region
+# and through an endpoint a connection takes milliseconds and these APIs answer in tens of milliseconds. Standard
+# retry mode caps the attempts and adds client-side retry quotas; Parameter Store reads have a cached value to
+# fall back on (``CachedDocument``), the rest propagate so the platform retries.
+CONNECT_TIMEOUT_S = 1.0
+READ_TIMEOUT_S = 2.0
+MAX_ATTEMPTS = 3
+CLIENT_CONFIG = Config(
+    connect_timeout=CONNECT_TIMEOUT_S,
+    read_timeout=READ_TIMEOUT_S,
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+)
+
+
+def longest_wait_s() -> float:
+    """The longest one call of a kit client can wait before it raises: every attempt waits out its timeout, and
+    the back-off between attempts is at most ``min(2 ** i, 20)`` seconds (botocore's standard mode)."""
+    return MAX_ATTEMPTS * max(CONNECT_TIMEOUT_S, READ_TIMEOUT_S) + sum(min(2**i, 20) for i in range(MAX_ATTEMPTS - 1))
 
 
 @functools.cache
 def client(service: str) -> Any:
     """The sandbox's client for ``service``, from boto3's default session: the service models and
     endpoint data are loaded once, not once per client (Powertools utilities get this client too)."""
-    return boto3.client(service, config=CLIENT_CONFIGS.get(service))
+    return boto3.client(service, config=CLIENT_CONFIG)
 
 
 # --- logging, metrics, tracing ----------------------------------------------------------------
@@ -119,9 +135,11 @@ class ScrubbingFormatter(LambdaPowertoolsFormatter):
     """Powertools' JSON formatter with every string of the record scrubbed of card numbers.
 
     The handlers never log request values; this is the last line of defence for what slips through
-    (an exception message, a value logged by a library). ``timestamp`` is the formatter's own (its
-    date digits are not data); numbers are left alone (13-digit epoch milliseconds would be taken
-    for card numbers one time in ten).
+    (an exception message, a value logged by a library), with the rule validation and alerts use
+    (``fraud.card_numbers``). ``timestamp`` is the formatter's own (its date digits are not data);
+    numbers (ints, floats) are left alone, as validation leaves JSON numbers alone: they are what the
+    code counted or measured (scores, counts, epoch milliseconds), not text a card number was written
+    into.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -194,11 +212,39 @@ def entry_point(handler: Callable[..., Any] | None = None, *, correlation_id_pat
 # --- documents in Parameter Store -------------------------------------------------------------
 
 
-def _reason(error: BaseException) -> str:
+def reason(error: BaseException) -> str:
+    """What went wrong, in one line: an AWS error's code and message, or the exception's text."""
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
         return f"{details.get('Code', 'ClientError')}: {details.get('Message', '')}".strip()
     return str(error) or type(error).__name__
+
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestThrottled",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
+
+def transient(error: BaseException) -> bool:
+    """Whether a retry may succeed: the SDK gave up on the connection or a time-out (BotoCoreError), or AWS
+    answered a throttle or a 5xx. Anything else (missing, forbidden, invalid) a retry does not fix."""
+    if isinstance(error, BotoCoreError):
+        return True
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return int(status) >= 500 or error.response.get("Error", {}).get("Code") in THROTTLING_CODES
+    return False
 
 
 class CachedDocument(Generic[T]):
@@ -225,7 +271,11 @@ class CachedDocument(Generic[T]):
         label: str,
         decrypt: bool = False,
         history: bool = True,
+        optional: bool = False,
     ) -> None:
+        """``optional``: a document the function can do without (a shadow): when no version can be used and
+        there is nothing to fall back on, ``parse(None)`` stands in for it (counted and logged) instead of the
+        error failing the invocation."""
         self.parameter = parameter
         self.parse = parse
         self.max_age = max_age
@@ -233,36 +283,67 @@ class CachedDocument(Generic[T]):
         self.label = label
         self.decrypt = decrypt
         self.history = history
+        self.optional = optional
+        self.group: DocumentGroup | None = None
         self._current: tuple[T, str, bool] | None = None
         self._last_good: tuple[T, str] | None = None
         self._refresh_at = 0.0
 
+    @property
+    def due(self) -> bool:
+        return self._current is None or time.monotonic() >= self._refresh_at
+
     def get(self) -> tuple[T, str, bool]:
-        if self._current is None or time.monotonic() >= self._refresh_at:
-            self._current = self._refresh()
-            self._refresh_at = time.monotonic() + self.max_age
+        if self.due:
+            if self.group is not None and self.parameter is not None:
+                self.group.refresh()  # every due document of the group in one GetParameters call
+            else:
+                self.refreshed(self._read())
+        assert self._current is not None
         if self._current[2]:
             count(self.fallback_metric)
         return self._current
 
-    def _refresh(self) -> tuple[T, str, bool]:
+    def _read(self) -> dict[str, Any] | Exception | None:
+        """The parameter as GetParameter returns it, or the error reading it (None: no parameter configured)."""
+        if self.parameter is None:
+            return None
+        try:
+            return dict(client("ssm").get_parameter(Name=self.parameter, WithDecryption=self.decrypt)["Parameter"])
+        except (ClientError, BotoCoreError) as error:
+            return error
+
+    def refreshed(self, parameter: dict[str, Any] | Exception | None) -> None:
+        """Take a fresh read of the parameter (or the error reading it) and cache the outcome ``max_age``."""
+        self._current = self._outcome(parameter)
+        self._refresh_at = time.monotonic() + self.max_age
+
+    def _outcome(self, parameter: dict[str, Any] | Exception | None) -> tuple[T, str, bool]:
         if self.parameter is None:
             if self._last_good is None:
                 self._last_good = (self.parse(None), "default")
             return (*self._last_good, False)
         version = None
         try:
-            response = client("ssm").get_parameter(Name=self.parameter, WithDecryption=self.decrypt)
-            version = str(response["Parameter"]["Version"])
+            if isinstance(parameter, Exception):
+                raise parameter
+            assert parameter is not None
+            version = str(parameter["Version"])
             if self._last_good is not None and self._last_good[1] == version:
                 return (*self._last_good, False)
-            self._last_good = (self.parse(response["Parameter"]["Value"]), version)
+            self._last_good = (self.parse(parameter["Value"]), version)
             return (*self._last_good, False)
         except (ClientError, BotoCoreError, ValueError) as error:
-            return self._fall_back(error, version)
+            try:
+                return self._fall_back(error, version)
+            except (ClientError, BotoCoreError, ValueError):
+                if not self.optional:
+                    raise
+                logger.error(f"{self.label} unusable: going without it", extra={"parameter": self.parameter})
+                return (self.parse(None), "none", True)
 
     def _fall_back(self, error: Exception, version: str | None) -> tuple[T, str, bool]:
-        reason = _reason(error)
+        why = reason(error)
         failed = f"version {version} unusable" if version else "unreadable"
         if self._last_good is None and self.history:
             try:
@@ -270,7 +351,7 @@ class CachedDocument(Generic[T]):
             except (ClientError, BotoCoreError) as history_error:
                 logger.error(
                     f"{self.label} unusable and its history unreadable: failing so the platform retries",
-                    extra={"parameter": self.parameter, "reason": reason, "history_error": _reason(history_error)},
+                    extra={"parameter": self.parameter, "reason": why, "history_error": reason(history_error)},
                 )
                 raise error from history_error
             source = "the newest valid version in the parameter's history"
@@ -279,12 +360,12 @@ class CachedDocument(Generic[T]):
         if self._last_good is None:
             logger.error(
                 f"{self.label} unusable and no valid version to fall back on: failing so the platform retries",
-                extra={"parameter": self.parameter, "reason": reason, "version": version},
+                extra={"parameter": self.parameter, "reason": why, "version": version},
             )
             raise error
         logger.error(
             f"{self.label} {failed}: using version {self._last_good[1]}, {source}",
-            extra={"parameter": self.parameter, "reason": reason, "version": version, "used": self._last_good[1]},
+            extra={"parameter": self.parameter, "reason": why, "version": version, "used": self._last_good[1]},
         )
         return (*self._last_good, True)
 
@@ -303,6 +384,42 @@ class CachedDocument(Generic[T]):
             except ValueError:
                 continue
         return None
+
+
+class DocumentGroup:
+    """Documents a function reads together: when one is due, every due document of the group is read in one
+    ``GetParameters`` call (at most 10 names; with decryption when one of them needs it), so a cold sandbox
+    reads what it needs in one request. Parameter Store's default throughput is about 40 requests a second for
+    the account and region: a scale-out of 100 sandboxes that each read three parameters one by one would be
+    throttled. A name the call reports invalid (deleted) is read as ``ParameterNotFound``; a failed call is
+    each document's error (each falls back on its own)."""
+
+    MAX_NAMES = 10  # GetParameters' limit
+
+    def __init__(self, *documents: CachedDocument[Any]) -> None:
+        names = {d.parameter for d in documents if d.parameter is not None}
+        if len(names) > self.MAX_NAMES:
+            raise ValueError(f"a document group reads at most {self.MAX_NAMES} parameters in one call")
+        self.documents = documents
+        for document in documents:
+            document.group = self
+
+    def refresh(self) -> None:
+        due = [d for d in self.documents if d.due]
+        names = sorted({d.parameter for d in due if d.parameter is not None})
+        read: dict[str, dict[str, Any] | Exception] = {}
+        if names:
+            try:
+                response = client("ssm").get_parameters(
+                    Names=names, WithDecryption=any(d.decrypt for d in due if d.parameter is not None)
+                )
+            except (ClientError, BotoCoreError) as error:
+                read = dict.fromkeys(names, error)
+            else:
+                read = {p["Name"]: dict(p) for p in response.get("Parameters", [])}
+        missing = ClientError({"Error": {"Code": "ParameterNotFound", "Message": "no such parameter"}}, "GetParameters")
+        for document in due:
+            document.refreshed(read.get(document.parameter, missing) if document.parameter is not None else None)
 
 
 # --- at most once per key ---------------------------------------------------------------------

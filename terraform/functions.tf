@@ -36,17 +36,18 @@ locals {
     actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     resources = [module.data.state_table_arn]
   }
-  # GetParameterHistory: a sandbox that finds the latest version unusable falls back to the newest valid
-  # one (lambdas/handler_kit.py CachedDocument).
+  # A function reads its documents together (GetParameters, lambdas/handler_kit.py DocumentGroup), one at a
+  # time elsewhere; GetParameterHistory: a sandbox that finds the latest version unusable falls back to the
+  # newest valid one (CachedDocument).
   read_rules = {
     sid       = "ReadRulesParameter"
-    actions   = ["ssm:GetParameter", "ssm:GetParameterHistory"]
+    actions   = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory"]
     resources = [module.data.rules_parameter_arn]
   }
   # The SecureString is decrypted by SSM with the key (kms:ViaService ssm, see key_services).
   read_hash_key = {
     sid       = "ReadHashKey"
-    actions   = ["ssm:GetParameter"]
+    actions   = ["ssm:GetParameter", "ssm:GetParameters"]
     resources = [module.data.hash_key_parameter_arn]
   }
   send_alerts = {
@@ -68,10 +69,11 @@ locals {
       key_services = ["dynamodb"]
       statements = [
         {
-          # TransactWriteItems is authorised per item: two conditional Puts (transaction and claim).
-          # GetItem reads the claim of a repeated id (duplicate or conflict).
+          # TransactWriteItems is authorised per item: two conditional Puts (transaction and claim) and the
+          # Update of the user's recent-activity bucket (lambdas/fraud/storage.py). GetItem reads the claim of
+          # a repeated id (duplicate or conflict).
           sid       = "RecordTransactions"
-          actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
           resources = [module.data.table_arn]
         },
       ]
@@ -96,12 +98,24 @@ locals {
             actions   = ["dynamodb:Query"]
             resources = [module.data.user_index_arn]
           },
+          {
+            # The users' recent-activity buckets, read strongly consistently from the table itself: only
+            # their partitions (keys "recent#<user_id>"), never a transaction by id.
+            sid       = "QueryRecentActivity"
+            actions   = ["dynamodb:Query"]
+            resources = [module.data.table_arn]
+            conditions = [{
+              test     = "ForAllValues:StringLike"
+              variable = "dynamodb:LeadingKeys"
+              values   = ["recent#*"]
+            }]
+          },
           local.use_state_table,
           local.read_rules,
           {
             # The model pointer and the shadow rules document (both String parameters).
             sid       = "ReadModelPointerAndShadowRules"
-            actions   = ["ssm:GetParameter", "ssm:GetParameterHistory"]
+            actions   = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory"]
             resources = [module.models.model_parameter_arn, module.data.shadow_rules_parameter_arn]
           },
           {

@@ -10,8 +10,9 @@ locals {
 
   # Sum > 0 over 5 minutes -> the ops topic.
   fallback_alarms = {
-    RulesFallback = "A function scored with a rules configuration other than the latest document (the document is invalid, not JSON or unreadable: the last valid one is used). Fix the rules parameter (make rules); the function logs say what is wrong."
-    ModelFallback = "detect-fraud could not use the live model (missing, corrupt or incompatible artifact): it kept its last good model or scored with the rules alone. Check the model pointer (make model)."
+    RulesFallback    = "A function scored with a rules configuration other than the latest document (the document is invalid, not JSON or unreadable: the last valid one is used). Fix the rules parameter (make rules); the function logs say what is wrong."
+    ModelFallback    = "detect-fraud could not use the live model (missing, corrupt or incompatible artifact): it kept its last good model or scored with the rules alone. Check the model pointer (make model)."
+    ModelUnavailable = "detect-fraud could not read the live model it is configured with (S3 timed out, throttled or failed) in a sandbox that had none loaded: those records failed and are retried, then kept in the failure queues (make replay). Check S3 and, with the VPC, its gateway endpoint."
   }
 
   dashboard_name = "fraud-pipeline-${var.suffix}"
@@ -19,7 +20,7 @@ locals {
   function_names = { for key, f in module.functions : key => f.function_name }
   dead_letters   = module.messaging.dead_letter_queue_names
 
-  app_metric = { for name in ["Created", "Duplicate", "Conflict", "Rejected", "Scored", "Suspicious", "Alerts", "PatternAlerts", "Published", "RulesFallback", "ModelFallback", "ShadowDisagreements", "StreamLag"] :
+  app_metric = { for name in ["Created", "Duplicate", "Conflict", "Rejected", "Scored", "Suspicious", "Alerts", "PatternAlerts", "Published", "RulesFallback", "ModelFallback", "ModelUnavailable", "ShadowDisagreements", "StreamLag"] :
     name => [local.metrics_namespace, name, "service", local.metrics_dimension.service]
   }
 
@@ -86,7 +87,7 @@ locals {
     },
     {
       title   = "Configuration fallbacks and shadow disagreements"
-      metrics = [for name in ["RulesFallback", "ModelFallback", "ShadowDisagreements"] : concat(local.app_metric[name], [{ stat = "Sum" }])]
+      metrics = [for name in ["RulesFallback", "ModelFallback", "ModelUnavailable", "ShadowDisagreements"] : concat(local.app_metric[name], [{ stat = "Sum" }])]
     },
   ]
 }

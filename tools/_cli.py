@@ -31,6 +31,8 @@ POWERTOOLS_DISTRIBUTION = "aws-lambda-powertools"
 
 # The same rule as the `suffix` variable in terraform/variables.tf.
 SUFFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,22}[a-z0-9]$")
+CLOCK_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+DAY_MS = 86_400_000
 
 
 # Where a filesystem mirror of the AWS provider is looked for when TF_PLUGIN_DIR is not set: Terraform's
@@ -100,6 +102,17 @@ def reading(path: str | Path) -> Iterator[None]:
         yield
     except OSError as error:
         raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def clock_offset_ms(time_of_day: str, wall_ms: int) -> int:
+    """How far a clock pinned to ``time_of_day`` (``HH:MM``, UTC) runs behind ``wall_ms``: the most recent moment
+    at or before ``wall_ms`` at that time of day, minus ``wall_ms`` (from 0 to a day, negative or zero). Traffic
+    stamped ``wall + offset`` is at that hour whenever it is generated (the demo's ``--clock``, the tests)."""
+    match = CLOCK_PATTERN.match(time_of_day)
+    if match is None:
+        raise ToolError(f"a clock is a UTC time of day such as 00:30 or 12:30, got {time_of_day!r}")
+    start = wall_ms - wall_ms % DAY_MS + (int(match.group(1)) * 60 + int(match.group(2))) * 60_000
+    return (start - DAY_MS if start > wall_ms else start) - wall_ms
 
 
 def validate_suffix(suffix: str) -> str:

@@ -12,6 +12,12 @@ an ``add_arguments(parser)``, and one ``Section`` line):
 - ``engine``: a seeded synthetic stream scored through ``InMemoryHistoryStore`` + ``Engine.assess``
   (with ``record`` after each, as the backtest does), transactions per CPU second (one core;
   wall-clock rate too, which drops when the machine is busy).
+- ``card-numbers``: the card-number detector where it runs: per request (``validate_transaction`` of
+  seeded typical bodies with UUID, prefixed and hex ids, and the detector alone over the body's keys
+  and strings) and per log line (``handler_kit.ScrubbingFormatter`` on a typical "Transaction scored"
+  record, and the detector alone over the line's strings), CPU time, best of ``--card-rounds``
+  interleaved passes; with same-run ratios to ``json.loads`` of the body and to Powertools' own
+  formatter without the scrubbing.
 - ``emulator``: the local cloud end to end, per stream routing and table size, with the per-hop
   breakdown (``tools.emulator.bench``; takes minutes, so only when asked for).
 """
@@ -429,6 +435,180 @@ def model_report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _typical_body(rng: random.Random, now_ms: int) -> dict:
+    """A transaction as a client sends it, with the identifiers payment systems use."""
+    from tools.detection import card_number_rates as ids
+
+    return {
+        "transaction_id": ids.uuid4(rng),
+        "user_id": rng.choice((ids.uuid4, ids.prefixed_id, ids.hex_id(128)))(rng),
+        "amount": round(math.exp(rng.gauss(3.8, 0.6)), 2),
+        "currency": "USD",
+        "merchant_id": ids.prefixed_id(rng),
+        "merchant_category": rng.choice(CATEGORIES),
+        "timestamp": now_ms - rng.randrange(60_000),
+        "card_id": ids.prefixed_id(rng),
+        "country": rng.choice(COUNTRIES),
+        "location": {"lat": round(rng.uniform(25, 48), 4), "lon": round(rng.uniform(-122, -70), 4)},
+        "device_id": ids.hex_id(256)(rng),
+        "ip_address": ids.ipv4(rng),
+        "channel": "online",
+    }
+
+
+def _strings(value: object) -> list[str]:
+    """Every string of a parsed body, keys included: what validation hands the detector."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for key, item in value.items() for s in (key, *_strings(item))]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def _best_us(works: dict[str, tuple[Callable[[], object], int]], rounds: int) -> dict[str, float]:
+    """CPU microseconds per item of each ``name -> (work, items)`` (one call is a pass over ``items``
+    items), best of ``rounds``; the works take turns in every round, so a busy spell of the machine
+    falls on all of them and their ratios hold."""
+    best = dict.fromkeys(works, math.inf)
+    for _ in range(rounds):
+        for name, (work, _items) in works.items():
+            started = time.process_time()
+            work()
+            best[name] = min(best[name], time.process_time() - started)
+    return {name: best[name] / items * 1e6 for name, (_work, items) in works.items()}
+
+
+def card_numbers_section(args: argparse.Namespace) -> dict:
+    import logging
+
+    sys.path.insert(0, str(LAMBDAS))
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+    from handler_kit import ScrubbingFormatter
+
+    from fraud.card_numbers import contains_card_number, scrub
+    from fraud.validation import ValidationFailed, validate_transaction
+    from tools.detection import card_number_rates as ids
+
+    rng = random.Random(7)
+    now_ms = 1_736_942_400_000
+    bodies = [json.dumps(_typical_body(rng, now_ms)) for _ in range(args.card_bodies)]
+    strings = [_strings(json.loads(body)) for body in bodies]
+    refused = 0
+
+    def validate_all() -> None:
+        nonlocal refused
+        refused = 0
+        for body in bodies:
+            try:
+                validate_transaction(body, now_ms=now_ms)
+            except ValidationFailed:
+                refused += 1
+
+    def detect_all() -> None:
+        for body_strings in strings:
+            for text in body_strings:
+                contains_card_number(text)
+
+    def parse_all() -> None:
+        for body in bodies:
+            json.loads(body)
+
+    records = []
+    for body in bodies[: args.card_log_lines]:
+        txn = json.loads(body)
+        record = logging.LogRecord(
+            "detect_fraud", logging.INFO, "detect_fraud.py", 263, "Transaction scored", None, None
+        )
+        extra = {
+            "transaction_id": txn["transaction_id"],
+            "score": rng.randrange(100),
+            "decision": rng.choice(("allow", "review", "alert")),
+            "model_version": f"m-{ids.hex_id(32)(rng)}",
+            "rules_version": "2025-01-15",
+            "rules_parameter_version": rng.randrange(1, 40),
+            "history_items": rng.randrange(200),
+        }
+        record.__dict__.update(extra)
+        records.append(record)
+    context = {
+        "cold_start": False,
+        "function_name": "detect-fraud-prod",
+        "function_memory_size": 512,
+        "function_arn": ids.arn(rng),
+        "function_request_id": ids.uuid4(rng),
+        "xray_trace_id": ids.trace_id(rng),
+    }
+    formatters = {"scrubbed": ScrubbingFormatter(), "plain": LambdaPowertoolsFormatter()}
+    for formatter in formatters.values():
+        formatter.append_keys(**context)
+
+    def format_all(formatter: logging.Formatter) -> Callable[[], None]:
+        def work() -> None:
+            for record in records:
+                formatter.format(record)
+
+        return work
+
+    rounds = args.card_rounds
+    log_strings = [_strings(json.loads(formatters["plain"].format(record))) for record in records]
+
+    def scrub_log_strings() -> None:
+        for line_strings in log_strings:
+            for text in line_strings:
+                scrub(text)
+
+    us = _best_us(
+        {
+            "validation": (validate_all, len(bodies)),
+            "json_loads": (parse_all, len(bodies)),
+            "detector": (detect_all, len(bodies)),
+            "scrubbed": (format_all(formatters["scrubbed"]), len(records)),
+            "plain": (format_all(formatters["plain"]), len(records)),
+            "scrub": (scrub_log_strings, len(records)),
+        },
+        rounds,
+    )
+    validation_us, parse_us, detector_us = us["validation"], us["json_loads"], us["detector"]
+    scrubbed_us, plain_us = us["scrubbed"], us["plain"]
+    return {
+        "bodies": len(bodies),
+        "strings_per_body": round(sum(map(len, strings)) / len(strings), 1),
+        "refused_bodies": refused,
+        "log_lines": len(records),
+        "rounds": rounds,
+        "validation_us": round(validation_us, 2),
+        "json_loads_us": round(parse_us, 2),
+        "validation_to_json_loads": round(validation_us / parse_us, 3),
+        "detector_per_request_us": round(detector_us, 2),
+        "detector_share_of_validation": round(detector_us / validation_us, 3),
+        "log_line_us": round(scrubbed_us, 2),
+        "log_line_unscrubbed_us": round(plain_us, 2),
+        "log_line_to_unscrubbed": round(scrubbed_us / plain_us, 3),
+        "detector_per_log_line_us": round(us["scrub"], 2),
+        "strings_per_log_line": round(sum(map(len, log_strings)) / len(log_strings), 1),
+    }
+
+
+def card_numbers_report(result: dict) -> str:
+    return "\n".join(
+        (
+            f"card numbers (CPU time, best of {result['rounds']} passes):",
+            f"  per request: validation {result['validation_us']:.1f} us"
+            f" ({result['validation_to_json_loads']:.2f}x json.loads of the body),"
+            f" of which the detector over {result['strings_per_body']} strings"
+            f" {result['detector_per_request_us']:.1f} us"
+            f" ({100 * result['detector_share_of_validation']:.0f} %); {result['refused_bodies']} of"
+            f" {result['bodies']:,} typical bodies refused as holding a card number",
+            f"  per log line: {result['log_line_us']:.1f} us scrubbed, {result['log_line_unscrubbed_us']:.1f} us with"
+            f" Powertools' own formatter ({result['log_line_to_unscrubbed']:.2f}x), of which the detector over"
+            f" {result['strings_per_log_line']} strings {result['detector_per_log_line_us']:.1f} us;"
+            f" {result['log_lines']:,} records",
+        )
+    )
+
+
 def _emulator_run(args: argparse.Namespace) -> dict:
     from tools.emulator import bench
 
@@ -462,6 +642,12 @@ SECTIONS = (
     Section("engine", "fraud engine throughput", engine_section, engine_report),
     Section("model", "the default model's cost and the backtest with it", model_section, model_report),
     Section(
+        "card-numbers",
+        "the card-number detector per request and per log line",
+        card_numbers_section,
+        card_numbers_report,
+    ),
+    Section(
         "emulator",
         "the local cloud end to end (minutes)",
         _emulator_run,
@@ -489,6 +675,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--repeat", type=int, default=3, help="imports: fresh interpreters per measurement")
     parser.add_argument("--engine-transactions", type=int, default=200_000, help="engine: size of the synthetic stream")
+    parser.add_argument("--card-bodies", type=int, default=2_000, help="card-numbers: typical request bodies")
+    parser.add_argument(
+        "--card-log-lines", type=int, default=2_000, help="card-numbers: log records (at most one per body)"
+    )
+    parser.add_argument("--card-rounds", type=int, default=7, help="card-numbers: timed passes, the best counts")
     for section in SECTIONS:
         if section.add_arguments is not None:
             section.add_arguments(parser)

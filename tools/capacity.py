@@ -121,8 +121,9 @@ QUOTAS = {  # default quotas, us-east-1, per account and region (docs.aws.amazon
 # Measured by `python -m tools.capacity measure --logs build/local/logs` (the logs of `make demo ONCE=1`,
 # 216 transactions, eventbridge routing) on 2026-12-07; bytes as DynamoDB counts an item's size.
 MEASURED = {
-    "transaction_item_bytes": 373,  # mean stored transaction item (simulated traffic, storage code)
+    "transaction_item_bytes": 374,  # mean stored transaction item (simulated traffic, storage code)
     "claim_item_bytes": 147,
+    "recent_item_bytes": 303,  # the user's recent-activity bucket after one transaction's Update
     "time_bucket_entry_bytes": 233,  # its time-bucket index entry (projection and keys)
     "stream_record_bytes": 1195,  # a stream record as JSON, as the Pipe and the mapping carry it
     "analysis_us_per_item": 13.5,  # CPU to deserialize and analyse one index item (this machine)
@@ -202,7 +203,9 @@ def usage_per_txn(profile: Mapping[str, Any], routing: str) -> list[tuple[str, s
     m, e, a = MEASURED, ESTIMATED, ESTIMATED["alert_share"]
     pipe, batch = routing == "eventbridge", 10
     sustained = profile["peak_transactions_per_second"]["sustained"]
-    writes = write_units(m["claim_item_bytes"], True) + write_units(m["transaction_item_bytes"], True) + 2
+    writes = sum(
+        write_units(m[key], True) for key in ("claim_item_bytes", "transaction_item_bytes", "recent_item_bytes")
+    )
     index_writes = write_units(m["transaction_item_bytes"]) + write_units(m["time_bucket_entry_bytes"])
     detect_s = e["detect_record_s"] + e["detect_invoke_s"] / (1 if pipe else batch)
     analysis_s = m["analysis_us_per_item"] * 1e-6 * e["lambda_cpu_factor"] * e["analysis_reads_per_txn"]
@@ -403,7 +406,20 @@ def measure(
             self.items: list[dict[str, Any]] = []
 
         def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 (boto3)
-            self.items += [entry["Put"]["Item"] for entry in TransactItems]
+            for entry in TransactItems:
+                if "Put" in entry:
+                    self.items.append(entry["Put"]["Item"])
+                else:  # the user's recent-activity bucket, as the Update leaves it for a first transaction
+                    update, values = entry["Update"], entry["Update"]["ExpressionAttributeValues"]
+                    names = update["ExpressionAttributeNames"]
+                    self.items.append(
+                        {
+                            **update["Key"],
+                            names["#e"]: values[":entry"],
+                            names["#k"]: values[":kind"],
+                            "expires_at": values[":expires"],
+                        }
+                    )
             return {}
 
     collector = Collector()
@@ -416,6 +432,7 @@ def measure(
         store.put_transaction(valid, body_hash=body_hash(valid), received_at=int(txn["timestamp"]))
     stored = [i for i in collector.items if i["kind"]["S"] == "transaction"]
     claims = [i for i in collector.items if i["kind"]["S"] == "claim"]
+    recent = [i for i in collector.items if i["kind"]["S"] not in ("claim", "transaction")]
     projected = (
         "amount",
         "card_id",
@@ -434,6 +451,7 @@ def measure(
     result: dict[str, float] = {
         "transaction_item_bytes": round(item_bytes),
         "claim_item_bytes": round(statistics.fmean(item_size(i) for i in claims)),
+        "recent_item_bytes": round(statistics.fmean(item_size(i) for i in recent)),
         "time_bucket_entry_bytes": round(statistics.fmean(item_size(i) for i in entries)),
         "stream_record_bytes": round(statistics.fmean(len(json.dumps(r)) for r in records)),
     }

@@ -33,8 +33,26 @@ LOG_SCALE = 1 << 32
 """Log amounts are summed as integers in units of 1/LOG_SCALE (resolution 2.3e-10, far below any threshold)."""
 
 
+HISTORY_FIELDS = (
+    "transaction_id",
+    "user_id",
+    "timestamp",
+    "received_at",
+    "amount",
+    "merchant_category",
+    "local_hour",
+    "utc_offset_minutes",
+    "country",
+    "device_id",
+    "merchant_id",
+    "location",
+)
+"""The fields of a transaction that ``Item`` reads: all a history needs of it (the recent-activity buckets keep
+these, ``fraud.storage``)."""
+
+
 class Item:
-    """The fields of a transaction the engine uses, converted once (Decimal/str/int -> float/int).
+    """The fields of a transaction the engine uses (``HISTORY_FIELDS``), converted once (Decimal/str/int -> float/int).
 
     ``hour`` is the cardholder's local hour of day: ``local_hour`` when the transaction carries one (the backtest
     sets it from the data's wall clock), otherwise the hour of ``timestamp`` shifted by ``utc_offset_minutes`` when

@@ -5,9 +5,15 @@ The model parameter of an environment holds a pointer document, ``{"live": REF, 
 (docs/model.md; ``make model`` writes it). ``ModelSlot`` turns a REF into a loaded ``fraud.model.Model``:
 the artifact is fetched once per sha256 (the caller passes the fetch: detect-fraud reads S3), checked against
 the hash and for features this code can compute, and kept. When a REF cannot be used (missing object, corrupt
-or incompatible artifact, a fault while fetching), the slot keeps the last good model, else none (the rules score
-alone), and says so (``Resolved.problem``) so the caller can count it and log it. A failed REF is not fetched
-again for ``retry_after_s``, so a broken pointer does not cost a fetch per transaction.
+or incompatible artifact), the slot keeps the last good model, else none (the rules score alone), and says so
+(``Resolved.problem``) so the caller can count it and log it.
+
+A fetch that fails for a reason a retry can fix (the fetch raises ``ArtifactUnavailable``: a time-out, a
+throttle, a service fault) is not a missing model: with a last good model the slot keeps it, but a slot that
+never loaded one raises ``ModelUnavailable`` rather than let the rules alone decide what the configured model
+should have, so the platform retries the record (the caller counts ``ModelUnavailable``, which is alarmed).
+A failed REF is not fetched again for ``retry_after_s``, so a broken pointer does not cost a fetch per
+transaction (``TRANSIENT_RETRY_S`` after a transient failure).
 """
 
 from __future__ import annotations
@@ -22,7 +28,18 @@ from typing import Any
 from fraud.model import Model, ModelError, load
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# A transient fetch failure is not retried for this long: a burst of records fails fast while the outage
+# lasts, and a sandbox reads the artifact again soon after it ends (before the platform's retries run out).
+TRANSIENT_RETRY_S = 5.0
 _KEY = re.compile(r"^[A-Za-z0-9!_.*'()/-]{1,1024}$")
+
+
+class ArtifactUnavailable(RuntimeError):
+    """The artifact could not be read now (a time-out, a throttle, a service fault): a retry may read it."""
+
+
+class ModelUnavailable(RuntimeError):
+    """A live model is configured, this sandbox has never loaded one and the artifact cannot be read now."""
 
 
 class PointerError(ValueError):
@@ -88,7 +105,7 @@ class ModelSlot:
         self._retry_after_s = retry_after_s
         self._keep = keep
         self._models: dict[str, Model] = {}  # sha256 -> model, the newest last
-        self._failed: dict[str, tuple[float, str]] = {}  # sha256 -> (when, why)
+        self._failed: dict[str, tuple[float, str, bool]] = {}  # sha256 -> (when, why, transient)
         self.last_good: Model | None = None
 
     def resolve(self, ref: ModelRef | None, *, clock: Callable[[], float] = time.monotonic) -> Resolved:
@@ -100,22 +117,38 @@ class ModelSlot:
                 return Resolved(model)
             return Resolved(self.last_good, f"model {ref.version}: the artifact is version {model.version}")
         failed = self._failed.get(ref.sha256)
-        if failed is not None and clock() - failed[0] < self._retry_after_s:
-            return Resolved(self.last_good, failed[1])
+        if failed is not None and clock() - failed[0] < (TRANSIENT_RETRY_S if failed[2] else self._retry_after_s):
+            return self._fallback(failed)
         try:
             model = load(self._fetch(ref.key), ref.sha256)
             if model.version != ref.version:
                 raise ModelError(f"the artifact is version {model.version}, the pointer says {ref.version}")
-        except Exception as error:  # any fault keeps scoring going; the caller counts it and logs why
-            why = f"model {ref.version} ({ref.key}) not usable: {_short(error)}"
-            self._failed[ref.sha256] = (clock(), why)
-            return Resolved(self.last_good, why)
+        except ArtifactUnavailable as error:
+            self._failed[ref.sha256] = failed = (
+                clock(),
+                f"model {ref.version} ({ref.key}) unavailable: {_short(error)}",
+                True,
+            )
+            return self._fallback(failed)
+        except Exception as error:  # missing, corrupt or incompatible: the caller counts it and logs why
+            self._failed[ref.sha256] = failed = (
+                clock(),
+                f"model {ref.version} ({ref.key}) not usable: {_short(error)}",
+                False,
+            )
+            return self._fallback(failed)
         self._failed.pop(ref.sha256, None)
         self._models[ref.sha256] = model
         while len(self._models) > self._keep:
             self._models.pop(next(iter(self._models)))
         self.last_good = model
         return Resolved(model)
+
+    def _fallback(self, failed: tuple[float, str, bool]) -> Resolved:
+        _, why, transient = failed
+        if transient and self.last_good is None:
+            raise ModelUnavailable(f"{why}; this sandbox has no model loaded yet: failing so the platform retries")
+        return Resolved(self.last_good, why)
 
 
 def _short(error: Exception) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from fraud.history import HISTORY_FIELDS
 from fraud.prefetch import in_order
 
 MINUTE_MS = 60_000
@@ -38,6 +39,18 @@ SHARD_COUNTS_ID = "time-bucket-shards"  # state item: the shard counts the analy
 
 # Attributes process-transaction adds to a transaction item; they are not part of the transaction.
 STORAGE_ATTRIBUTES = ("kind", "body_hash", "received_at", "time_bucket", "expires_at")
+
+# A user's recent activity: every transaction is also appended, in the same TransactWriteItems, to the item
+# (transaction_id = "recent#<user_id>", timestamp = the minute it was received in) that detect-fraud reads with a
+# strongly consistent Query. The user index is eventually consistent (usually well under a second behind the
+# table, longer under load): this is how a transaction's scoring sees the user's transactions written just
+# before it, whichever sandbox scores it. "#" cannot appear in a transaction id (the schema's pattern), so these
+# keys never meet a transaction's. They carry no user_id and no time_bucket: neither index holds them, and the
+# stream filters (kind = transaction) drop their records.
+RECENT_PREFIX = "recent#"
+RECENT_KIND = "recent"
+RECENT_TTL_S = 3600  # DynamoDB's TTL removes a bucket an hour after its minute: the index has long caught up
+RECENT_WINDOW_MS = 5 * MINUTE_MS  # how far around a transaction's receipt its scoring reads recent buckets
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -88,6 +101,11 @@ def minute_key(timestamp_ms: int) -> str:
     return datetime.fromtimestamp(timestamp_ms // 1000, tz=UTC).strftime("%Y%m%d%H%M")
 
 
+def recent_key(user_id: str, received_at_ms: int) -> dict[str, Any]:
+    """The key of the recent-activity bucket of ``user_id`` for the minute ``received_at_ms`` is in."""
+    return {"transaction_id": f"{RECENT_PREFIX}{user_id}", "timestamp": received_at_ms - received_at_ms % MINUTE_MS}
+
+
 def time_bucket(received_at_ms: int, transaction_id: str, shards: int) -> str:
     """The ``time_bucket`` attribute of a transaction item: ``YYYYMMDDHHMM#<shard>`` of the time it was
     received (not of the client's ``timestamp``: a transaction uploaded late must still be analysed)."""
@@ -125,7 +143,7 @@ def transaction_of(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class TransactionStore:
-    """The ``transactions-<suffix>`` table and its two indexes.
+    """The ``transactions-<suffix>`` table, its two indexes and the users' recent-activity buckets.
 
     ``client`` is a low-level boto3 DynamoDB client. ``retention_days``: the items written get
     ``expires_at`` (the table's TTL attribute, epoch seconds) that many days after they were received;
@@ -161,7 +179,9 @@ class TransactionStore:
         """Write a validated transaction once; classify a repeat of its id.
 
         One ``TransactWriteItems`` writes the claim item (``timestamp = 0``, guards the id across
-        timestamps) and the transaction item, both only if absent. When the claim already exists the
+        timestamps) and the transaction item, both only if absent, and appends the transaction's history
+        fields to its user's recent-activity bucket (``RECENT_PREFIX``): all or nothing, so a repeat adds
+        nothing to the bucket. When the claim already exists the
         stored ``body_hash`` tells an exact retry from a different body under the same id. A
         ``TransactionConflict`` (another request is writing the same id right now) is waited out: the
         claim is read and, while it is not visible yet, the write is tried again a few times. Any
@@ -178,7 +198,7 @@ class TransactionStore:
             **stored,
             "time_bucket": time_bucket(received_at, transaction_id, self.time_bucket_shards),
         }
-        request = [
+        request: list[dict[str, Any]] = [
             {
                 "Put": {
                     "TableName": self.table_name,
@@ -188,6 +208,26 @@ class TransactionStore:
             }
             for put in (claim, item)
         ]
+        entry = {key: transaction[key] for key in HISTORY_FIELDS if transaction.get(key) is not None}
+        request.append(
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": serialize_item(recent_key(str(transaction["user_id"]), received_at)),
+                    "UpdateExpression": "SET #e = list_append(if_not_exists(#e, :none), :entry), #k = :kind, "
+                    "expires_at = if_not_exists(expires_at, :expires)",
+                    "ExpressionAttributeNames": {"#e": "entries", "#k": "kind"},
+                    "ExpressionAttributeValues": serialize_item(
+                        {
+                            ":none": [],
+                            ":entry": [{**entry, "received_at": received_at}],
+                            ":kind": RECENT_KIND,
+                            ":expires": received_at // 1000 + RECENT_TTL_S,
+                        }
+                    ),
+                }
+            }
+        )
         for attempt in range(CONFLICT_RETRIES + 1):
             try:
                 self.client.transact_write_items(TransactItems=request)
@@ -254,6 +294,32 @@ class TransactionStore:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return items[:max_items]
+
+    def recent_transactions(self, user_id: str, received_at: int) -> list[dict[str, Any]]:
+        """The user's transactions received within ``RECENT_WINDOW_MS`` of ``received_at``, from the
+        recent-activity buckets, read strongly consistently (one Query; each entry holds the fields the
+        history needs and ``received_at``). What the user index may not show yet."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "transaction_id = :pk AND #ts BETWEEN :from AND :to",
+            "ExpressionAttributeNames": {"#ts": "timestamp"},
+            "ExpressionAttributeValues": serialize_item(
+                {
+                    ":pk": f"{RECENT_PREFIX}{user_id}",
+                    ":from": recent_key(user_id, received_at - RECENT_WINDOW_MS)["timestamp"],
+                    ":to": received_at + RECENT_WINDOW_MS,
+                }
+            ),
+            "ConsistentRead": True,
+        }
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.client.query(**request)
+            for raw in page.get("Items", []):
+                found.extend(deserialize_item(raw).get("entries", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def window_items(self, start_ms: int, end_ms: int, *, shards: int | None = None) -> Iterator[dict[str, Any]]:
         """Yield every transaction received in ``[start_ms, end_ms]``, bucket by bucket, page by page.

@@ -1,6 +1,9 @@
 # A private network for the functions: two private subnets in two zones, no internet or NAT gateway.
-# The functions reach DynamoDB through a gateway endpoint and every other AWS API they call through
-# interface endpoints with private DNS; their security group allows HTTPS out to those only.
+# The functions reach DynamoDB and S3 through gateway endpoints (routes to the services' prefix lists) and
+# every other AWS API they call through interface endpoints with private DNS; their security group allows
+# HTTPS out to those only. Without a path a call is never answered (no route): the functions' clients give
+# up within seconds (lambdas/handler_kit.py), and tests/terraform checks that every service the code
+# creates a client for has an endpoint here.
 #
 # Zones are chosen by zone id, not name: a zone name (us-east-1a) maps to a different physical zone
 # in each account, a zone id (use1-az1) is the same everywhere. excluded_zone_ids keeps out zones
@@ -160,13 +163,20 @@ resource "aws_vpc_security_group_egress_rule" "functions_to_endpoints" {
   referenced_security_group_id = aws_security_group.endpoints.id
 }
 
-resource "aws_vpc_security_group_egress_rule" "functions_to_dynamodb" {
+resource "aws_vpc_security_group_egress_rule" "functions_to_gateway" {
+  for_each = aws_vpc_endpoint.gateway
+
   security_group_id = aws_security_group.functions.id
-  description       = "HTTPS to DynamoDB through the gateway endpoint"
+  description       = "HTTPS to ${each.key} through its gateway endpoint"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
-  prefix_list_id    = aws_vpc_endpoint.dynamodb.prefix_list_id
+  prefix_list_id    = each.value.prefix_list_id
+}
+
+moved {
+  from = aws_vpc_security_group_egress_rule.functions_to_dynamodb
+  to   = aws_vpc_security_group_egress_rule.functions_to_gateway["dynamodb"]
 }
 
 resource "aws_security_group" "endpoints" {
@@ -187,12 +197,42 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_from_functions" {
 
 # --- Endpoints ---------------------------------------------------------------------------------
 
-resource "aws_vpc_endpoint" "dynamodb" {
+# Only this account's tables and buckets through the gateway endpoints: nothing in the VPC can copy data
+# to another account's bucket or table (aws:ResourceAccount, a global condition key S3 and DynamoDB support).
+data "aws_iam_policy_document" "gateway_endpoint" {
+  statement {
+    sid       = "OnlyThisAccountsResources"
+    effect    = "Allow"
+    actions   = ["*"]
+    resources = ["*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_vpc_endpoint" "gateway" {
+  for_each = var.gateway_endpoint_services
+
   vpc_id            = aws_vpc.this.id
-  service_name      = "com.amazonaws.${var.region}.dynamodb"
+  service_name      = "com.amazonaws.${var.region}.${each.key}"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = [aws_route_table.private.id]
-  tags              = merge(var.tags, { Name = "dynamodb-${local.name}" })
+  policy            = data.aws_iam_policy_document.gateway_endpoint.json
+  tags              = merge(var.tags, { Name = "${each.key}-${local.name}" })
+}
+
+moved {
+  from = aws_vpc_endpoint.dynamodb
+  to   = aws_vpc_endpoint.gateway["dynamodb"]
 }
 
 resource "aws_vpc_endpoint" "interface" {

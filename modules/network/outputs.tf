@@ -3,9 +3,9 @@ output "availability_zone_ids" {
   value       = local.zone_ids
 }
 
-output "dynamodb_prefix_list_id" {
-  description = "Prefix list of the DynamoDB gateway endpoint (the functions' security group allows HTTPS to it)."
-  value       = aws_vpc_endpoint.dynamodb.prefix_list_id
+output "gateway_prefix_list_ids" {
+  description = "Prefix list of each gateway endpoint, by service (the functions' security group allows HTTPS to them)."
+  value       = { for k, e in aws_vpc_endpoint.gateway : k => e.prefix_list_id }
 }
 
 output "interface_endpoint_ids" {

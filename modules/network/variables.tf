@@ -40,15 +40,27 @@ variable "flow_log_retention_days" {
   }
 }
 
+variable "gateway_endpoint_services" {
+  description = "AWS services the functions call that get a gateway endpoint on the private route table (only dynamodb and s3 have one), with an egress rule to its prefix list."
+  type        = set(string)
+  default     = ["dynamodb", "s3"]
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for s in var.gateway_endpoint_services : contains(["dynamodb", "s3"], s)])
+    error_message = "gateway_endpoint_services may hold only \"dynamodb\" and \"s3\" (the services AWS offers gateway endpoints for); list the others in interface_endpoint_services."
+  }
+}
+
 variable "interface_endpoint_services" {
-  description = "AWS services the functions call that get an interface endpoint with private DNS (short names: sqs, sns, ssm, xray, ...). DynamoDB always gets a gateway endpoint."
+  description = "AWS services the functions call that get an interface endpoint with private DNS (short names: sqs, sns, ssm, xray, ...). DynamoDB and S3 are served by gateway endpoints (gateway_endpoint_services)."
   type        = set(string)
   default     = ["sns", "sqs", "ssm", "xray"]
   nullable    = false
 
   validation {
-    condition     = alltrue([for s in var.interface_endpoint_services : can(regex("^[a-z0-9.-]+$", s)) && s != "dynamodb"])
-    error_message = "interface_endpoint_services must be short service names such as \"sqs\"; dynamodb is always served by the gateway endpoint."
+    condition     = alltrue([for s in var.interface_endpoint_services : can(regex("^[a-z0-9.-]+$", s)) && !contains(["dynamodb", "s3"], s)])
+    error_message = "interface_endpoint_services must be short service names such as \"sqs\"; dynamodb and s3 are served by gateway endpoints (gateway_endpoint_services)."
   }
 }
 

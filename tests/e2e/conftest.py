@@ -1,12 +1,15 @@
 """End-to-end fixtures: the deployed pipeline, in the local emulator or on AWS.
 
-    pytest tests/e2e                                  # deploy into the emulator, both stream_consumer modes
+    pytest tests/e2e                                  # deploy into the emulator: the local and the prod shapes
     pytest tests/e2e --target aws --env pr-42         # a real deployment (reads its Terraform outputs)
 
-Locally the ``pipeline`` fixture deploys the real Terraform once per ``stream_consumer`` mode (module
-scope; environments ``e2e-eventbridge`` and ``e2e-direct`` under build/, so a second run restores
-instead of re-applying) and runs it with ``tools.emulator.LocalCloud``. Against AWS it reads the
-outputs of an environment that ``make deploy`` created; tests that need fault injection skip there.
+Locally the ``pipeline`` fixture runs the real Terraform of a deployment (``DEPLOYMENTS``: a profile and a
+stream routing, environments ``e2e-<name>`` under build/) with ``tools.emulator.LocalCloud``, once per test
+module. A module says which deployments its tests run on with ``pytest.mark.deployments(...)`` (default: the
+local profile, both routings). Before the first test, every deployment the session uses is applied side by
+side (``tools.emulator.deployments``), recorded, and planned again; each module then restores its recording
+in seconds. Against AWS it reads the outputs of an environment that ``make deploy`` created; tests that need
+fault injection skip there.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+from tests.clock import DAY, NIGHT, pinned, wall_ms
 
 ANALYSIS_EVENT = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
 
@@ -41,6 +47,7 @@ class Pipeline:
         self.cloud = cloud  # tools.emulator.LocalCloud locally, None on AWS
         self.settle_s = settle_s
         self.mode = outputs["stream_consumer"]
+        self.profile = "deployed"  # locally: the profile of the local deployment
         self.api_url = cloud.api_url if cloud is not None else outputs["api_url"]
         self.api_key = outputs["api_key_value"]
         self.sqs = session.client("sqs")
@@ -126,10 +133,10 @@ class Pipeline:
             if a.get("kind") == "transaction" and a["transaction"]["transaction_id"] == transaction_id
         ]
 
-    def run_analysis(self, at_ms: int | None = None) -> None:
-        """Run analyze-patterns as its schedule would at ``at_ms`` (default now): its window is the
-        minutes before, on the time transactions were received."""
-        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((at_ms or time.time() * 1000) / 1000))
+    def run_analysis(self, minutes_later: int = 0) -> None:
+        """Run analyze-patterns as its schedule would now, or ``minutes_later``: its window is the minutes
+        before, on the time transactions were received (the wall clock, not the traffic's)."""
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall_ms() / 1000 + 60 * minutes_later))
         event = {**ANALYSIS_EVENT, "id": str(uuid.uuid4()), "time": at}
         if self.local:
             from tools.emulator.integrations.async_invoke import AsyncInvocations
@@ -173,25 +180,31 @@ class Pipeline:
         }
 
 
-def _local_pipeline(mode: str) -> Iterator[Pipeline]:
+def _local_pipeline(name: str) -> Iterator[Pipeline]:
     from tools._cli import BUILD
     from tools.emulator import LocalCloud
     from tools.emulator.demo import deploy
     from tools.emulator.localaws import LocalAWS
 
-    suffix = f"e2e-{mode}"
+    shape = DEPLOYMENTS[name]
+    deployment = shape.deployment(name)
     with LocalAWS() as aws:
-        outputs, _ = deploy(aws, mode, suffix=suffix)
+        outputs, _ = deploy(aws, shape.routing, suffix=deployment.suffix, profile=shape.profile)
         # Time runs 120x faster for waits (SQS visibility 360 s -> 3 s); schedules run only when triggered.
         with LocalCloud(
             aws,
             outputs,
-            log_dir=BUILD / suffix / "logs",
+            log_dir=BUILD / deployment.suffix / "logs",
             time_scale=120.0,
             schedule_time_scale=None,
+            max_sandboxes=shape.max_sandboxes,
+            index_lag_s=shape.index_lag_s,
         ) as cloud:
-            yield Pipeline(outputs, cloud.session, cloud)
+            pipeline = Pipeline(outputs, cloud.session, cloud)
+            pipeline.profile = shape.profile
+            yield pipeline
             assert not cloud.errors(), cloud.errors()
+            assert not cloud.network_failures(), "calls without a network path:\n" + "\n".join(cloud.network_failures())
 
 
 def _aws_pipeline(suffix: str) -> Iterator[Pipeline]:
@@ -218,14 +231,97 @@ def deployed_outputs(suffix: str) -> dict[str, Any]:
     return outputs
 
 
-@pytest.fixture(scope="module", params=["eventbridge", "direct"])
-def pipeline(request: pytest.FixtureRequest, terraform_bin: str) -> Iterator[Pipeline]:
-    """The deployed pipeline; locally once per stream_consumer mode, on AWS the one --env names."""
+@dataclass(frozen=True)
+class Shape:
+    """One local deployment the e2e tests run on: a profile, a stream routing, what AWS does to it."""
+
+    profile: str
+    routing: str
+    clock: str  # the time of day its traffic runs at (tests/clock.py): each test runs at night and by day
+    index_lag_s: float = 0.0  # how far the global secondary indexes trail the table, at most
+    max_sandboxes: int = 4  # per function (the prod profile reserves more: at least 4 score at once)
+    suffix: str | None = None  # the environment (default e2e-<name>)
+
+    def deployment(self, name: str) -> Any:
+        from tools.emulator.deployments import Deployment
+
+        return Deployment(self.suffix or f"e2e-{name}", self.profile, self.routing)
+
+
+DEPLOYMENTS = {
+    "eventbridge": Shape("local", "eventbridge", NIGHT),
+    "direct": Shape("local", "direct", DAY),
+    # What production runs: VPC with its endpoints and security groups, reservations, indexes that lag.
+    "prod-eventbridge": Shape("prod", "eventbridge", DAY, index_lag_s=2.0),
+    "prod-direct": Shape("prod", "direct", NIGHT, index_lag_s=2.0),
+    # Applied and planned again only (test_deployments.py): every profile is stable after its apply.
+    "dev": Shape("dev", "eventbridge", DAY),
+    "staging": Shape("staging", "direct", NIGHT),
+    # make demo PROFILE=prod's own environment (test_demo.py runs the demo on it).
+    "demo-prod": Shape("prod", "eventbridge", DAY, suffix="local-prod"),
+}
+LOCAL = ("eventbridge", "direct")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "deployments(*names): the e2e deployments (tests/e2e/conftest.py DEPLOYMENTS) a module runs on"
+    )
+
+
+def deployments_of(node: Any) -> tuple[str, ...]:
+    marker = node.get_closest_marker("deployments")
+    names = tuple(marker.args) if marker is not None else LOCAL
+    unknown = [name for name in names if name not in DEPLOYMENTS]
+    assert not unknown, f"unknown e2e deployments {unknown}: choose from {sorted(DEPLOYMENTS)}"
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    for fixture in ("pipeline", "deployment"):
+        if fixture in metafunc.fixturenames:
+            names = deployments_of(metafunc.definition)
+            metafunc.parametrize(fixture, names, indirect=True, scope="module", ids=names)
+            return
+
+
+@pytest.fixture(scope="module")
+def deployment(request: pytest.FixtureRequest, prepared: None) -> Any:
+    """A local deployment the session prepared (applied, recorded, planned again), by the parameter's name."""
+    if request.config.getoption("--target") != "local":
+        pytest.skip("the local deployments are prepared in the emulator")
+    return DEPLOYMENTS[request.param].deployment(request.param)
+
+
+@pytest.fixture(scope="session")
+def prepared(request: pytest.FixtureRequest, terraform_bin: str) -> None:
+    """Every local deployment the session's tests use, applied side by side and recorded (once per session)."""
+    if request.config.getoption("--target") != "local":
+        return
+    from tools.emulator.deployments import prepare
+
+    used = {
+        name
+        for item in request.session.items
+        if {"pipeline", "deployment"} & set(item.fixturenames)
+        for name in deployments_of(item)
+    }
+    prepare([DEPLOYMENTS[name].deployment(name) for name in sorted(used)])
+
+
+@pytest.fixture(scope="module")
+def pipeline(request: pytest.FixtureRequest, prepared: None) -> Iterator[Pipeline]:
+    """The deployed pipeline; locally the deployment the parameter names, on AWS the one --env names."""
+    with pinned(DEPLOYMENTS[request.param].clock):
+        yield from _pipeline(request)
+
+
+def _pipeline(request: pytest.FixtureRequest) -> Iterator[Pipeline]:
     if request.config.getoption("--target") == "aws":
         suffix = request.config.getoption("e2e_env")
         if not suffix:
             pytest.fail("--target aws needs --env <suffix> (an environment deployed with make deploy)")
-        # The mode is the deployment's own: run the suite once, under the matching parameter.
+        # The mode is the deployment's own: run the suite once, under the matching local parameter.
         deployed = deployed_outputs(suffix)["stream_consumer"]
         if request.param != deployed:
             pytest.skip(f"environment {suffix} uses stream_consumer={deployed}")

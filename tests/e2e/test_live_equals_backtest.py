@@ -17,12 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.clock import traffic_now_ms
 from tools.detection import backtest
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline
 
-pytestmark = [pytest.mark.e2e, pytest.mark.terraform, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.terraform,
+    pytest.mark.slow,
+    pytest.mark.deployments("eventbridge", "direct", "prod-eventbridge", "prod-direct"),
+]
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -36,7 +42,7 @@ def labeled_sequence(new_id: Callable[[str], str]) -> list[dict[str, Any]]:
     backtest replays in (both paths order ties by arrival, then id).
     """
     user = new_id("parity-user")
-    now = int(time.time() * 1000)
+    now = traffic_now_ms()
     midnight = now - now % DAY_MS
     sequence: list[dict[str, Any]] = []
 

@@ -13,17 +13,25 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.clock import traffic_now_ms
+
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline
 
-pytestmark = [pytest.mark.e2e, pytest.mark.terraform, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.terraform,
+    pytest.mark.slow,
+    pytest.mark.deployments("eventbridge", "direct", "prod-eventbridge", "prod-direct"),
+]
 
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 
 
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    """ "Now" for the traffic (tests/clock.py): a pinned time of day, never the hour the suite happens to run at."""
+    return traffic_now_ms()
 
 
 def transaction(transaction_id: str, user_id: str, **fields: Any) -> dict[str, Any]:
@@ -227,7 +235,7 @@ def test_analyze_patterns_finds_a_card_testing_burst(pipeline: Pipeline, new_id:
 
     # The run after the minute the burst was received in has closed (windows are whole minutes of
     # receive time, so a run looks at the minutes before its own).
-    pipeline.run_analysis(at_ms=now_ms() + 60_000)
+    pipeline.run_analysis(minutes_later=1)
     finding = pipeline.wait_for_alert(
         lambda a: (
             a.get("kind") == "pattern"

@@ -10,6 +10,7 @@ Same configurations and fixtures as test_plan_requirements.py (see conftest.py).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -177,8 +178,8 @@ def test_stream_lag_is_alarmed_on_the_direct_routing(direct_plan):
     assert not [a for a in direct_plan.alarms().values() if a.get("namespace") == "AWS/EventBridge/Pipes"]
 
 
-def test_rules_and_model_fallbacks_are_alarmed_on_the_pipelines_own_metrics(any_plan):
-    for metric in ("RulesFallback", "ModelFallback"):
+def test_rules_and_model_fallbacks_and_an_unreadable_model_are_alarmed_on_the_pipelines_own_metrics(any_plan):
+    for metric in ("RulesFallback", "ModelFallback", "ModelUnavailable"):
         (alarm,) = [a for a in any_plan.alarms().values() if a.get("metric_name") == metric]
         assert alarm.get("namespace") == "FraudDetection"
         assert alarm.get("dimensions") == {"service": "fraud-detection"}
@@ -461,3 +462,53 @@ def test_the_emulator_serves_the_public_powertools_parameters_the_configuration_
                 name = f"/aws/service/powertools/python/{architecture}/{runtime}/{powertools_release()}"
                 value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
                 assert f"-{runtime.replace('.', '')}-{architecture}:" in value
+
+
+# --- The VPC reaches every service the code calls (issue 16) ---------------------------------------------
+
+
+def services_the_code_calls() -> set[str]:
+    """Every AWS service a function's code creates a client for: the string given to ``client(...)`` (the
+    handler kit's one constructor) anywhere under lambdas/. A client made from anything but a literal name
+    would hide a service from this list, so it fails here."""
+    found: set[str] = set()
+    for path in sorted((ROOT / "lambdas").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+            if name != "client":
+                continue
+            argument = node.args[0]
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                found.add(argument.value)
+            elif not (path.name == "handler_kit.py" and isinstance(argument, ast.Name)):  # the kit's own boto3 call
+                raise AssertionError(f"{path.relative_to(ROOT)}:{node.lineno}: a client whose service is not a literal")
+    return found
+
+
+def test_every_service_a_function_creates_a_client_for_has_a_vpc_endpoint(vpc_plan):
+    services = services_the_code_calls()
+    assert {"dynamodb", "s3", "sqs", "sns", "ssm"} <= services, "the scan sees the functions' clients"
+    endpoints = {
+        r.get("service_name").rsplit(".", 1)[-1]: r.get("vpc_endpoint_type")
+        for r in vpc_plan.resources("aws_vpc_endpoint")
+    }
+    missing = sorted(services - set(endpoints))
+    assert not missing, f"no VPC endpoint for {', '.join(missing)}: a function in the VPC could not reach it"
+    assert endpoints["dynamodb"] == endpoints["s3"] == "Gateway", "S3 and DynamoDB through gateway endpoints"
+    assert all(kind == "Interface" for service, kind in endpoints.items() if service not in ("dynamodb", "s3"))
+
+
+def test_the_functions_may_reach_each_gateway_endpoint_and_only_this_accounts_resources_through_it(vpc_plan):
+    gateways = [r for r in vpc_plan.resources("aws_vpc_endpoint") if r.get("vpc_endpoint_type") == "Gateway"]
+    egress = [
+        r
+        for r in vpc_plan.resources("aws_vpc_security_group_egress_rule")
+        if r.address.startswith("module.network[0].aws_vpc_security_group_egress_rule.functions_to_gateway")
+    ]
+    assert len(egress) == len(gateways) == 2
+    assert all(r.get("from_port") == r.get("to_port") == 443 and r.is_unknown("prefix_list_id") for r in egress)
+    for gateway in gateways:
+        [statement] = json.loads(gateway.get("policy"))["Statement"]
+        assert statement["Condition"]["StringEquals"]["aws:ResourceAccount"], "only this account's buckets and tables"

@@ -41,10 +41,18 @@ IDEMPOTENCY = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "d
 STREAM_READ = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
 # Exactly the AWS calls in lambdas/*.py (boto3 and Powertools), per function.
 CODE_CALLS = {
-    "process-transaction": {"dynamodb:PutItem", "dynamodb:GetItem"},  # TransactWriteItems (2 Puts), claim read
-    # rules, shadow rules and model pointer parameters (and their history: handler_kit.CachedDocument falls
-    # back to the newest valid version); model artifacts from the bucket
-    "detect-fraud": {"dynamodb:Query", "ssm:GetParameter", "ssm:GetParameterHistory", "s3:GetObject", "sqs:SendMessage"}
+    # TransactWriteItems (2 Puts, the Update of the user's recent-activity bucket), the claim read
+    "process-transaction": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"},
+    # rules, shadow rules and model pointer parameters, read together (GetParameters) and one by one (and their
+    # history: handler_kit.CachedDocument falls back to the newest valid version); model artifacts from the bucket
+    "detect-fraud": {
+        "dynamodb:Query",
+        "ssm:GetParameter",
+        "ssm:GetParameters",
+        "ssm:GetParameterHistory",
+        "s3:GetObject",
+        "sqs:SendMessage",
+    }
     | IDEMPOTENCY,
     "notify-team": {"sns:Publish"} | IDEMPOTENCY,
     # rules (and their history) and the hash key
@@ -52,6 +60,7 @@ CODE_CALLS = {
         "dynamodb:Query",
         "dynamodb:BatchGetItem",
         "ssm:GetParameter",
+        "ssm:GetParameters",
         "ssm:GetParameterHistory",
         "sqs:SendMessage",
     }

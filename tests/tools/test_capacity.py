@@ -55,7 +55,8 @@ def test_an_undersized_profile_is_caught():
 
 def test_the_measured_sizes_are_still_what_the_storage_code_writes(tmp_path):
     measured = capacity.measure(now_ms=NOW_MS, sparkov=tmp_path / "absent.csv.gz")
-    for key in ("transaction_item_bytes", "claim_item_bytes", "time_bucket_entry_bytes", "stream_record_bytes"):
+    sizes = ("transaction_item_bytes", "claim_item_bytes", "recent_item_bytes", "time_bucket_entry_bytes")
+    for key in (*sizes, "stream_record_bytes"):
         assert abs(measured[key] - capacity.MEASURED[key]) <= 0.02 * capacity.MEASURED[key], (
             f"{key}: now {measured[key]}, MEASURED says {capacity.MEASURED[key]}: run python -m tools.capacity measure"
         )

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tools import _cli
+from tools._cli import ToolError, clock_offset_ms
 
 
 def test_the_powertools_release_is_the_one_pin_in_the_lambda_extra():
@@ -70,3 +71,26 @@ def test_a_file_the_detection_tools_cannot_read_is_a_clear_error_naming_it(tmp_p
     missing = tmp_path / "missing.jsonl"
     with pytest.raises(_cli.ToolError, match=rf"^cannot read {re.escape(str(missing))}: No such file or directory$"):
         list(read(missing))  # read_file is a generator: it reads when iterated
+
+
+@pytest.mark.parametrize(
+    ("wall", "clock", "expected"),
+    [
+        ("2026-12-07T01:25:00", "00:30", "2026-12-07T00:30:00"),  # earlier today
+        ("2026-12-07T00:10:00", "00:30", "2026-12-06T00:30:00"),  # not yet today: yesterday's
+        ("2026-12-07T12:30:00", "12:30", "2026-12-07T12:30:00"),  # now
+        ("2026-12-07T23:59:59", "12:30", "2026-12-07T12:30:00"),
+    ],
+)
+def test_a_pinned_clock_is_the_most_recent_moment_at_that_time_of_day(wall: str, clock: str, expected: str) -> None:
+    from datetime import UTC, datetime
+
+    wall_ms = int(datetime.fromisoformat(wall).replace(tzinfo=UTC).timestamp() * 1000)
+    pinned = datetime.fromtimestamp((wall_ms + clock_offset_ms(clock, wall_ms)) / 1000, UTC)
+    assert pinned.strftime("%Y-%m-%dT%H:%M:%S") == expected
+
+
+@pytest.mark.parametrize("clock", ["24:00", "7:30", "12:60", "noon", ""])
+def test_a_malformed_clock_is_refused_with_an_example(clock: str) -> None:
+    with pytest.raises(ToolError, match="such as 00:30 or 12:30"):
+        clock_offset_ms(clock, 0)

@@ -151,3 +151,42 @@ def test_the_emulators_own_clients_reach_moto_in_process_with_the_same_answers()
         assert url == over_http.get_queue_url(QueueName="in-process")["QueueUrl"], "the same queue URL"
         assert message["Body"] == "hello"
         assert remote_ports[:2] == [0, 0] and remote_ports[2] != 0, "in process: no socket; over HTTP: one"
+
+
+def test_moto_reads_back_what_aws_reads_back_for_the_attributes_terraform_sets():
+    """tools/emulator/moto_read_backs.py: without these, a plan right after an apply changes the topic, the queue
+    and the security group rules on every run (tests/e2e/test_deployments.py)."""
+    import json
+
+    with LocalAWS() as aws:
+        sns, sqs, ec2 = client(aws, "sns"), client(aws, "sqs"), client(aws, "ec2")
+        topic = sns.create_topic(Name="t")["TopicArn"]
+        role = "arn:aws:iam::123456789012:role/delivery-status"
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="SQSSuccessFeedbackRoleArn", AttributeValue=role)
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="SQSSuccessFeedbackSampleRate", AttributeValue="100")
+        attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+        assert attributes["SQSSuccessFeedbackRoleArn"] == role and attributes["SQSSuccessFeedbackSampleRate"] == "100"
+
+        dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}, separators=(",", ":"))
+        queue = sqs.create_queue(QueueName="q", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+        assert sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]["RedrivePolicy"] == policy
+
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+        prefix_list = ec2.describe_prefix_lists()["PrefixLists"][0]["PrefixListId"]
+        ec2.authorize_security_group_egress(
+            GroupId=group,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "PrefixListIds": [{"PrefixListId": prefix_list, "Description": "HTTPS to s3"}],
+                }
+            ],
+        )
+        rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])
+        [rule] = [r for r in rules["SecurityGroupRules"] if r.get("PrefixListId") == prefix_list]
+        assert rule["Description"] == "HTTPS to s3"

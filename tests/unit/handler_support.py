@@ -159,14 +159,16 @@ def create_state_table(dynamodb: Any, name: str) -> None:
     )
 
 
-def table_items(aws: SimpleNamespace, table: str | None = None) -> list[dict[str, Any]]:
-    """Every item of a table (a test may scan; the functions never do)."""
+def table_items(aws: SimpleNamespace, table: str | None = None, *, recent: bool = False) -> list[dict[str, Any]]:
+    """Every item of a table (a test may scan; the functions never do); the users' recent-activity buckets
+    (kind ``recent``, fraud/storage.py) only with ``recent=True``."""
     paginator = aws.dynamodb.get_paginator("scan")
-    return [
+    items = [
         deserialize_item(item)
         for page in paginator.paginate(TableName=table or aws.table_name, ConsistentRead=True)
         for item in page["Items"]
     ]
+    return [item for item in items if recent or item.get("kind") != "recent"]
 
 
 def drain_queue(aws: SimpleNamespace, queue_url: str) -> list[dict[str, Any]]:

@@ -274,7 +274,7 @@ def test_ssm_throttling_in_a_warm_sandbox_keeps_the_cached_rules(
 ):
     monkeypatch.setenv("RULES_CACHE_SECONDS", "0")
     detect_fraud.handler(eventbridge_event(record_of(aws, "txn-ordinary")), lambda_context)
-    calls = throttle(monkeypatch, kit.client("ssm"), "get_parameter")
+    calls = throttle(monkeypatch, kit.client("ssm"), "get_parameters")
     capsys.readouterr()
 
     assert detect_fraud.handler(eventbridge_event(record_of(aws, "txn-big")), lambda_context) == {"result": "alert"}
@@ -285,7 +285,7 @@ def test_ssm_throttling_in_a_warm_sandbox_keeps_the_cached_rules(
 def test_ssm_throttling_in_a_fresh_sandbox_fails_so_the_platform_retries(
     detect_fraud, kit, aws, history, lambda_context, monkeypatch
 ):
-    throttle(monkeypatch, kit.client("ssm"), "get_parameter")
+    throttle(monkeypatch, kit.client("ssm"), "get_parameters")
     throttle(monkeypatch, kit.client("ssm"), "get_parameter_history")
 
     with pytest.raises(ClientError, match="ThrottlingException"):
@@ -303,19 +303,26 @@ def test_a_rules_parameter_with_no_valid_version_fails_loudly(detect_fraud, aws,
     assert queued_alerts(aws) == []
 
 
-def test_the_rules_are_read_once_per_cache_period(detect_fraud, kit, aws, history, lambda_context, monkeypatch):
+def test_the_documents_are_read_together_once_per_cache_period(
+    detect_fraud, kit, aws, history, lambda_context, monkeypatch
+):
+    """A cold sandbox reads its documents (rules, model pointer, shadow rules) in one GetParameters call: Parameter
+    Store's quota (about 40 a second per account) is shared by every sandbox of a scale-out."""
     ssm = kit.client("ssm")
-    real, calls = ssm.get_parameter, []
+    calls: list[tuple[str, list[str]]] = []
+    for operation in ("get_parameter", "get_parameters"):
+        real = getattr(ssm, operation)
 
-    def counted(**kwargs: Any) -> Any:
-        calls.append(kwargs["Name"])
-        return real(**kwargs)
+        def counted(real: Any = real, operation: str = operation, **kwargs: Any) -> Any:
+            calls.append((operation, sorted(kwargs.get("Names") or [kwargs["Name"]])))
+            return real(**kwargs)
 
-    monkeypatch.setattr(ssm, "get_parameter", counted)
+        monkeypatch.setattr(ssm, operation, counted)
     for transaction_id in ("txn-ordinary", "txn-big", "usual-7"):
         detect_fraud.handler(eventbridge_event(record_of(aws, transaction_id)), lambda_context)
 
-    assert calls == [RULES]
+    [(operation, names)] = calls
+    assert operation == "get_parameters" and RULES in names and len(names) == len(set(names)) >= 1
 
 
 def test_rules_from_parameter_store_change_the_decision(detect_fraud, aws, history, lambda_context):
@@ -417,3 +424,54 @@ def test_a_replayed_stream_failure_is_scored_and_alerted_once(detect_fraud, aws,
 
     assert [o.ok for o in report.outcomes] == [True, True]
     assert [alert["alert_id"] for alert in queued_alerts(aws)] == ["txn-txn-big"]
+
+
+def test_each_transaction_goes_to_its_users_recent_activity_bucket_once(aws, process_transaction, lambda_context):
+    first, second = usual_spending(2)
+    post(aws, process_transaction, lambda_context, first, second, second)  # the exact retry adds nothing
+    store = TransactionStore(aws.dynamodb, aws.table_name)
+    received = int(record_of(aws, "usual-1")["dynamodb"]["NewImage"]["received_at"]["N"])
+
+    recent = store.recent_transactions("user-1", received_at=received)
+    assert [entry["transaction_id"] for entry in recent] == ["usual-0", "usual-1"]
+    assert all(entry["received_at"] > 0 for entry in recent)
+    [bucket] = aws.dynamodb.query(
+        TableName=aws.table_name,
+        KeyConditionExpression="transaction_id = :pk",
+        ExpressionAttributeValues={":pk": {"S": "recent#user-1"}},
+    )["Items"]
+    assert bucket["kind"] == {"S": "recent"} and "user_id" not in bucket and "time_bucket" not in bucket
+    assert int(bucket["expires_at"]["N"]) <= int(recent[0]["received_at"]) // 1000 + 3600, "gone within the hour"
+    assert store.recent_transactions("user-2", received_at=received) == []
+    assert store.recent_transactions("user-1", received_at=received + 3_600_000) == [], "an hour later: none"
+
+
+def test_a_lagging_user_index_does_not_change_the_score_whichever_sandbox_scores(
+    detect_fraud, aws, history, lambda_context, monkeypatch, caplog
+):
+    """The user index is eventually consistent: scored right after its writes, in a fresh sandbox, a transaction
+    finds the user's earlier transactions in their recent-activity bucket, and scores as with a caught-up index."""
+
+    def scored_line() -> dict[str, Any]:
+        [record] = [r for r in caplog.records if r.getMessage() == "Transaction scored"]
+        caplog.clear()
+        return {key: getattr(record, key) for key in ("history_items", "score", "decision")}
+
+    detect_fraud.handler(eventbridge_event(record_of(aws, "txn-big")), lambda_context)
+    caught_up = scored_line()
+    detect_fraud.resources.cache_clear()  # another sandbox: nothing of the first one's
+    aws.dynamodb.delete_item(  # scored once per id: forget it, to score it again
+        TableName=aws.state_table_name, Key={"id": {"S": next(iter(_scored_ids(aws)))}}
+    )
+    monkeypatch.setattr(TransactionStore, "user_history", lambda self, *args, **kwargs: [])  # index not there yet
+
+    detect_fraud.handler(eventbridge_event(record_of(aws, "txn-big")), lambda_context)
+    lagging = scored_line()
+
+    assert lagging["history_items"] == caught_up["history_items"] > len(usual_spending()) - 1
+    assert (lagging["score"], lagging["decision"]) == (caught_up["score"], caught_up["decision"])
+
+
+def _scored_ids(aws: SimpleNamespace) -> list[str]:
+    items = aws.dynamodb.scan(TableName=aws.state_table_name)["Items"]
+    return [item["id"]["S"] for item in items if item["id"]["S"].startswith("detect-fraud#scored")]

@@ -123,6 +123,38 @@ def test_an_unusable_model_in_a_fresh_sandbox_scores_with_the_rules_alone_and_is
     assert metrics.get("ModelFallback", 0) >= 1 and metrics["Scored"] == 1
 
 
+def test_a_live_model_that_cannot_be_read_now_fails_the_record_rather_than_score_without_it(
+    detect_fraud, process_transaction, aws, models, lambda_context, log_lines, capsys, kit, monkeypatch
+):
+    """S3 throttles (or times out) while a fresh sandbox loads the live model: the invocation fails, so the
+    platform retries it, and ModelUnavailable is counted; the rules alone never decide in the model's place."""
+    from botocore.exceptions import ClientError
+
+    record = spree(aws, process_transaction, lambda_context)
+    capsys.readouterr()
+    s3 = kit.client("s3")
+    real = s3.get_object
+
+    def slow_down(**kwargs: Any) -> Any:
+        raise ClientError(
+            {
+                "Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."},
+                "ResponseMetadata": {"HTTPStatusCode": 503},
+            },
+            "GetObject",
+        )
+
+    monkeypatch.setattr(s3, "get_object", slow_down)
+    with pytest.raises(Exception, match="unavailable"):
+        detect_fraud.handler(eventbridge_event(record), lambda_context)
+    assert scored_lines(log_lines) == [] and queued_alerts(aws) == []
+
+    monkeypatch.setattr(s3, "get_object", real)  # S3 answers again; the platform's retry, in another sandbox
+    detect_fraud.resources.cache_clear()
+    detect_fraud.handler(eventbridge_event(record), lambda_context)
+    assert scored_lines(log_lines)[-1]["model_version"] == VERSION
+
+
 def test_a_pointer_that_is_not_json_keeps_the_newest_valid_pointer(
     detect_fraud, process_transaction, aws, models, lambda_context, log_lines, capsys
 ):

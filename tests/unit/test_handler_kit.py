@@ -86,7 +86,7 @@ def test_the_logger_replaces_card_numbers_in_exceptions(kit):
 
 
 def test_the_logger_leaves_numbers_and_its_own_timestamp_alone(kit):
-    # 1736942400001 passes the Luhn check: as a string it would be scrubbed, as a number it is data.
+    # Numbers are data, whatever their digits: left as they are (and typed as numbers).
     [line] = formatted(kit, lambda: kit.logger.info("scored", extra={"received_at": 1736942400001, "score": 87}))
     assert line["received_at"] == 1736942400001 and line["score"] == 87
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\+0000", line["timestamp"])
@@ -219,3 +219,19 @@ def test_trace_subsegments_builds_the_tracer_on_the_first_invocation(kit, monkey
     assert handler({"n": 2}, lambda_context) == {"ok": True}
     assert calls == [{"n": 1}, {"n": 2}]
     assert type(kit._tracer()).__name__ == "Tracer"
+
+
+def test_no_function_outlives_its_timeout_waiting_on_one_aws_call(kit):
+    """Every client gives up on one call (connect and read time-outs, attempts, back-off) before the function
+    with the shortest timeout would be killed: a service that does not answer fails the call, it does not time
+    the function out and recycle its sandbox."""
+    import json
+
+    from tests.conftest import ROOT
+
+    catalog = json.loads((ROOT / "lambdas" / "functions.json").read_text())
+    shortest = min(spec["timeout_seconds"] for spec in catalog.values())
+    config = kit.client("sqs").meta.config
+    assert (config.connect_timeout, config.read_timeout) == (kit.CONNECT_TIMEOUT_S, kit.READ_TIMEOUT_S)
+    assert config.retries["total_max_attempts"] == kit.MAX_ATTEMPTS
+    assert kit.longest_wait_s() < shortest, f"{kit.longest_wait_s()} s of waiting on one call; {shortest} s to live"

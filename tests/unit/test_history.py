@@ -210,3 +210,41 @@ def test_an_item_added_behind_now_enters_only_the_windows_that_reach_back_to_it(
     assert snapshot(history) == snapshot(
         history_from_items([txn(1, T0, local_hour=23)], 48 * HOUR, 100, T0 + 25 * HOUR)
     )
+
+
+def test_history_fields_are_exactly_what_an_item_reads():
+    """The recent-activity buckets keep HISTORY_FIELDS of each transaction: an item built from them alone is the
+    item built from the whole transaction, and Item reads no other field."""
+    from fraud.history import HISTORY_FIELDS, Item
+
+    read: set[str] = set()
+
+    class Recording(dict):
+        def get(self, key, default=None):
+            read.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key):
+            read.add(key)
+            return super().__getitem__(key)
+
+    full = {
+        "transaction_id": "t-1",
+        "user_id": "u-1",
+        "timestamp": 1_767_225_600_000,
+        "received_at": 1_767_225_601_000,
+        "amount": 12.5,
+        "merchant_category": "grocery_pos",
+        "utc_offset_minutes": 60,
+        "country": "FR",
+        "device_id": "d-1",
+        "merchant_id": "m-1",
+        "location": {"lat": 48.85, "lon": 2.35},
+        "channel": "pos",
+        "card_id": "tok_1",
+        "ip_address": "203.0.113.9",
+    }
+    whole = Item(Recording(full))
+    assert read == set(HISTORY_FIELDS)
+    kept = Item({key: full[key] for key in HISTORY_FIELDS if key in full})
+    assert all(getattr(kept, slot) == getattr(whole, slot) for slot in Item.__slots__)

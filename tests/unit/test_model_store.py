@@ -7,7 +7,16 @@ import json
 
 import pytest
 
-from fraud.model_store import ModelRef, ModelSlot, Pointer, PointerError, parse_pointer
+from fraud.model_store import (
+    TRANSIENT_RETRY_S,
+    ArtifactUnavailable,
+    ModelRef,
+    ModelSlot,
+    ModelUnavailable,
+    Pointer,
+    PointerError,
+    parse_pointer,
+)
 from tests.conftest import ROOT
 
 DEFAULT = (ROOT / "models" / "default.json").read_bytes()
@@ -106,4 +115,31 @@ def test_a_failed_model_is_not_fetched_again_until_the_retry_time():
     assert bucket.fetches == 1
     now[0] = 61.0
     slot.resolve(faulty, clock=lambda: now[0])
+    assert bucket.fetches == 2
+
+
+def test_an_artifact_that_cannot_be_read_now_fails_a_sandbox_that_has_no_model_and_keeps_a_loaded_one():
+    """A time-out or a throttle is not a missing model: a sandbox that never loaded the live model fails (the
+    platform retries) rather than score with the rules alone; one that has a model keeps it."""
+    bucket = Bucket({f"models/{VERSION}.json": DEFAULT, "models/slow.json": ArtifactUnavailable("read timed out")})
+    slow = ModelRef("models/slow.json", "3" * 64, VERSION)
+    with pytest.raises(ModelUnavailable, match="read timed out"):
+        ModelSlot(bucket).resolve(slow)
+    warm = ModelSlot(bucket)
+    good = warm.resolve(ref()).model
+    resolved = warm.resolve(slow)
+    assert resolved.model is good and "unavailable" in (resolved.problem or "")
+
+
+def test_after_a_transient_failure_the_artifact_is_read_again_soon():
+    bucket = Bucket({f"models/{VERSION}.json": ArtifactUnavailable("throttled")})
+    slot = ModelSlot(bucket, retry_after_s=60)
+    now = [0.0]
+    for _ in range(3):
+        with pytest.raises(ModelUnavailable):
+            slot.resolve(ref(), clock=lambda: now[0])
+    assert bucket.fetches == 1, "a burst fails fast while the outage lasts"
+    bucket.objects[f"models/{VERSION}.json"] = DEFAULT
+    now[0] = TRANSIENT_RETRY_S + 0.1
+    assert slot.resolve(ref(), clock=lambda: now[0]).model is not None
     assert bucket.fetches == 2

@@ -25,15 +25,16 @@ CREATED_S = BASE_TS // 1000 + 10 * 60  # when DynamoDB wrote the stream records 
 
 
 def records(aws: SimpleNamespace, process_transaction: Any, context: Any) -> dict[str, dict[str, Any]]:
-    """The stream records of two stored transactions (by id), created at ``CREATED_S``; claims too."""
+    """The stream records of two stored transactions and their claims (by id and kind), created at ``CREATED_S``."""
     for i in range(2):
         body = make_transaction(transaction_id=f"lag-{i}", timestamp=BASE_TS + i * MINUTE_MS)
         assert process_transaction.handler(api_event(body), context)["statusCode"] == 201
     found = {}
     for record in stream_records(aws):
         record["dynamodb"]["ApproximateCreationDateTime"] = CREATED_S
-        image = record["dynamodb"]["NewImage"]
-        found[f"{image['transaction_id']['S']}/{image['kind']['S']}"] = record
+        image = record["dynamodb"].get("NewImage", {})
+        if image.get("kind", {}).get("S") in ("transaction", "claim"):
+            found[f"{image['transaction_id']['S']}/{image['kind']['S']}"] = record
     return found
 
 

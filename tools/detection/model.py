@@ -8,6 +8,7 @@
     python -m tools.detection.model --env dev drop-shadow      # stop shadow scoring
     python -m tools.detection.model check FILE                 # validate only, no AWS
     python -m tools.detection.model bench [FILE] [--data PATH]  # cost per transaction (benchmark, no AWS)
+    python -m tools.detection.model diff A B                   # the first fields where two artifacts differ
 
 Where: the Terraform outputs ``model_bucket_name`` and ``model_parameter_name`` of ``--env``, or
 ``--bucket`` and ``--parameter-name``. An artifact is validated exactly as detect-fraud will load it
@@ -345,6 +346,59 @@ def benchmark(
     return result
 
 
+def differences(expected: Any, actual: Any, limit: int = 5, path: str = "$") -> list[str]:
+    """The first ``limit`` places where two parsed JSON documents differ, as ``path: expected -> actual`` lines
+    (values shortened), in document order; [] when they are equal. Cheap however large the documents."""
+    found: list[str] = []
+
+    def short(value: Any) -> str:
+        text = json.dumps(value, sort_keys=True)
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    def walk(a: Any, b: Any, where: str) -> None:
+        if len(found) >= limit or a == b:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(a.keys() | b.keys()):
+                if key not in b:
+                    found.append(f"{where}.{key}: {short(a[key])} -> (missing)")
+                elif key not in a:
+                    found.append(f"{where}.{key}: (missing) -> {short(b[key])}")
+                else:
+                    walk(a[key], b[key], f"{where}.{key}")
+                if len(found) >= limit:
+                    return
+        elif isinstance(a, list) and isinstance(b, list):
+            for i, (x, y) in enumerate(zip(a, b, strict=False)):
+                walk(x, y, f"{where}[{i}]")
+                if len(found) >= limit:
+                    return
+            if len(a) != len(b) and len(found) < limit:
+                found.append(f"{where}: {len(a)} entries -> {len(b)} entries")
+        else:
+            found.append(f"{where}: {short(a)} -> {short(b)}")
+
+    walk(expected, actual, path)
+    return found
+
+
+def same_artifact(expected: bytes, actual: bytes, limit: int = 5) -> str | None:
+    """None when two artifacts have the same bytes, else a short message: both digests and the first
+    ``limit`` differing fields (never a diff of the whole text)."""
+    if expected == actual:
+        return None
+    lines = [
+        f"the artifacts differ: sha256 {hashlib.sha256(expected).hexdigest()[:16]} ({len(expected):,} bytes) -> "
+        f"{hashlib.sha256(actual).hexdigest()[:16]} ({len(actual):,} bytes)"
+    ]
+    try:
+        found = differences(json.loads(expected), json.loads(actual), limit)
+    except ValueError as error:
+        return f"{lines[0]}; not both JSON ({error})"
+    lines += found or ["(the same JSON, written differently: key order, spacing or number format)"]
+    return "\n  ".join(lines)
+
+
 def store_for(args: argparse.Namespace) -> ModelStore:
     bucket, parameter = args.bucket, args.parameter_name
     if args.env:
@@ -385,6 +439,10 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="what scoring with an artifact costs per transaction (no AWS)")
     bench.add_argument("file", nargs="?", default=str(DEFAULT_MODEL), help="the artifact (default models/default.json)")
     bench.add_argument("--data", help="also time the backtest loop end to end with the model on this labeled file")
+    diff = commands.add_parser("diff", help="the first fields where two artifacts differ (status 1 if they do)")
+    diff.add_argument("expected", help="an artifact, e.g. models/default.json")
+    diff.add_argument("actual", help="the artifact to compare with it")
+    diff.add_argument("--limit", type=int, default=10, help="differences to show (default 10)")
     return parser
 
 
@@ -400,6 +458,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench":
         print(json.dumps(benchmark(args.file, data=args.data), indent=2))
         return 0
+    if args.command == "diff":
+        contents = []
+        for path in (args.expected, args.actual):
+            with reading(path):
+                contents.append(Path(path).read_bytes())
+        message = same_artifact(contents[0], contents[1], args.limit)
+        print(message or f"{args.expected} and {args.actual} are the same bytes")
+        return 0 if message is None else 1
     if args.command == "push":
         read_artifact(args.file)  # validate before touching anything (or asking Terraform for outputs)
     store = store_for(args)

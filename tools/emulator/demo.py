@@ -2,6 +2,7 @@
 
     python -m tools.emulator.demo            # deploy, send traffic, print what happened, serve the API until Ctrl-C
     python -m tools.emulator.demo --once     # ... and exit after the summary (non-zero if anything was lost)
+    python -m tools.emulator.demo --profile prod --once   # the production shape: VPC, reservations, ...
     python -m tools.bench emulator           # the local cloud's benchmark (throughput, latency, per-hop breakdown)
 
 Steps: start moto on 127.0.0.1, package the functions, render the variables of environment
@@ -28,7 +29,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tools._cli import BUILD, ROOT, ToolError, progress, run
+from tools._cli import BUILD, ROOT, ToolError, clock_offset_ms, progress, run
 from tools.deploy import package, tfvars
 from tools.deploy.tf import Stack, stream_terraform_output
 from tools.detection import simulate
@@ -39,6 +40,29 @@ from tools.emulator.timings import TIMINGS
 SUFFIX = "local"
 RECORDING = "moto-requests.jsonl"
 FINGERPRINT = "moto-requests.fingerprint"
+SECOND_PLAN = "second-plan.json"  # what a plan right after the recorded apply would change (nothing, if stable)
+# Profiles that refuse to deploy without alert addresses get these in the local cloud (no mail is sent).
+EXAMPLE_ADDRESSES = {"alert_email": "fraud-team@example.com", "ops_email": "fraud-ops@example.com"}
+
+
+def suffix_for(profile: str) -> str:
+    """The demo's environment for a profile: ``local``, else ``local-<profile>`` (each keeps its own recording)."""
+    return SUFFIX if profile == "local" else f"{SUFFIX}-{profile}"
+
+
+def tfvars_arguments(suffix: str, profile: str, stream_consumer: str | None) -> list[str]:
+    """How the local cloud renders a profile: as deployed, but without the Powertools layer (moto has none of
+    AWS's public layers; the sandboxes run the same pinned release from the project's virtualenv) and with
+    example alert addresses where the profile requires them."""
+    arguments = ["--env", suffix, "--profile", profile]
+    if stream_consumer is not None:
+        arguments += ["--stream-consumer", stream_consumer]
+    if profile != "local":
+        arguments += ["--set", "powertools_release=null"]
+    for name in tfvars.load_profile(profile).get("required_variables", []):
+        if name in EXAMPLE_ADDRESSES:
+            arguments += [f"--{name.replace('_', '-')}", EXAMPLE_ADDRESSES[name]]
+    return arguments
 
 
 # -- deploy ---------------------------------------------------------------------------------------------
@@ -56,14 +80,23 @@ def fingerprint(stack: Stack) -> str:
 
 
 def deploy(
-    aws: LocalAWS, stream_consumer: str, *, suffix: str = SUFFIX, fresh: bool = False, verbose: bool = False
+    aws: LocalAWS,
+    stream_consumer: str | None,
+    *,
+    suffix: str = SUFFIX,
+    profile: str = "local",
+    fresh: bool = False,
+    verbose: bool = False,
+    packaged: bool = False,
+    second_plan: bool = False,
 ) -> tuple[dict[str, Any], str]:
-    """Package, render, then restore the previous run's emulator state (when nothing changed since its
-    apply) or apply into the emptied emulator ``aws``. Returns the Terraform outputs and how the stack
-    got there (``restored`` or ``applied``)."""
-    if package.main([]) != 0:
+    """Package (unless ``packaged``), render, then restore the previous run's emulator state (when nothing
+    changed since its apply) or apply into the emptied emulator ``aws``. Returns the Terraform outputs and
+    how the stack got there (``restored`` or ``applied``). ``second_plan``: after an apply, plan the same
+    configuration again and keep what it would change in ``build/<suffix>/second-plan.json``."""
+    if not packaged and package.main([]) != 0:
         raise ToolError("packaging failed (see above)")
-    if tfvars.main(["--env", suffix, "--profile", "local", "--stream-consumer", stream_consumer]) != 0:
+    if tfvars.main(tfvars_arguments(suffix, profile, stream_consumer)) != 0:
         raise ToolError("rendering the variables failed (see above)")
     if verbose:
         stream_terraform_output()
@@ -98,7 +131,41 @@ def deploy(
         snapshot.stop_recording(gateway)
     marker.write_text(current)
     progress(f"applied in {time.monotonic() - started:.0f} s")
+    if second_plan:
+        record_second_plan(stack, current)
     return stack.outputs(), "applied"
+
+
+def record_second_plan(stack: Stack, fingerprint_of_apply: str) -> list[str]:
+    """Plan the configuration just applied, and keep what it would change (``address: actions``) beside the
+    recording, for the apply whose inputs have ``fingerprint_of_apply``. A stable configuration changes nothing."""
+    stack.plan()
+    changes = planned_changes(json.loads(stack.plan_json.read_text()))
+    (stack.dir / SECOND_PLAN).write_text(
+        json.dumps({"fingerprint": fingerprint_of_apply, "changes": changes}, indent=2) + "\n"
+    )
+    return changes
+
+
+def planned_changes(plan: dict[str, Any]) -> list[str]:
+    """``address: action, ...`` for each managed resource a plan would change (``no-op`` and reads left out)."""
+    return [
+        f"{change['address']}: {', '.join(change['change']['actions'])}"
+        for change in plan.get("resource_changes", [])
+        if change["mode"] == "managed" and change["change"]["actions"] not in (["no-op"], ["read"])
+    ]
+
+
+def second_plan(suffix: str) -> list[str] | None:
+    """What a plan right after the recorded apply of ``suffix`` would change; None when no plan was kept for the
+    inputs of that apply (the configuration changed since, or it was never planned)."""
+    directory = BUILD / suffix
+    try:
+        kept = json.loads((directory / SECOND_PLAN).read_text())
+        recorded = (directory / FINGERPRINT).read_text()
+    except (OSError, ValueError):
+        return None
+    return list(kept["changes"]) if kept.get("fingerprint") == recorded else None
 
 
 def _restore(aws: LocalAWS, stack: Stack, recording: Path) -> bool:
@@ -285,6 +352,7 @@ def reconcile(
     errors = cloud.errors()
     if errors:
         problems.append("emulator errors: " + "; ".join(errors))
+    problems += [f"network: {line}" for line in cloud.network_failures()]
     if not alerts.by_id:
         problems.append("no alert came out")
     return Reconciliation(
@@ -338,9 +406,12 @@ def print_report(result: Reconciliation, alerts: Alerts, emails: list[tuple[str,
 # -- traffic -------------------------------------------------------------------------------------------
 
 
-def traffic(count: int, users: int, seed: int, fraud_rate: float) -> list[dict[str, Any]]:
-    """Simulated labeled transactions of the last day, ending now (so the API accepts the timestamps)."""
+def traffic(count: int, users: int, seed: int, fraud_rate: float, clock: str | None = None) -> list[dict[str, Any]]:
+    """Simulated labeled transactions of the last day, ending now (so the API accepts the timestamps), or at the
+    most recent ``clock`` time of day (``HH:MM`` UTC): the same traffic whatever the hour the demo runs at."""
     now_ms = int(time.time() * 1000)
+    if clock is not None:
+        now_ms += clock_offset_ms(clock, now_ms)
     return list(
         simulate.generate(
             n_users=users, days=1, seed=seed, fraud_rate=fraud_rate, end_ms=now_ms - 1000, n_transactions=count
@@ -405,7 +476,7 @@ def curl_line(cloud: LocalCloud) -> str:
 def run_demo(cloud: LocalCloud, args: argparse.Namespace) -> Reconciliation:
     sqs = cloud.client("sqs")
     subscription = cloud.outputs["alert_subscription_queue_url"]
-    transactions = traffic(args.transactions, args.users, args.seed, args.fraud_rate)
+    transactions = traffic(args.transactions, args.users, args.seed, args.fraud_rate, args.clock)
     fraud_ids = {t["transaction_id"] for t in transactions if t["is_fraud"]}
     progress(f"API: {cloud.api_url}")
     progress("what the API answers:")
@@ -466,13 +537,26 @@ def _parser() -> argparse.ArgumentParser:
         help="exit after the summary (non-zero if anything was lost or no alert came out)",
     )
     parser.add_argument("--bench", action="store_true", help=argparse.SUPPRESS)  # moved to python -m tools.bench
-    parser.add_argument("--stream-consumer", choices=("eventbridge", "direct"), default="eventbridge")
+    parser.add_argument(
+        "--profile",
+        default="local",
+        choices=tfvars.available_profiles(),
+        help="deploy this profile's shape (default local; prod: VPC, reservations, ... as deployed on AWS)",
+    )
+    parser.add_argument(
+        "--stream-consumer", choices=("eventbridge", "direct"), help="the stream routing (default: the profile's)"
+    )
     parser.add_argument("--transactions", type=int, default=400, help="simulated transactions to send (default 400)")
     parser.add_argument("--users", type=int, default=100, help="simulated cardholders (default 100)")
     parser.add_argument(
         "--fraud-rate", type=float, default=0.08, help="share of fraudulent transactions (default 0.08)"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--clock",
+        metavar="HH:MM",
+        help="end the simulated traffic at the most recent HH:MM UTC rather than now (the tests pin it)",
+    )
     parser.add_argument("--rate", type=float, default=40.0, help="transactions per second to send (default 40)")
     parser.add_argument("--sandboxes", type=int, default=4, help="maximum sandboxes per function (default 4)")
     parser.add_argument(
@@ -496,12 +580,15 @@ def _main(argv: Sequence[str] | None) -> int:
     started = time.monotonic()
     progress("starting the AWS emulator (moto) on 127.0.0.1")
     with LocalAWS() as aws:
-        outputs, how = deploy(aws, args.stream_consumer, fresh=args.fresh, verbose=args.verbose)
+        suffix = suffix_for(args.profile)
+        outputs, how = deploy(
+            aws, args.stream_consumer, suffix=suffix, profile=args.profile, fresh=args.fresh, verbose=args.verbose
+        )
         progress(f"deployment {how} in {time.monotonic() - started:.0f} s; starting the functions")
         with LocalCloud(
             aws,
             outputs,
-            log_dir=BUILD / SUFFIX / "logs",
+            log_dir=BUILD / suffix / "logs",
             time_scale=args.time_scale,
             schedule_time_scale=None if args.once else args.schedule_speedup,
             api_port=args.api_port,

@@ -176,11 +176,12 @@ class LocalAWS:
         try:
             from moto.server import ThreadedMotoServer
 
-            from tools.emulator import moto_dynamodb
+            from tools.emulator import moto_dynamodb, moto_read_backs
         except ImportError:
             raise ToolError("moto is not installed: run `make venv` (or pip install -e '.[emulator]')") from None
         patch_moto()
         moto_dynamodb.install()
+        moto_read_backs.install()
         if not self.log_requests:
             # werkzeug logs one line per request (hundreds during an apply) unless told otherwise.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -119,19 +119,19 @@ QUOTAS = {  # default quotas, us-east-1, per account and region (docs.aws.amazon
 }
 
 # Measured by `python -m tools.capacity measure --logs build/local/logs` (the logs of `make demo ONCE=1`,
-# 216 transactions, eventbridge routing) on 2026-12-07; bytes as DynamoDB counts an item's size.
+# 218 transactions, eventbridge routing) on 2026-12-07; bytes as DynamoDB counts an item's size.
 MEASURED = {
     "transaction_item_bytes": 374,  # mean stored transaction item (simulated traffic, storage code)
     "claim_item_bytes": 147,
     "recent_item_bytes": 303,  # the user's recent-activity bucket after one transaction's Update
     "time_bucket_entry_bytes": 233,  # its time-bucket index entry (projection and keys)
     "stream_record_bytes": 1195,  # a stream record as JSON, as the Pipe and the mapping carry it
-    "analysis_us_per_item": 13.5,  # CPU to deserialize and analyse one index item (this machine)
+    "analysis_us_per_item": 25.4,  # CPU to deserialize and analyse one index item (this machine: 13-30 in 3 runs)
     "history_items_mean": 110.0,  # items a history Query reads: the card's 30 days (Sparkov, cap 500)
     "history_rru_mean": 5.27,  # its read units (eventually consistent, 4 KB units of the items read)
     "log_bytes_process": 948,  # CloudWatch Logs bytes per request, process-transaction
-    "log_bytes_detect": 1210,  # per transaction, detect-fraud (one event each)
-    "log_bytes_notify_per_alert": 825,
+    "log_bytes_detect": 1211,  # per transaction, detect-fraud (one event each)
+    "log_bytes_notify_per_alert": 857,
 }
 
 ESTIMATED = {

@@ -306,6 +306,8 @@ def run_job(
             }
             for row in top
         ],
+        "feature_spec": config.features.to_document(),
+        "rules_version": config.version,
         "seconds": round(time.monotonic() - began, 1),
     }
 

@@ -206,7 +206,7 @@ def single_process(export: Path) -> dict[str, Any]:
     from tools.training import layout
 
     began, began_cpu = time.monotonic(), time.process_time()
-    records = []
+    records: list[tuple[Item, bool, str | None]] = []
     with no_gc():
         for path in sorted(export.glob(layout.DATA_GLOB)):
             for line in gzip.decompress(path.read_bytes()).splitlines():
@@ -321,5 +321,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--training-per-day", type=int, default=5_000_000, help="training: projection's daily volume")
     group.add_argument("--training-master", default="local[2]", help="training: Spark master (local[2])")
     group.add_argument("--training-no-single", action="store_true", help="training: skip the single-process run")
-
-

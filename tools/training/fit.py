@@ -34,7 +34,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,7 +229,9 @@ def feature_dicts(frame: Any, rows: Any) -> list[dict[str, Any]]:
     return records
 
 
-def per_reason(reasons: Sequence[str], labels: Sequence[bool], flagged: dict[str, Sequence[bool]]) -> dict[str, dict]:
+def per_reason(
+    reasons: Sequence[str], labels: Sequence[bool], flagged: Mapping[str, Sequence[bool]]
+) -> dict[str, dict]:
     """Per rule reason code on the rows: how often it fired, the precision of its hits, the share of all fraud it
     fired on, and the share of the fraud it fired on that each scorer flagged."""
     positives = sum(labels)

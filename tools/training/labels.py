@@ -102,7 +102,7 @@ def read_file(path: str | Path) -> list[dict[str, Any]]:
             continue
         try:
             record = json.loads(line)
-        except ValueError as error:
+        except json.JSONDecodeError as error:
             raise LabelError(f"{path}:{number}: not JSON ({error.msg})") from None
         labels.append(validate(record, f"{path}:{number}"))
     return labels

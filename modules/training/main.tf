@@ -191,7 +191,7 @@ data "aws_iam_policy_document" "operator" {
 
   statement {
     sid       = "ListTheExportsBucket"
-    actions   = ["s3:ListBucket", "s3:GetBucketEncryption"]
+    actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]
   }
 

@@ -104,7 +104,13 @@ def run_local(
     from tools.training import job
 
     labels = exports[-1] / layout.LABELS_FILE
-    own = spark is None
+    if spark is None:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession()  # a caller's session (a test's) is used and left running
+        own = spark is None
+    else:
+        own = False
     session = spark_session(master) if own else spark
     try:
         summary = job.run_job(

@@ -238,19 +238,22 @@ def grouped(transactions: Any, counts: Any, chunk_rows: int, max_items: int, chu
     whole = transactions.withColumn("chunk", F.lit(0)).withColumn("emit", F.lit(True))
     if not chunked:
         return whole
-    heavy = F.broadcast(counts.where(F.col("count") > chunk_rows).select("user_id"))
+    heavy = F.broadcast(counts.where(F.col("count") > chunk_rows).select("user_id", F.col("count").alias("_rows")))
     light = whole.join(heavy, "user_id", "left_anti")
     order = Window.partitionBy("user_id").orderBy(
         F.col("timestamp").cast("long"), F.coalesce(F.col("received_at").cast("long"), F.lit(0)), "transaction_id"
     )
     numbered = transactions.join(heavy, "user_id").withColumn("_n", F.row_number().over(order) - 1)
-    own = numbered.withColumn("chunk", F.floor(F.col("_n") / chunk_rows).cast("int")).withColumn("emit", F.lit(True))
+    chunk = F.floor(F.col("_n") / chunk_rows).cast("int")
+    own = numbered.withColumn("chunk", chunk).withColumn("emit", F.lit(True))
+    # The last max_items rows of every chunk but the user's last are the context of the next one.
+    last_chunk = F.floor((F.col("_rows") - 1) / chunk_rows).cast("int")
     context = (
-        numbered.where((F.col("_n") >= chunk_rows) & (F.col("_n") % chunk_rows >= chunk_rows - max_items))
-        .withColumn("chunk", (F.floor(F.col("_n") / chunk_rows) + 1).cast("int"))
+        numbered.where((F.col("_n") % chunk_rows >= chunk_rows - max_items) & (chunk < last_chunk))
+        .withColumn("chunk", chunk + 1)
         .withColumn("emit", F.lit(False))
     )
-    return light.unionByName(own.drop("_n")).unionByName(context.drop("_n"))
+    return light.unionByName(own.drop("_n", "_rows")).unionByName(context.drop("_n", "_rows"))
 
 
 def run_job(

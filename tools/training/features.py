@@ -139,8 +139,9 @@ def report(summary: dict[str, Any]) -> str:
     lines = [
         f"feature table {summary['output']}: {summary['rows']:,} transactions of {summary['users']:,} users"
         f" in {summary['seconds']:.0f} s ({summary['rows'] / max(summary['seconds'], 1e-9):,.0f}/s)",
-        f"largest groups (a user over {summary['chunk_rows']:,} transactions is replayed in chunks, each after the"
-        f" {summary['max_items']} before it):",
+        f"{summary['buckets']:,} buckets of whole users (the largest {summary['largest_bucket_rows']:,} transactions);"
+        f" a user over {summary['chunk_rows']:,} transactions is replayed in chunks, each after the"
+        f" {summary['max_items']} before it. The largest users:",
     ]
     for group in summary["largest_groups"]:
         lines.append(

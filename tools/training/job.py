@@ -8,7 +8,9 @@ Every user's transactions are replayed in the order the live path sees them (``f
 timestamp, received_at, transaction_id) through ``fraud.history.InMemoryHistoryStore``, and each one gets
 ``fraud.features.extract(item, history, spec)`` and ``fraud.engine.Engine(config).assess(item, history)``, exactly
 as ``tools.detection.train`` and the backtest replay and as detect-fraud scores it (the same functions, imported,
-not copied), grouped with ``groupBy(user_id, chunk).applyInPandas``.
+not copied), with ``groupBy(group).applyInPandas``: a group is a bucket of whole users (a hash of the user id,
+about ``bucket_rows`` transactions: the per-group cost of ``applyInPandas`` is tens of milliseconds, a small user's
+replay far less) or one chunk of a large user.
 
 Skew: a history only ever holds a user's newest ``history.max_items`` transactions (the rules document's cap, the
 one detect-fraud's query uses), so a user with more than ``chunk_rows`` transactions is cut into chunks of
@@ -39,6 +41,7 @@ from tools.training import labels as label_contract
 from tools.training.layout import DATA_GLOB
 
 CHUNK_ROWS = 100_000
+BUCKET_ROWS = 20_000
 LARGEST_GROUPS = 10
 # The attributes of a stored transaction that fraud.history.Item reads, with their DynamoDB types (location is
 # a map of lat/lon numbers). Numbers stay strings until Item converts them, as it converts the Decimals of a
@@ -106,8 +109,9 @@ def transactions_of(frame: Any) -> list[dict[str, Any]]:
 
 
 def replay_rows(transactions: Sequence[dict[str, Any]], emit: Sequence[bool], document: str | None) -> list[tuple]:
-    """One user's transactions (any order) through a fresh history in ``order_key`` order: for each one with
-    ``emit``, its key columns, features in ``FEATURE_NAMES`` order and the rules' score and reason codes."""
+    """A group's transactions (whole users, or one user's chunk after its context; any order) through a fresh
+    history store in ``order_key`` order (each user's own history): for each one with ``emit``, its key columns,
+    features in ``FEATURE_NAMES`` order and the rules' score and reason codes."""
     config, engine = _engine(document)
     spec = config.features
     store = InMemoryHistoryStore(config)
@@ -229,13 +233,22 @@ def effective_labels(spark: Any, path: str) -> Any:
     )
 
 
-def grouped(transactions: Any, counts: Any, chunk_rows: int, max_items: int, chunked: bool) -> Any:
-    """The rows with ``chunk`` and ``emit``: users with at most ``chunk_rows`` transactions in one group; a larger
-    user's rows numbered in order and cut into chunks, each with the ``max_items`` rows before it as context."""
+def bucket_of(buckets: int) -> Any:
+    """The group of a user who is not cut into chunks: one of ``buckets``, by a hash of the user id."""
+    from pyspark.sql import functions as F
+
+    return F.concat(F.lit("b"), F.pmod(F.xxhash64("user_id"), F.lit(buckets)).cast("string"))
+
+
+def grouped(transactions: Any, counts: Any, chunk_rows: int, max_items: int, chunked: bool, buckets: int) -> Any:
+    """The rows with ``group`` and ``emit``. A user with at most ``chunk_rows`` transactions goes whole into one of
+    ``buckets`` groups (a hash of the user id: many users per group, as the per-group cost of ``applyInPandas``
+    dwarfs a small user's replay); a larger user's rows are numbered in order and cut into chunks of their own,
+    each with the ``max_items`` rows before it as context (``emit`` false)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    whole = transactions.withColumn("chunk", F.lit(0)).withColumn("emit", F.lit(True))
+    whole = transactions.withColumn("group", bucket_of(buckets)).withColumn("emit", F.lit(True))
     if not chunked:
         return whole
     heavy = F.broadcast(counts.where(F.col("count") > chunk_rows).select("user_id", F.col("count").alias("_rows")))
@@ -245,12 +258,16 @@ def grouped(transactions: Any, counts: Any, chunk_rows: int, max_items: int, chu
     )
     numbered = transactions.join(heavy, "user_id").withColumn("_n", F.row_number().over(order) - 1)
     chunk = F.floor(F.col("_n") / chunk_rows).cast("int")
-    own = numbered.withColumn("chunk", chunk).withColumn("emit", F.lit(True))
+
+    def group_of(number: Any) -> Any:
+        return F.concat(F.lit("u"), F.col("user_id"), F.lit("#"), number.cast("string"))
+
+    own = numbered.withColumn("group", group_of(chunk)).withColumn("emit", F.lit(True))
     # The last max_items rows of every chunk but the user's last are the context of the next one.
     last_chunk = F.floor((F.col("_rows") - 1) / chunk_rows).cast("int")
     context = (
         numbered.where((F.col("_n") % chunk_rows >= chunk_rows - max_items) & (chunk < last_chunk))
-        .withColumn("chunk", chunk + 1)
+        .withColumn("group", group_of(chunk + 1))
         .withColumn("emit", F.lit(False))
     )
     return light.unionByName(own.drop("_n", "_rows")).unionByName(context.drop("_n", "_rows"))
@@ -264,6 +281,7 @@ def run_job(
     labels_path: str | None = None,
     rules_document: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    bucket_rows: int = BUCKET_ROWS,
     largest: int = LARGEST_GROUPS,
 ) -> dict[str, Any]:
     """Read ``exports``, compute the feature table and write it to ``output`` (Parquet, overwritten); returns
@@ -284,8 +302,11 @@ def run_job(
         raise ValueError(f"no transactions in {', '.join(exports)}")
     top = counts.orderBy(F.desc("count"), "user_id").limit(largest).collect()
     chunked = most > chunk_rows
-    groups = grouped(transactions, counts, chunk_rows, max_items, chunked)
-    table = groups.groupBy("user_id", "chunk").applyInPandas(_replay_group(rules_document), feature_schema())
+    buckets = max(-(-rows // bucket_rows), 2 * spark.sparkContext.defaultParallelism)
+    groups = grouped(transactions, counts, chunk_rows, max_items, chunked, buckets)
+    light = counts.where(F.col("count") <= chunk_rows).groupBy(bucket_of(buckets).alias("group"))
+    largest_bucket = light.agg(F.sum("count").alias("rows")).agg(F.max("rows")).first()[0]
+    table = groups.groupBy("group").applyInPandas(_replay_group(rules_document), feature_schema())
     if labels_path is not None:
         table = table.join(effective_labels(spark, labels_path), "transaction_id", "left")
     else:
@@ -299,6 +320,8 @@ def run_job(
         "rows": rows,
         "users": users,
         "chunk_rows": chunk_rows,
+        "buckets": buckets,
+        "largest_bucket_rows": int(largest_bucket or 0),
         "max_items": max_items,
         "chunked_users": sum(1 for row in top if row["count"] > chunk_rows) if chunked else 0,
         "largest_groups": [

@@ -270,6 +270,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--master", default=DEFAULT_MASTER, help=f"Spark master in local mode ({DEFAULT_MASTER})")
     parser.add_argument("--emr", action="store_true", help="run on the environment's EMR Serverless application")
     parser.add_argument("--name", help="with --emr: the export's name (default: the newest of the local copy)")
+    parser.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --emr: a Spark setting of the run (repeat), e.g. spark.archives=s3://.../venv.tar.gz#environment",
+    )
     return parser
 
 
@@ -289,6 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         suffix = validate_suffix(args.env)
         chain = [p.name for p in local_chain(suffix)] if not args.name else [args.name]
+        conf = dict(item.split("=", 1) for item in args.conf if "=" in item)
+        if len(conf) != len(args.conf):
+            raise ToolError("--conf takes KEY=VALUE")
         session = aws_session()
         started = submit_emr(
             session,
@@ -297,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rules_document=document,
             chunk_rows=args.chunk_rows,
             exports=chain,
+            spark_conf=conf,
         )
         progress(f"started job run {started['job_run_id']} on {started['application_id']}: writes {started['output']}")
         final = follow_emr(session, started["application_id"], started["job_run_id"])

@@ -350,7 +350,7 @@ data "aws_iam_policy_document" "job" {
 resource "aws_iam_role_policy" "job" {
   count = var.enable_emr ? 1 : 0
 
-  name   = "features"
+  name   = "features-${var.suffix}"
   role   = aws_iam_role.job[0].id
   policy = data.aws_iam_policy_document.job.json
 }

@@ -297,6 +297,7 @@ def run_job(
     transactions = read_transactions(spark, exports).persist(StorageLevel.MEMORY_AND_DISK)
     counts = transactions.groupBy("user_id").count().persist(StorageLevel.MEMORY_AND_DISK)
     totals = counts.agg(F.sum("count").alias("rows"), F.count("*").alias("users"), F.max("count").alias("most")).first()
+    phases = {"read_and_count": round(time.monotonic() - began, 1)}
     rows, users, most = int(totals["rows"] or 0), int(totals["users"] or 0), int(totals["most"] or 0)
     if not rows:
         raise ValueError(f"no transactions in {', '.join(exports)}")
@@ -311,7 +312,9 @@ def run_job(
         table = table.join(effective_labels(spark, labels_path), "transaction_id", "left")
     else:
         table = table.select("*", *(F.lit(None).cast(kind).alias(name) for name, kind in LABEL_COLUMNS.items()))
+    phases["plan_groups"] = round(time.monotonic() - began - sum(phases.values()), 1)
     table.write.mode("overwrite").parquet(output)
+    phases["features_and_write"] = round(time.monotonic() - began - sum(phases.values()), 1)
     transactions.unpersist()
     counts.unpersist()
     return {
@@ -335,6 +338,7 @@ def run_job(
         "feature_spec": config.features.to_document(),
         "rules_version": config.version,
         "seconds": round(time.monotonic() - began, 1),
+        "phases_seconds": phases,
     }
 
 

@@ -114,3 +114,11 @@ def test_an_environment_without_the_exports_bucket_is_told_to_deploy(deployed: A
     session, outputs, _ = deployed
     with pytest.raises(ToolError, match="no exports_bucket_name output"):
         export.export(session, {**outputs, "exports_bucket_name": None}, suffix="t", build=tmp_path)
+
+
+def test_an_environment_of_the_local_cloud_is_exported_by_the_local_path_only(tmp_path: Path) -> None:
+    (tmp_path / "train-x").mkdir()
+    (tmp_path / "train-x" / "terraform.tfvars.json").write_text(json.dumps({"tags": {"Profile": "local"}}))
+    with pytest.raises(ToolError, match="make train-at-scale ENV=train-x"):
+        export.refuse_local("train-x", build=tmp_path)
+    export.refuse_local("dev", build=tmp_path)  # no rendered variables: a deployed environment, nothing to refuse

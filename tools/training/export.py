@@ -308,9 +308,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def refuse_local(suffix: str, build: Path = BUILD) -> None:
+    """A ToolError for an environment deployed into the local cloud: it runs only inside the process that
+    deployed it (``make train-at-scale``), which exports it itself."""
+    variables = build / suffix / "terraform.tfvars.json"
+    try:
+        profile = json.loads(variables.read_text(encoding="utf-8")).get("tags", {}).get("Profile")
+    except (OSError, ValueError):
+        return
+    if profile == "local":
+        raise ToolError(
+            f"{suffix} was deployed into the local cloud, which lives only inside `make train-at-scale ENV={suffix}` "
+            f"(it exports the table itself; its copy is under {layout.local_exports(build, suffix)})"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     suffix = validate_suffix(args.env)
+    refuse_local(suffix)
     since = parse_time(args.since) if args.since else None
     until = parse_time(args.until) if args.until else None
     from tools.deploy.tf import Stack

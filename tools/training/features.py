@@ -292,9 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.env:
             raise ToolError("--emr needs --env (the environment's application, role and bucket)")
         from tools.deploy.tf import Stack
-        from tools.training.export import aws_session
+        from tools.training.export import aws_session, refuse_local
 
         suffix = validate_suffix(args.env)
+        refuse_local(suffix)
         chain = [p.name for p in local_chain(suffix)] if not args.name else [args.name]
         conf = dict(item.split("=", 1) for item in args.conf if "=" in item)
         if len(conf) != len(args.conf):

@@ -66,14 +66,14 @@ def test_the_operator_may_export_the_table_into_the_exports_prefix_and_nothing_m
         "StringEquals",
         ["s3.us-east-1.amazonaws.com", "dynamodb.us-east-1.amazonaws.com"],
     )
-    (policy,) = [r for r in any_plan.resources("aws_iam_policy") if r.get("name", "").startswith("training-operator-")]
+    (policy,) = [r for r in any_plan.resources("aws_iam_policy") if (r.get("name") or "").startswith("training-operator-")]
     assert policy.get("name") == f"training-operator-us-east-1-{any_plan.suffix}"
 
 
 def test_emr_serverless_is_off_by_default(no_emr_plan):
     assert no_emr_plan.variables["enable_training_emr"] is False
     assert not no_emr_plan.resources("aws_emrserverless_application")
-    assert not [r for r in no_emr_plan.resources("aws_iam_role") if r.get("name", "").startswith("training-job-")]
+    assert not [r for r in no_emr_plan.resources("aws_iam_role") if (r.get("name") or "").startswith("training-job-")]
     by_sid = statements_by_sid(no_emr_plan, r"module\.training\.data\.aws_iam_policy_document\.operator$")
     assert not any(action.startswith(("emr-serverless:", "iam:")) for s in by_sid.values() for action in s["actions"])
 
@@ -89,16 +89,16 @@ def test_the_emr_application_runs_spark_within_a_capacity_ceiling_and_stops_when
 
 
 def test_the_job_role_reads_the_exports_and_writes_only_the_feature_tables(emr_plan):
-    (role,) = [r for r in emr_plan.resources("aws_iam_role") if r.get("name", "").startswith("training-job-")]
+    (role,) = [r for r in emr_plan.resources("aws_iam_role") if (r.get("name") or "").startswith("training-job-")]
     trust = json.loads(role.get("assume_role_policy"))["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "emr-serverless.amazonaws.com"}]
     assert "aws:SourceAccount" in trust[0]["Condition"]["StringEquals"]
     by_sid = statements_by_sid(emr_plan, r"module\.training\.data\.aws_iam_policy_document\.job$")
     writes = [s for s in by_sid.values() if {"s3:PutObject", "s3:DeleteObject"} & set(s["actions"])]
-    assert len(writes) == 1 and all(r.endswith("/features/*") for r in writes[0]["resources"])
+    assert len(writes) == 1 and all(str(r).endswith("/features/*") for r in writes[0]["resources"])
     reads = by_sid["ReadExportsAndJobCode"]
     assert reads["actions"] == ["s3:GetObject"]
-    assert sorted(r.rsplit("/", 2)[-2] for r in reads["resources"]) == ["exports", "jobs"]
+    assert sorted(str(r).rsplit("/", 2)[-2] for r in reads["resources"]) == ["exports", "jobs"]
     assert conditions(by_sid["UseTheKeyThroughS3"])["kms:ViaService"] == (
         "StringEquals",
         ["s3.us-east-1.amazonaws.com"],

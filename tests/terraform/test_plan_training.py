@@ -66,7 +66,9 @@ def test_the_operator_may_export_the_table_into_the_exports_prefix_and_nothing_m
         "StringEquals",
         ["s3.us-east-1.amazonaws.com", "dynamodb.us-east-1.amazonaws.com"],
     )
-    (policy,) = [r for r in any_plan.resources("aws_iam_policy") if (r.get("name") or "").startswith("training-operator-")]
+    (policy,) = [
+        r for r in any_plan.resources("aws_iam_policy") if (r.get("name") or "").startswith("training-operator-")
+    ]
     assert policy.get("name") == f"training-operator-us-east-1-{any_plan.suffix}"
 
 

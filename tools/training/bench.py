@@ -329,11 +329,11 @@ def report(result: dict[str, Any]) -> str:
             f" CPU s; peak memory {one['peak_rss_gb']} GB ({one['peak_rss_gb_per_million']} GB per million)"
             f" (load {one['load_before']} -> {one['load_after']})"
         )
+        whole_cpu, whole_gb = result["single_process_cpu_seconds_all"], result["single_process_peak_gb_all"]
         lines.append(
-            f"  the single process on all {result['transactions']:,}: about"
-            f" {result['single_process_cpu_seconds_all']:,} CPU s (read {one['read_cpu_seconds']} + replay scaled)"
-            f" and {result['single_process_peak_gb_all']} GB in one process; Spark used {result['spark_cpu_over_single']}x that CPU, spread over the cores,"
-            f" with a {job['peak_rss_gb']} GB peak"
+            f"  the single process on all {result['transactions']:,}: about {whole_cpu:,} CPU s (read"
+            f" {one['read_cpu_seconds']} + replay scaled) and {whole_gb} GB in one process; Spark used"
+            f" {result['spark_cpu_over_single']}x that CPU, spread over the cores, with a {job['peak_rss_gb']} GB peak"
         )
     p = result["projection"]
     lines.append(

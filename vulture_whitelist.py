@@ -76,3 +76,9 @@ _.FINDING_TYPES  # the finding types analyze-patterns emits (tests/unit/test_pat
 _.reads  # each rule reads only features the engine extracts (tests/unit/test_config.py)
 _.SPARKOV_COLUMNS  # the Sparkov header the reader accepts (tests/quality/test_readers.py)
 _.transaction_ids  # the replay's scores by transaction (tests/e2e/test_live_equals_backtest.py)
+
+# Training at scale: single_process runs in the benchmark's child interpreter (tools/training/bench.py, _SINGLE);
+# effective is the label contract's reference, compared with the Spark job's window (tests/training/test_job.py,
+# test_labels.py).
+_.single_process
+_.effective

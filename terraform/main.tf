@@ -66,6 +66,19 @@ module "models" {
   tags             = local.tags
 }
 
+module "training" {
+  source = "../modules/training"
+
+  emr_max_vcpu     = var.training_emr_max_vcpu
+  enable_emr       = var.enable_training_emr
+  kms_key_arn      = module.security.key_arn
+  labels_table_arn = null # the fraud team's labels table, once the stack has one (its output labels_table_name)
+  region           = var.region
+  suffix           = var.suffix
+  table_arn        = module.data.table_arn
+  tags             = local.tags
+}
+
 module "messaging" {
   source = "../modules/messaging"
 

@@ -49,6 +49,11 @@ output "event_bus_name" {
   value       = module.messaging.event_bus_name
 }
 
+output "exports_bucket_name" {
+  description = "Name of the exports bucket, exports-<account>-<region>-<suffix>: table exports with their labels, feature tables, job code (docs/training-at-scale.md)."
+  value       = module.training.bucket_name
+}
+
 output "function_names" {
   description = "Deployed function name by function key."
   value       = { for k, f in module.functions : k => f.function_name }
@@ -117,4 +122,19 @@ output "table_stream_arn" {
 output "topic_arn" {
   description = "ARN of the notifications topic fraud-notifications-<suffix>."
   value       = module.messaging.topic_arn
+}
+
+output "training_emr_application_id" {
+  description = "Id of the EMR Serverless application of the training feature job; null unless enable_training_emr."
+  value       = module.training.emr_application_id
+}
+
+output "training_job_role_arn" {
+  description = "ARN of the role the training feature job runs as on EMR Serverless; null unless enable_training_emr."
+  value       = module.training.job_role_arn
+}
+
+output "training_operator_policy_arn" {
+  description = "ARN of the managed policy a data team's role needs for make export and the EMR feature job."
+  value       = module.training.operator_policy_arn
 }

@@ -136,6 +136,13 @@ variable "enable_vpc" {
   nullable    = false
 }
 
+variable "enable_training_emr" {
+  description = "Create the EMR Serverless application and job role of the training feature job (docs/training-at-scale.md); off: the job runs in Spark's local mode only."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "functions" {
   description = "Per-function overrides of memory_mb, timeout_seconds and reserved_concurrency, by function key (a key of lambdas/functions.json, e.g. detect-fraud). Unset values take the catalog's defaults; reserved_concurrency null = unreserved."
   type = map(object({
@@ -329,6 +336,13 @@ variable "tags" {
     condition     = alltrue([for k in keys(var.tags) : !contains(["Environment", "Project", "CostCenter"], k)])
     error_message = "tags must not set Environment, Project or CostCenter; set suffix, project and cost_center instead."
   }
+}
+
+variable "training_emr_max_vcpu" {
+  description = "Most vCPUs the training feature job may use at once on EMR Serverless (with enable_training_emr)."
+  type        = number
+  default     = 64
+  nullable    = false
 }
 
 variable "transaction_retention_days" {

@@ -135,7 +135,8 @@ def test_each_function_role_allows_exactly_the_calls_its_code_and_triggers_make(
         assert role_actions(any_plan, key) == expected, key
 
 
-def test_process_transaction_may_only_put_and_get_items_of_the_transactions_table(any_plan):
+def test_process_transaction_may_only_put_get_and_update_items_of_the_transactions_table(any_plan):
+    """Puts of the transaction and its claim, the Update of the user's recent-activity bucket, the claim read."""
     (statement,) = [
         s
         for s in document(
@@ -143,7 +144,17 @@ def test_process_transaction_may_only_put_and_get_items_of_the_transactions_tabl
         )
         if s.get("sid") == "RecordTransactions"
     ]
-    assert set(statement["actions"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    assert set(statement["actions"]) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+
+
+def test_detect_fraud_may_query_the_table_itself_only_for_recent_activity_buckets(any_plan):
+    (statement,) = [
+        s
+        for s in document(any_plan, r'^module\.functions\["detect-fraud"\]\.data\.aws_iam_policy_document\.scoped$')
+        if s.get("sid") == "QueryRecentActivity"
+    ]
+    assert statement["actions"] == ["dynamodb:Query"]
+    assert conditions(statement)["dynamodb:LeadingKeys"] == ("ForAllValues:StringLike", ["recent#*"])
 
 
 def test_every_role_that_touches_an_encrypted_queue_topic_or_stream_can_use_the_key(any_plan):

@@ -20,7 +20,8 @@ are closed before the server starts (``patch_moto``):
   AWS's HTTPS endpoints: such statements never apply to its requests.
 
 Every request passes through the moto gateway (``aws.gateway``, ``tools.emulator.gateway``), and
-moto's DynamoDB runs with the emulator's patches (``tools.emulator.moto_dynamodb``).
+moto's DynamoDB runs with the emulator's patches (``tools.emulator.moto_dynamodb``), moto's SNS keeps
+e-mail subscriptions pending until they are confirmed with the mailed token (``tools.emulator.moto_sns``).
 """
 
 from __future__ import annotations
@@ -176,10 +177,11 @@ class LocalAWS:
         try:
             from moto.server import ThreadedMotoServer
 
-            from tools.emulator import moto_dynamodb
+            from tools.emulator import moto_dynamodb, moto_sns
         except ImportError:
             raise ToolError("moto is not installed: run `make venv` (or pip install -e '.[emulator]')") from None
         patch_moto()
+        moto_sns.patch_moto_sns()
         moto_dynamodb.install()
         if not self.log_requests:
             # werkzeug logs one line per request (hundreds during an apply) unless told otherwise.

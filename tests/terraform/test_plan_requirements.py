@@ -55,7 +55,7 @@ def alerts_dlq(plan):
 # --- Functions ---------------------------------------------------------------------------------------
 
 
-def test_the_four_functions_are_deployed_with_their_handlers_from_the_packaged_zips(any_plan, artifacts):
+def test_every_function_of_the_catalog_is_deployed_with_its_handler_from_the_packaged_zips(any_plan, artifacts):
     functions = any_plan.functions()
     assert set(functions) == set(FUNCTIONS)
     for key, function in functions.items():

@@ -7,21 +7,36 @@ Locally the ``pipeline`` fixture deploys the real Terraform once per ``stream_co
 scope; environments ``e2e-eventbridge`` and ``e2e-direct`` under build/, so a second run restores
 instead of re-applying) and runs it with ``tools.emulator.LocalCloud``. Against AWS it reads the
 outputs of an environment that ``make deploy`` created; tests that need fault injection skip there.
+
+The local deployments take the local profile with ``E2E_VARIABLES`` over it: producers sign with
+IAM (``api_authorization = "AWS_IAM"``), as on staging and prod. ``Pipeline.post`` signs whenever
+the deployment says it requires IAM (its ``api_authorization`` output), with a producer role it
+makes in the emulator (allowed by its own IAM policy, which is all the default resource policy asks
+of a principal of the account), or with the AWS credentials of the environment on ``--target aws``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from tools.api_client import Api
+
 ANALYSIS_EVENT = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+# Over the local profile for the local end-to-end deployments: signed posts and both alert addresses,
+# as staging and prod have them.
+E2E_VARIABLES = {
+    "api_authorization": "AWS_IAM",
+    "alert_email": "fraud-team@example.com",
+    "ops_email": "fraud-ops@example.com",
+}
+PRODUCER_ROLE = "e2e-producer"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,7 +50,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 class Pipeline:
     """What a test can do to a deployed pipeline, wherever it runs."""
 
-    def __init__(self, outputs: dict[str, Any], session: Any, cloud: Any = None, settle_s: float = 45.0) -> None:
+    def __init__(
+        self,
+        outputs: dict[str, Any],
+        session: Any,
+        cloud: Any = None,
+        settle_s: float = 45.0,
+        credentials: Any = None,
+    ) -> None:
         self.outputs = outputs
         self.session = session
         self.cloud = cloud  # tools.emulator.LocalCloud locally, None on AWS
@@ -43,6 +65,11 @@ class Pipeline:
         self.mode = outputs["stream_consumer"]
         self.api_url = cloud.api_url if cloud is not None else outputs["api_url"]
         self.api_key = outputs["api_key_value"]
+        # AWS_IAM: every post is signed (SigV4) with these credentials; NONE: the API key alone.
+        self.authorization = outputs.get("api_authorization", "NONE")
+        self.credentials = credentials if self.signs else None
+        if self.signs and self.credentials is None:
+            raise ValueError("the deployment requires IAM-signed requests: give Pipeline the credentials to sign with")
         self.sqs = session.client("sqs")
         self.dynamodb = session.client("dynamodb")
         self.alerts: dict[str, dict[str, Any]] = {}  # every alert seen on the subscription, by id
@@ -52,24 +79,28 @@ class Pipeline:
     def local(self) -> bool:
         return self.cloud is not None
 
-    def post(self, body: Any, api_key: str | None = "default") -> tuple[int, Any]:
-        key = self.api_key if api_key == "default" else api_key
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.api_url,
-            data=data,
-            headers={"Content-Type": "application/json", **({"x-api-key": key} if key else {})},
-            method="POST",
+    @property
+    def signs(self) -> bool:
+        """Whether the API requires IAM-signed (SigV4) requests."""
+        return self.authorization == "AWS_IAM"
+
+    def api(self, api_key: str | None = "default", credentials: Any = "default") -> Api:
+        """How to post: the API key (``None``: none) and the credentials that sign (``None``: unsigned)."""
+        return Api(
+            url=self.api_url,
+            api_key=self.api_key if api_key == "default" else api_key,
+            credentials=self.credentials if credentials == "default" else credentials,
+            region=self.outputs["region"],
         )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status, text = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, text = error.code, error.read()
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, text.decode(errors="replace")
+
+    def post(
+        self, body: Any, api_key: str | None = "default", *, credentials: Any = "default", at: datetime | None = None
+    ) -> tuple[int, Any]:
+        """POST a transaction (or exact bytes) with the API key and, when the API requires IAM, signed
+        by the pipeline's producer (``credentials``: other ones, or None for unsigned; ``at``: the
+        signing time). Returns the status and the answer (JSON when it is)."""
+        answer = self.api(api_key, credentials).post(body, timeout=60, at=at)
+        return answer.status, answer.json()
 
     def items(self, transaction_id: str) -> list[dict[str, Any]]:
         """Every item of the table under this transaction id (the transaction and its claim)."""
@@ -177,11 +208,12 @@ def _local_pipeline(mode: str) -> Iterator[Pipeline]:
     from tools._cli import BUILD
     from tools.emulator import LocalCloud
     from tools.emulator.demo import deploy
+    from tools.emulator.iam import create_invoker
     from tools.emulator.localaws import LocalAWS
 
     suffix = f"e2e-{mode}"
     with LocalAWS() as aws:
-        outputs, _ = deploy(aws, mode, suffix=suffix)
+        outputs, _ = deploy(aws, mode, suffix=suffix, variables=E2E_VARIABLES)
         # Time runs 120x faster for waits (SQS visibility 360 s -> 3 s); schedules run only when triggered.
         with LocalCloud(
             aws,
@@ -190,7 +222,10 @@ def _local_pipeline(mode: str) -> Iterator[Pipeline]:
             time_scale=120.0,
             schedule_time_scale=None,
         ) as cloud:
-            yield Pipeline(outputs, cloud.session, cloud)
+            credentials = None
+            if outputs.get("api_authorization") == "AWS_IAM":
+                credentials = create_invoker(cloud.session, PRODUCER_ROLE, outputs["api_invoke_resource_arn"])
+            yield Pipeline(outputs, cloud.session, cloud, credentials=credentials)
             assert not cloud.errors(), cloud.errors()
 
 
@@ -198,7 +233,9 @@ def _aws_pipeline(suffix: str) -> Iterator[Pipeline]:
     import boto3
 
     outputs = deployed_outputs(suffix)
-    yield Pipeline(outputs, boto3.Session(region_name=outputs["region"]))
+    session = boto3.Session(region_name=outputs["region"])
+    # The environment's own credentials sign (they must be a principal api_invoke_principals allows).
+    yield Pipeline(outputs, session, credentials=session.get_credentials())
 
 
 def deployed_outputs(suffix: str) -> dict[str, Any]:

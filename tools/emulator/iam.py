@@ -191,14 +191,15 @@ class ResourcePolicy:
 
     @classmethod
     def parse(cls, text: str | None, api_arn: str) -> ResourcePolicy | None:
-        """The policy moto stores for the API (None: no policy). ``execute-api:/...`` resources are
-        expanded to ``<api_arn>/...`` as API Gateway does when it saves a policy."""
+        """The policy ``GetRestApi`` returns (None: no policy): JSON-escaped, as API Gateway answers it
+        (or plain JSON). ``execute-api:/...`` resources are expanded to ``<api_arn>/...`` as API Gateway
+        does when it saves a policy."""
         if not text:
             return None
         try:
             document = json.loads(text)
         except ValueError:
-            document = json.loads(text.replace('\\"', '"'))  # some clients store it escaped
+            document = json.loads(json.loads(f'"{text}"'))
         statements = []
         for statement in _as_list(document.get("Statement")):
             if "NotPrincipal" in statement:

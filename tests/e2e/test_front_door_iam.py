@@ -272,3 +272,31 @@ def test_the_signing_helper_produces_what_the_front_door_accepts_for_any_body(do
         door["url"], data, door["producer"], door["region"], headers={"Content-Type": "application/json"}
     )
     assert send(door["url"], data, headers).status == 201
+
+
+def test_a_request_signed_by_curl_s_own_sigv4_is_accepted_too(door):
+    import shutil
+    import subprocess
+
+    from tests.conftest import require
+
+    curl = shutil.which("curl")
+    require(curl is not None, "curl is not on PATH")
+    help_text = subprocess.run([curl, "--help", "all"], capture_output=True, text=True).stdout
+    require("--aws-sigv4" in help_text, "this curl cannot sign (--aws-sigv4 needs curl 7.75 or later)")
+    producer = door["producer"]
+    result = subprocess.run(
+        [
+            curl, "-s", "-X", "POST", door["url"],
+            "--aws-sigv4", f"aws:amz:{door['region']}:execute-api",
+            "--user", f"{producer.access_key}:{producer.secret_key}",
+            "-H", f"x-amz-security-token: {producer.token}",
+            "-H", "Content-Type: application/json",
+            "-d", json.dumps(BODY),
+            "-w", "\n%{http_code}",
+        ],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    body, status = result.stdout.rsplit("\n", 1)
+    assert status == "201", body
+    assert json.loads(json.loads(body)["body"]) == BODY

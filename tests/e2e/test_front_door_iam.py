@@ -21,7 +21,7 @@ import pytest
 from botocore.credentials import Credentials
 
 from tools.api_client import Api, send, signed_headers
-from tools.emulator import EndpointSession, LocalCloud
+from tools.emulator import EndpointSession, LocalCloud, snapshot
 from tools.emulator.localaws import LocalAWS
 
 pytestmark = pytest.mark.e2e
@@ -66,6 +66,8 @@ def door(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     if request.config.getoption("--target") != "local":
         pytest.skip("tests of the emulator itself")
     with LocalAWS() as aws:
+        # moto's backends are per process: start from an empty account whatever other modules deployed.
+        snapshot.reset(aws.gateway)
         session = EndpointSession(aws.endpoint, aws.region)
         iam, sts, gw = session.client("iam"), session.client("sts"), session.client("apigateway")
         trust = json.dumps({"Version": "2012-10-17", "Statement": []})

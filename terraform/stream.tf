@@ -316,7 +316,7 @@ data "aws_iam_policy_document" "events_dlq" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = concat(aws_cloudwatch_event_rule.transaction_inserted[*].arn, [aws_cloudwatch_event_rule.analysis.arn, aws_cloudwatch_event_rule.subscriptions.arn])
+      values   = concat(aws_cloudwatch_event_rule.transaction_inserted[*].arn, [aws_cloudwatch_event_rule.analysis.arn, aws_cloudwatch_event_rule.subscriptions.arn, module.messaging.event_bus_arn])
     }
   }
 }

@@ -8,6 +8,7 @@ Pipe under the CMK). Same configurations and fixtures as the other plan tests (s
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -109,6 +110,13 @@ def test_the_event_bus_is_encrypted_with_the_environment_key_and_eventbridge_may
 ):
     (bus,) = any_plan.resources("aws_cloudwatch_event_bus")
     assert any_plan.module_expression(bus, "kms_key_identifier")["references"] == ["var.kms_key_arn"]
+    # What the bus cannot encrypt or decrypt goes to the events dead-letter queue, whose policy names the bus.
+    assert "aws_sqs_queue.dead_letter" in json.dumps(any_plan.module_expression(bus, "dead_letter_config"))
+    (dlq_policy,) = [
+        r for r in any_plan.raw["configuration"]["root_module"]["resources"]
+        if r["address"] == "data.aws_iam_policy_document.events_dlq"
+    ]  # fmt: skip
+    assert "module.messaging.event_bus_arn" in json.dumps(dlq_policy["expressions"])
     call = any_plan.raw["configuration"]["root_module"]["module_calls"]["messaging"]
     assert "module.security.key_arn" in call["expressions"]["kms_key_arn"]["references"], "the environment's key"
     (statement,) = [

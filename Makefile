@@ -4,6 +4,7 @@
 #   make deploy ENV=<suffix>  package, render variables, policy gate, preflight, (account bootstrap),
 #                             plan, IAM lint, apply (asks first)
 #   make replay ENV=<suffix>  re-drive the failure queues into the pipeline (DRY_RUN=1: only show)
+#   make subscriptions ENV=<suffix>  who the alert topics reach (confirm-subscription LINK=... confirms one)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -28,6 +29,8 @@ UNTIL  ?=
 LABELS ?=
 EMR    ?=
 LIVE   ?=
+CONFIRM ?=
+LINK ?=
 
 # tfvars flags: the profile, the alert addresses (kept for later renders) and KEY=VALUE overrides (SET="a=1 b=2").
 TFVARS_ARGS := $(if $(PROFILE),--profile $(PROFILE),) $(if $(ALERT_EMAIL),--alert-email $(ALERT_EMAIL),) \
@@ -35,7 +38,7 @@ TFVARS_ARGS := $(if $(PROFILE),--profile $(PROFILE),) $(if $(ALERT_EMAIL),--aler
 # The AWS provider's lock file for every platform a user or CI runs on (needs the registry).
 LOCK_PLATFORMS := linux_amd64 linux_arm64 darwin_amd64 darwin_arm64
 
-.PHONY: help venv test lint fmt demo package tfvars policy preflight plan deploy bootstrap destroy output rules model train export features train-table train-at-scale replay docs lock simulate backtest bench clean
+.PHONY: help venv test lint fmt demo package tfvars policy preflight plan deploy bootstrap state-bootstrap destroy output subscriptions confirm-subscription rules model train export features train-table train-at-scale replay docs lock simulate backtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -84,11 +87,20 @@ deploy: package tfvars policy ## preflight, account bootstrap if needed, plan, I
 bootstrap: tfvars ## apply the account bootstrap (API Gateway's CloudWatch Logs role) for ENV's account and region
 	$(PY) -m tools.deploy.tf bootstrap --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,)
 
-destroy: venv ## destroy ENV (asks for confirmation unless AUTO_APPROVE=1)
-	$(PY) -m tools.deploy.tf destroy --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,)
+state-bootstrap: venv ## make or check the account's Terraform state bucket (versioned, CMK, TLS only); prints TF_STATE_BUCKET
+	$(PY) -m tools.deploy.state_bucket --env $(ENV)
+
+destroy: venv ## destroy ENV (asks unless AUTO_APPROVE=1; staging and prod also need CONFIRM=<its name>)
+	$(PY) -m tools.deploy.tf destroy --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,) $(if $(CONFIRM),--confirm $(CONFIRM),)
 
 output: venv ## print the Terraform outputs of ENV
 	$(PY) -m tools.deploy.tf output --env $(ENV)
+
+subscriptions: venv ## each topic's subscriptions and their state; fails while staging/prod alerts reach no one
+	$(PY) -m tools.deploy.subscriptions report --env $(ENV)
+
+confirm-subscription: venv ## confirm an e-mail subscription with authenticated unsubscribe (LINK='<link of the e-mail>')
+	$(PY) -m tools.deploy.subscriptions confirm --env $(ENV) '$(LINK)'
 
 rules: venv ## upload a rules document to ENV's SSM parameter without a redeploy (FILE=path.json)
 	$(PY) -m tools.detection.rules --env $(ENV) --file $(FILE)

@@ -13,9 +13,19 @@ output "alerts_queue_url" {
   value       = module.messaging.alerts_queue_url
 }
 
+output "api_authorization" {
+  description = "How POST /transactions authenticates producers: AWS_IAM (sign with SigV4, service execute-api: python -m tools.api_client) or NONE (the API key alone)."
+  value       = module.api.authorization
+}
+
 output "api_id" {
   description = "Id of the REST API."
   value       = module.api.api_id
+}
+
+output "api_invoke_resource_arn" {
+  description = "The execute-api ARN of POST /transactions: the Resource of a producer's IAM policy allowing execute-api:Invoke."
+  value       = module.api.invoke_resource_arn
 }
 
 output "api_key_id" {
@@ -77,6 +87,11 @@ output "model_bucket_name" {
 output "model_parameter_name" {
   description = "Name of the model pointer parameter, /<project>/<suffix>/model-<suffix> ({\"live\", \"shadow\"})."
   value       = module.models.model_parameter_name
+}
+
+output "ops_topic_arn" {
+  description = "ARN of the ops topic fraud-ops-<suffix>, where every alarm goes."
+  value       = module.messaging.ops_topic_arn
 }
 
 output "region" {

@@ -263,7 +263,7 @@ class Planner:
 
 @pytest.fixture(scope="session")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The four zips, packaged from lambdas/ exactly as `make package` does."""
+    """The zips, packaged from lambdas/ exactly as `make package` does."""
     out = tmp_path_factory.mktemp("dist")
     package.build(ROOT / "lambdas", out)
     return out

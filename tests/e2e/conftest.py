@@ -10,24 +10,30 @@ local profile, both routings). Before the first test, every deployment the sessi
 side (``tools.emulator.deployments``), recorded, and planned again; each module then restores its recording
 in seconds. Against AWS it reads the outputs of an environment that ``make deploy`` created; tests that need
 fault injection skip there.
+
+``Pipeline.post`` signs whenever the deployment says it requires IAM (its ``api_authorization`` output: the
+staging and prod profiles), with a producer role it makes in the emulator (allowed by its own IAM policy, which
+is all the default resource policy asks of a principal of the account), or with the AWS credentials of the
+environment on ``--target aws``; the local and dev profiles post with the API key alone.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from tests.clock import DAY, NIGHT, pinned, wall_ms
+from tools.api_client import Api
 
 ANALYSIS_EVENT = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+PRODUCER_ROLE = "e2e-producer"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,7 +47,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 class Pipeline:
     """What a test can do to a deployed pipeline, wherever it runs."""
 
-    def __init__(self, outputs: dict[str, Any], session: Any, cloud: Any = None, settle_s: float = 45.0) -> None:
+    def __init__(
+        self,
+        outputs: dict[str, Any],
+        session: Any,
+        cloud: Any = None,
+        settle_s: float = 45.0,
+        credentials: Any = None,
+    ) -> None:
         self.outputs = outputs
         self.session = session
         self.cloud = cloud  # tools.emulator.LocalCloud locally, None on AWS
@@ -50,6 +63,11 @@ class Pipeline:
         self.profile = "deployed"  # locally: the profile of the local deployment
         self.api_url = cloud.api_url if cloud is not None else outputs["api_url"]
         self.api_key = outputs["api_key_value"]
+        # AWS_IAM: every post is signed (SigV4) with these credentials; NONE: the API key alone.
+        self.authorization = outputs.get("api_authorization", "NONE")
+        self.credentials = credentials if self.signs else None
+        if self.signs and self.credentials is None:
+            raise ValueError("the deployment requires IAM-signed requests: give Pipeline the credentials to sign with")
         self.sqs = session.client("sqs")
         self.dynamodb = session.client("dynamodb")
         self.alerts: dict[str, dict[str, Any]] = {}  # every alert seen on the subscription, by id
@@ -59,24 +77,28 @@ class Pipeline:
     def local(self) -> bool:
         return self.cloud is not None
 
-    def post(self, body: Any, api_key: str | None = "default") -> tuple[int, Any]:
-        key = self.api_key if api_key == "default" else api_key
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.api_url,
-            data=data,
-            headers={"Content-Type": "application/json", **({"x-api-key": key} if key else {})},
-            method="POST",
+    @property
+    def signs(self) -> bool:
+        """Whether the API requires IAM-signed (SigV4) requests."""
+        return self.authorization == "AWS_IAM"
+
+    def api(self, api_key: str | None = "default", credentials: Any = "default") -> Api:
+        """How to post: the API key (``None``: none) and the credentials that sign (``None``: unsigned)."""
+        return Api(
+            url=self.api_url,
+            api_key=self.api_key if api_key == "default" else api_key,
+            credentials=self.credentials if credentials == "default" else credentials,
+            region=self.outputs["region"],
         )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status, text = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, text = error.code, error.read()
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, text.decode(errors="replace")
+
+    def post(
+        self, body: Any, api_key: str | None = "default", *, credentials: Any = "default", at: datetime | None = None
+    ) -> tuple[int, Any]:
+        """POST a transaction (or exact bytes) with the API key and, when the API requires IAM, signed
+        by the pipeline's producer (``credentials``: other ones, or None for unsigned; ``at``: the
+        signing time). Returns the status and the answer (JSON when it is)."""
+        answer = self.api(api_key, credentials).post(body, timeout=60, at=at)
+        return answer.status, answer.json()
 
     def items(self, transaction_id: str) -> list[dict[str, Any]]:
         """Every item of the table under this transaction id (the transaction and its claim)."""
@@ -184,6 +206,7 @@ def _local_pipeline(name: str) -> Iterator[Pipeline]:
     from tools._cli import BUILD
     from tools.emulator import LocalCloud
     from tools.emulator.demo import deploy
+    from tools.emulator.iam import create_invoker
     from tools.emulator.localaws import LocalAWS
 
     shape = DEPLOYMENTS[name]
@@ -200,7 +223,10 @@ def _local_pipeline(name: str) -> Iterator[Pipeline]:
             max_sandboxes=shape.max_sandboxes,
             index_lag_s=shape.index_lag_s,
         ) as cloud:
-            pipeline = Pipeline(outputs, cloud.session, cloud)
+            credentials = None
+            if outputs.get("api_authorization") == "AWS_IAM":
+                credentials = create_invoker(cloud.session, PRODUCER_ROLE, outputs["api_invoke_resource_arn"])
+            pipeline = Pipeline(outputs, cloud.session, cloud, credentials=credentials)
             pipeline.profile = shape.profile
             yield pipeline
             assert not cloud.errors(), cloud.errors()
@@ -211,7 +237,9 @@ def _aws_pipeline(suffix: str) -> Iterator[Pipeline]:
     import boto3
 
     outputs = deployed_outputs(suffix)
-    yield Pipeline(outputs, boto3.Session(region_name=outputs["region"]))
+    session = boto3.Session(region_name=outputs["region"])
+    # The environment's own credentials sign (they must be a principal api_invoke_principals allows).
+    yield Pipeline(outputs, session, credentials=session.get_credentials())
 
 
 def deployed_outputs(suffix: str) -> dict[str, Any]:

@@ -71,6 +71,29 @@ def test_a_queue_reads_back_the_redrive_allow_policy_it_was_given():
         )
 
 
+def test_a_rest_api_s_resource_policy_reads_back_json_escaped_as_api_gateway_answers_it():
+    import json
+
+    from tools.emulator.iam import ResourcePolicy
+
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}],
+    }
+    with LocalAWS() as aws:
+        gw = client(aws, "apigateway")
+        api = gw.create_rest_api(name="policy-t1")["id"]
+        gw.update_rest_api(
+            restApiId=api, patchOperations=[{"op": "replace", "path": "/policy", "value": json.dumps(policy)}]
+        )
+        stored = gw.get_rest_api(restApiId=api)["policy"]
+    # What the AWS provider unquotes (terraform-provider-aws flattenAPIPolicy): the document, quotes escaped.
+    assert stored == json.dumps(json.dumps(policy))[1:-1]
+    assert json.loads(json.loads(f'"{stored}"')) == policy
+    parsed = ResourcePolicy.parse(stored, "arn:aws:execute-api:us-east-1:123456789012:abc")
+    assert parsed is not None and parsed.statements[0]["Effect"] == "Deny"
+
+
 def test_a_tls_only_bucket_policy_lets_the_emulators_requests_through_and_other_denies_still_apply():
     import json
 

@@ -17,9 +17,10 @@ from unittest import mock
 import pytest
 
 from tests.unit.handler_support import LineCapture
+from tools._cli import function_modules
 
 CONFIGURATION_DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
-HANDLERS = ("process_transaction", "detect_fraud", "notify_team", "analyze_patterns")
+HANDLERS = tuple(function_modules().values())  # every handler of lambdas/functions.json
 
 
 @dataclass(frozen=True)

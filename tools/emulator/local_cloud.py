@@ -232,6 +232,16 @@ class LocalCloud:
     def client(self, service: str) -> Any:
         return self.session.client(service)
 
+    def mail(self) -> list[Any]:
+        """The e-mails SNS has sent in the deployment's account and region (subscription confirmations,
+        with the link and token to confirm them), oldest first: there is no mail server."""
+        from moto.sns.models import sns_backends
+
+        from tools.emulator.moto_sns import confirmation_mails
+
+        assert self.topology is not None
+        return confirmation_mails(sns_backends[self.topology.account][self.region])
+
     # -- fault injection -----------------------------------------------------------------------------
 
     def fail(

@@ -1,8 +1,14 @@
 """API Gateway REST APIs: a local HTTP server (the front door) serves the deployed stage as API Gateway would.
 
 For each request, in API Gateway's order: route (``/<stage>/<resource path>``, else 403 "Missing
-Authentication Token"), API key (``x-api-key`` must be an enabled key of a usage plan on this stage,
-else 403 "Forbidden"), throttling (the usage plan's token bucket per key and its quota, then the
+Authentication Token"), authorization (for an ``AWS_IAM`` method: the SigV4 signature, checked by
+``tools.emulator.sigv4`` with the secret of the access key from moto's IAM and STS, then the API's
+resource policy and the caller's IAM policies, ``tools.emulator.iam``; 403 "Missing Authentication
+Token", "The request signature we calculated does not match...", "Signature expired...", "The
+security token included in the request is invalid.", "... is expired", or "User: ... is not
+authorized to perform: execute-api:Invoke ..."; for a method without authorization, a resource
+policy still needs an explicit allow), API key (``x-api-key`` must be an enabled key of a usage plan
+on this stage, else 403 "Forbidden"), throttling (the usage plan's token bucket per key and its quota, then the
 stage's bucket: 429 "Too Many Requests" / "Limit Exceeded"), body validation against the deployed
 request model when the method's validator asks for it (JSON Schema draft-04: 400 "Invalid request
 body"), then the ``AWS_PROXY`` integration: a REST API proxy (payload v1) event to the function,
@@ -29,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from jsonschema import Draft4Validator
 
+from tools.emulator import iam, sigv4
 from tools.emulator.integrations.base import Context, Integration
 from tools.emulator.runtime import LambdaRuntime
 from tools.emulator.timings import TIMINGS
@@ -38,6 +45,12 @@ INTEGRATION_TIMEOUT_S = 29
 # API Gateway's default gateway responses (status, message) by response type.
 DEFAULT_RESPONSES = {
     "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "INVALID_SIGNATURE": (403, sigv4.MISMATCH),
+    "EXPIRED_TOKEN": (403, sigv4.EXPIRED_TOKEN),
+    "ACCESS_DENIED": (403, "Forbidden"),
+    # AWS documents no gateway response type for an unknown access key: API Gateway answers it with
+    # a 403 UnrecognizedClientException; here it is the default 4XX response, with that status.
+    "DEFAULT_4XX": (403, sigv4.INVALID_TOKEN),
     "INVALID_API_KEY": (403, "Forbidden"),
     "THROTTLED": (429, "Too Many Requests"),
     "QUOTA_EXCEEDED": (429, "Limit Exceeded"),
@@ -53,6 +66,7 @@ class Route:
     resource_id: str
     path: str  # resource path template, e.g. /transactions
     method: str
+    authorization: str  # NONE or AWS_IAM (other authorizers are not emulated)
     api_key_required: bool
     validate_body: bool
     request_schema: dict[str, Any] | None
@@ -82,6 +96,7 @@ class RestApi:
     api_keys: dict[str, str]  # key value -> key id (enabled keys of this stage's usage plans)
     usage_plans: tuple[UsagePlan, ...]
     gateway_responses: dict[str, dict[str, Any]]  # responseType -> {statusCode, responseTemplates}
+    policy: str | None = None  # the resource policy document, as stored
 
 
 def _lambda_arn_from_uri(uri: str) -> str | None:
@@ -123,6 +138,7 @@ def read_api(session: Any, api_id: str, stage_name: str) -> RestApi:
                     resource_id=resource["id"],
                     path=resource["path"],
                     method=method_name,
+                    authorization=method.get("authorizationType") or "NONE",
                     api_key_required=bool(method.get("apiKeyRequired")),
                     validate_body=bool(validator.get("validateRequestBody")),
                     request_schema=json.loads(schema) if isinstance(schema, str) else schema,
@@ -170,6 +186,7 @@ def read_api(session: Any, api_id: str, stage_name: str) -> RestApi:
         api_keys=keys,
         usage_plans=tuple(plans),
         gateway_responses=responses,
+        policy=api.get("policy") or None,
     )
 
 
@@ -214,10 +231,27 @@ class Quota:
 
 
 class GatewayError(Exception):
-    def __init__(self, response_type: str, detail: str = "") -> None:
+    """An answer API Gateway gives itself. ``message`` replaces the response type's default message
+    (the signature checks' own texts); ``error_type`` the ``x-amzn-ErrorType`` header."""
+
+    def __init__(
+        self, response_type: str, detail: str = "", *, message: str | None = None, error_type: str | None = None
+    ) -> None:
         super().__init__(response_type)
         self.response_type = response_type
         self.detail = detail
+        self.message = message
+        self.error_type = error_type
+
+
+# How each failed signature check is answered: the gateway response type and x-amzn-ErrorType.
+SIGNATURE_ANSWERS = {
+    "missing": ("MISSING_AUTHENTICATION_TOKEN", "MissingAuthenticationTokenException"),
+    "incomplete": ("INVALID_SIGNATURE", "IncompleteSignatureException"),
+    "signature": ("INVALID_SIGNATURE", "InvalidSignatureException"),
+    "unrecognized": ("DEFAULT_4XX", "UnrecognizedClientException"),
+    "expired_token": ("EXPIRED_TOKEN", "ExpiredTokenException"),
+}
 
 
 class FrontDoor:
@@ -229,6 +263,8 @@ class FrontDoor:
         self.account = account
         self.region = region
         self._routes = [(self._path_regex(r.path), r) for r in api.routes]
+        self._api_arn = f"arn:aws:execute-api:{region}:{account}:{api.id}"
+        self._policy = iam.ResourcePolicy.parse(api.policy, self._api_arn)
         self._stage_bucket = TokenBucket(api.stage_rate, api.stage_burst or 0) if api.stage_rate is not None else None
         self._key_plans = {key_id: plan for plan in api.usage_plans for key_id in plan.key_ids}
         self._key_buckets: dict[str, TokenBucket] = {}
@@ -294,6 +330,7 @@ class FrontDoor:
         path = parts.path[len(stage_prefix) :] or "/"
         route, path_params = self._route(method, path)
         lower = {k.lower(): v for k, v in headers.items()}
+        caller = self._authorize(route, method, path, raw_path, headers, body, source_ip)
         key_id = None
         if route.api_key_required:
             key_id = self.api.api_keys.get(lower.get("x-api-key", ""))
@@ -305,7 +342,7 @@ class FrontDoor:
         if route.integration_type != "AWS_PROXY" or not route.function_arn:
             raise GatewayError("INTEGRATION_FAILURE", f"integration {route.integration_type} is not emulated")
         event = self._proxy_event(
-            route, method, path, parts.query, headers, body, source_ip, request_id, key_id, path_params
+            route, method, path, parts.query, headers, body, source_ip, request_id, key_id, path_params, caller
         )
         invoked = time.perf_counter()
         outcome = self.runtime.invoke(route.function_arn, event)
@@ -324,6 +361,40 @@ class FrontDoor:
             if match and route.method in (method, "ANY"):
                 return route, match.groupdict()
         raise GatewayError("MISSING_AUTHENTICATION_TOKEN")
+
+    def _authorize(
+        self, route: Route, method: str, path: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> iam.Caller | None:
+        """The signing caller of an AWS_IAM method once it is authenticated and allowed; None for a
+        method without authorization (whose resource policy, if any, must still allow the request)."""
+        resource = f"{self._api_arn}/{self.api.stage}/{method}{path}"
+        if route.authorization != "AWS_IAM":
+            if self._policy is not None and self._policy.decision(None, resource, source_ip) != "allow":
+                raise GatewayError(
+                    "ACCESS_DENIED",
+                    message=f"User: anonymous is not authorized to perform: execute-api:Invoke on resource: {resource}",
+                    error_type="AccessDeniedException",
+                )
+            return None
+        host = next((v for k, v in headers.items() if k.lower() == "host"), "")
+        try:
+            secret = sigv4.verify(
+                method, host, raw_path, headers, body, lookup=iam.lookup, region=self.region, now=datetime.now(UTC)
+            )
+        except sigv4.SignatureError as error:
+            response_type, error_type = SIGNATURE_ANSWERS[error.kind]
+            raise GatewayError(response_type, message=error.message, error_type=error_type) from None
+        caller = secret.identity
+        assert isinstance(caller, iam.Caller)
+        refusal = iam.authorize(caller, resource, self._policy, self.account, source_ip)
+        if refusal is not None:
+            raise GatewayError(
+                "ACCESS_DENIED",
+                message=f"User: {caller.arn} is not authorized to perform: execute-api:Invoke on resource: "
+                f"{resource} {refusal}",
+                error_type="AccessDeniedException",
+            )
+        return caller
 
     def _throttle(self, key_id: str | None) -> None:
         if key_id and (plan := self._key_plans.get(key_id)) is not None:
@@ -370,6 +441,7 @@ class FrontDoor:
         request_id: str,
         key_id: str | None,
         path_params: dict[str, str],
+        caller: iam.Caller | None = None,
     ) -> dict[str, Any]:
         multi_query = parse_qs(query, keep_blank_values=True) if query else None
         multi_headers: dict[str, list[str]] = {}
@@ -409,10 +481,11 @@ class FrontDoor:
                     "userAgent": lower.get("user-agent"),
                     "apiKey": lower.get("x-api-key") if key_id else None,
                     "apiKeyId": key_id,
-                    "accountId": None,
-                    "caller": None,
-                    "user": None,
-                    "userArn": None,
+                    "accessKey": _access_key(lower.get("authorization")) if caller else None,
+                    "accountId": caller.account if caller else None,
+                    "caller": caller.user_id if caller else None,
+                    "user": caller.user_id if caller else None,
+                    "userArn": caller.arn if caller else None,
                 },
                 "domainName": f"{self.api.id}.execute-api.{self.region}.amazonaws.com",
                 "apiId": self.api.id,
@@ -437,7 +510,8 @@ class FrontDoor:
 
     def _gateway_response(self, error: GatewayError, request_id: str) -> tuple[int, dict[str, str], bytes]:
         status, message = DEFAULT_RESPONSES[error.response_type]
-        headers = {"x-amzn-ErrorType": _error_type(error.response_type)}
+        message = error.message or message
+        headers = {"x-amzn-ErrorType": error.error_type or _error_type(error.response_type)}
         deployed = self.api.gateway_responses.get(error.response_type) or {}
         template = (deployed.get("responseTemplates") or {}).get("application/json")
         if deployed.get("statusCode"):
@@ -490,9 +564,18 @@ class FrontDoor:
         return Handler
 
 
+def _access_key(authorization: str | None) -> str | None:
+    """The access key id of a SigV4 Authorization header (what API Gateway reports as identity.accessKey)."""
+    match = re.search(r"Credential=([^/,\s]+)/", authorization or "")
+    return match.group(1) if match else None
+
+
 def _error_type(response_type: str) -> str:
     return {
         "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+        "INVALID_SIGNATURE": "InvalidSignatureException",
+        "EXPIRED_TOKEN": "ExpiredTokenException",
+        "ACCESS_DENIED": "AccessDeniedException",
         "INVALID_API_KEY": "ForbiddenException",
         "THROTTLED": "TooManyRequestsException",
         "QUOTA_EXCEEDED": "LimitExceededException",

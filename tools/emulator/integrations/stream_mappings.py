@@ -55,7 +55,7 @@ class StreamMappingPoller(StreamPoller):
                 self.name,
                 mapping.parallelization_factor,
                 mapping.batch_size,
-                self._first,
+                self._process_new,
                 ctx.activity,
                 self._lane_failed,
             )
@@ -90,7 +90,8 @@ class StreamMappingPoller(StreamPoller):
         if self.lanes is not None:
             self.lanes.stop()
 
-    def _first(self, batch: list[StreamRecord]) -> None:
+    def _process_new(self, batch: list[StreamRecord]) -> None:
+        """A batch a lane took from the stream: its first attempt."""
         self._process(batch, attempts=0)
 
     def _lane_failed(self, error: BaseException) -> None:

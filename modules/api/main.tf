@@ -55,20 +55,22 @@ locals {
   })
 
   # Every error API Gateway answers itself keeps a JSON body, like the function's own errors: a fixed
-  # message per response type, the type (an enum) and the request id.
+  # message per response type, the type (an enum) and the request id. Each type with a fixed status says it:
+  # a gateway response without status_code reads back as "" and showed a change on every plan
+  # (terraform-provider-aws #48260); DEFAULT_4XX and DEFAULT_5XX keep the status of the error they stand for.
   # Authentication failures too: API Gateway's own messages for them name the caller's ARN, the
   # resource and the signature's times (ACCESS_DENIED, INVALID_SIGNATURE), which a caller that is
   # refused has no need to read back.
   gateway_responses = {
-    ACCESS_DENIED                = { status = null, message = "Forbidden: the signing identity may not post transactions to this API (resource policy or IAM policy)" }
+    ACCESS_DENIED                = { status = "403", message = "Forbidden: the signing identity may not post transactions to this API (resource policy or IAM policy)" }
     BAD_REQUEST_BODY             = { status = "400", message = "Invalid request body: send a JSON transaction that matches the Transaction schema" }
     BAD_REQUEST_PARAMETERS       = { status = "400", message = "Invalid request parameters" }
-    EXPIRED_TOKEN                = { status = null, message = "The security token of the signing credentials has expired: refresh the credentials and sign again" }
-    INVALID_API_KEY              = { status = null, message = "Forbidden: send a valid API key in the x-api-key header" }
-    INVALID_SIGNATURE            = { status = null, message = "The request signature is invalid or expired: sign the exact request (SigV4, service execute-api) within 5 minutes of sending it" }
-    MISSING_AUTHENTICATION_TOKEN = { status = null, message = "Missing authentication token, or no such resource: sign the request (SigV4, service execute-api) and POST to /transactions" }
-    QUOTA_EXCEEDED               = { status = null, message = "The API key's request quota is used up for this period" }
-    THROTTLED                    = { status = null, message = "Too many requests: retry with backoff" }
+    EXPIRED_TOKEN                = { status = "403", message = "The security token of the signing credentials has expired: refresh the credentials and sign again" }
+    INVALID_API_KEY              = { status = "403", message = "Forbidden: send a valid API key in the x-api-key header" }
+    INVALID_SIGNATURE            = { status = "403", message = "The request signature is invalid or expired: sign the exact request (SigV4, service execute-api) within 5 minutes of sending it" }
+    MISSING_AUTHENTICATION_TOKEN = { status = "403", message = "Missing authentication token, or no such resource: sign the request (SigV4, service execute-api) and POST to /transactions" }
+    QUOTA_EXCEEDED               = { status = "429", message = "The API key's request quota is used up for this period" }
+    THROTTLED                    = { status = "429", message = "Too many requests: retry with backoff" }
     DEFAULT_4XX                  = { status = null, message = "The request was refused by the API gateway" }
     DEFAULT_5XX                  = { status = null, message = "The API gateway could not process the request" }
   }
@@ -204,16 +206,21 @@ resource "aws_api_gateway_deployment" "this" {
   triggers = {
     redeployment = sha1(jsonencode({
       path       = aws_api_gateway_resource.transactions.path_part
-      model      = aws_api_gateway_model.transaction.schema
+      model      = var.request_schema
       validator  = [aws_api_gateway_request_validator.body.validate_request_body, aws_api_gateway_request_validator.body.validate_request_parameters]
       method     = [aws_api_gateway_method.post_transactions.api_key_required, aws_api_gateway_method.post_transactions.authorization, aws_api_gateway_method.post_transactions.request_models]
       validation = aws_api_gateway_method.post_transactions.request_validator_id
       target     = [aws_api_gateway_integration.post_transactions.type, aws_api_gateway_integration.post_transactions.uri]
-      errors     = { for k, r in aws_api_gateway_gateway_response.json : k => [r.status_code, r.response_templates] }
+      # The configuration, not what the service reads back (it writes JSON and nulls its own way): an
+      # unchanged API never redeploys.
+      errors = local.gateway_responses
       # A changed resource policy takes effect only with a new deployment.
-      policy = [for p in aws_api_gateway_rest_api_policy.this : p.policy]
+      policy = var.authorization == "AWS_IAM" ? data.aws_iam_policy_document.invoke.json : null
     }))
   }
+
+  # The triggers name the configuration of these, not the resources: deploy only once they exist.
+  depends_on = [aws_api_gateway_gateway_response.json, aws_api_gateway_model.transaction, aws_api_gateway_rest_api_policy.this]
 
   lifecycle {
     create_before_destroy = true

@@ -74,6 +74,7 @@ module "training" {
 
   emr_max_vcpu     = var.training_emr_max_vcpu
   enable_emr       = var.enable_training_emr
+  force_destroy    = !var.deletion_protection
   kms_key_arn      = module.security.key_arn
   labels_table_arn = null # the fraud team's labels table, once the stack has one (its output labels_table_name)
   region           = var.region

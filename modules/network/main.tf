@@ -221,7 +221,7 @@ data "aws_iam_policy_document" "gateway_endpoint" {
   statement {
     sid       = "OnlyThisAccountsResources"
     effect    = "Allow"
-    actions   = ["*"]
+    actions   = [for service in sort(tolist(var.gateway_endpoint_services)) : "${service}:*"]
     resources = ["*"]
 
     principals {

@@ -26,7 +26,7 @@ resource "aws_s3_bucket" "exports" {
   #checkov:skip=CKV_AWS_144:An export is reproducible from the table's point-in-time recovery for 35 days and the feature tables from the exports; cross-region replication of card transactions is a data-residency decision of the platform team.
   #checkov:skip=CKV2_AWS_62:Nothing reacts to new objects: `make features` is run (or submitted to EMR Serverless) by the data team.
   bucket        = local.bucket_name
-  force_destroy = true # everything an environment owns can be destroyed, exports included
+  force_destroy = var.force_destroy
   tags          = var.tags
 }
 

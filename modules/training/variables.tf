@@ -41,6 +41,13 @@ variable "export_retention_days" {
   }
 }
 
+variable "force_destroy" {
+  description = "Let terraform destroy empty the exports bucket first (disposable environments); false keeps a destroy from deleting exports and labels (prod: the root passes !deletion_protection)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "kms_key_arn" {
   description = "ARN of the customer-managed KMS key that encrypts the exports (SSE-KMS with a bucket key)."
   type        = string

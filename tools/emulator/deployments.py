@@ -80,7 +80,7 @@ def apply_one(deployment: Deployment) -> int:
     return 0
 
 
-def prepare(deployments: Sequence[Deployment], jobs: int = 4) -> None:
+def prepare(deployments: Sequence[Deployment], jobs: int = 8) -> None:
     """Bring every deployment's recording up to date, ``jobs`` applies at a time; raise naming the ones that failed."""
     if package.main([]) != 0:
         raise ToolError("packaging failed (see above)")
@@ -119,7 +119,7 @@ def prepare(deployments: Sequence[Deployment], jobs: int = 4) -> None:
 def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.emulator.deployments", description=__doc__.split("\n\n")[0])
     parser.add_argument("deployments", nargs="*", metavar="SUFFIX:PROFILE:ROUTING")
-    parser.add_argument("--jobs", type=int, default=4, help="applies at once (default 4)")
+    parser.add_argument("--jobs", type=int, default=8, help="applies at once (default 8)")
     parser.add_argument("--apply-one", metavar="SUFFIX:PROFILE:ROUTING", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.apply_one:

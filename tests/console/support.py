@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-CASES_TABLE, LABELS_TABLE, LISTS_TABLE = "fraud-cases-test", "fraud-labels-test", "fraud-lists-test"
+CASES_TABLE, LABELS_TABLE, LISTS_TABLE = "fraud-cases-test", "fraud-labels-test", "fraud-lists-test"  # suffix "test"
 BASE_MS = 1_736_942_400_000  # 2025-01-15T12:00:00Z (a Wednesday)
 PASSWORD = "Correct-Horse-9-Battery"
 

@@ -76,6 +76,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "Console request",
         extra={"method": request.method, "route": request.path[:120], "status": response.status, "user": user},
     )
+    kit.count("ConsoleRequests")
     if request.method != "GET" and response.status < 400:
         kit.count("ConsoleChanges")
     return response.to_proxy()

@@ -140,5 +140,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "environment": res.settings.environment,
         "expires_at": claims.expires_at,
     }
+    kit.count("SessionsAccepted")
     kit.logger.info("Session accepted", extra={"username": claims.username, "groups": json.dumps(roles)})
     return answer

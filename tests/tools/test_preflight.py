@@ -161,7 +161,7 @@ def test_the_settings_come_from_the_rendered_variables_and_the_profile(tmp_path)
         None,
         "a@example.com",
     )
-    assert sum(read.reservations.values()) == 400 and read.enable_vpc is True
+    assert sum(read.reservations.values()) == 4 * 100 + 2 * 10 and read.enable_vpc is True  # the console: 10 each
     assert read.powertools_parameter == "/aws/service/powertools/python/arm64/python3.11/3.37.0"
 
 

@@ -46,11 +46,14 @@ def test_every_document_names_its_suffix_and_the_absolute_artifacts_dir(tmp_path
         assert variables["artifacts_dir"] == str(DIST) and Path(variables["artifacts_dir"]).is_absolute()
 
 
-def test_prod_reserves_100_per_function_runs_in_a_vpc_and_keeps_logs_7_days(tmp_path):
+CONSOLE_FUNCTIONS = {"console", "console-authorizer"}  # a team's clicks: 10 each, not a pipeline's 100
+
+
+def test_prod_reserves_100_per_pipeline_function_10_for_the_console_runs_in_a_vpc_and_keeps_logs_7_days(tmp_path):
     variables = rendered("prod", tmp_path=tmp_path)
-    assert {key: f["reserved_concurrency"] for key, f in variables["functions"].items()} == dict.fromkeys(
-        FUNCTIONS, 100
-    )
+    assert {key: f["reserved_concurrency"] for key, f in variables["functions"].items()} == {
+        key: 10 if key in CONSOLE_FUNCTIONS else 100 for key in FUNCTIONS
+    }
     assert variables["enable_vpc"] is True
     assert variables["log_retention_days"] == 7
 

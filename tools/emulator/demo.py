@@ -17,6 +17,7 @@ and docs/fraud-team.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
@@ -445,10 +446,9 @@ def create_console_users(
     created = []
     for username, group in users:
         password = new_password()
-        try:
+        # A restored emulator keeps its users: a new password is set below.
+        with contextlib.suppress(cognito.exceptions.UsernameExistsException):
             cognito.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
-        except cognito.exceptions.UsernameExistsException:
-            pass  # a restored emulator keeps its users: a new password is set below
         cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
         cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=group)
         created.append((username, group, password))
@@ -459,7 +459,8 @@ def console_lines(cloud: LocalCloud, users: Sequence[tuple[str, str, str]]) -> s
     """What the demo prints about the console: its local URL and the demo logins (passwords shown only here)."""
     url = cloud.local_url(cloud.outputs["console_url"])
     logins = "\n".join(f"  {group[:-1]:<8} {username} / {password}" for username, group, password in users)
-    return f"The fraud console: {url}/cases\n{logins}\n(Cognito in the emulator; these passwords are printed once and kept nowhere.)"
+    note = "(Cognito in the emulator; these passwords are printed once and kept nowhere.)"
+    return f"The fraud console: {url}/cases\n{logins}\n{note}"
 
 
 def curl_line(cloud: LocalCloud) -> str:

@@ -65,7 +65,7 @@ from fraud.tokens import SESSION_COOKIE
 
 HERE = Path(__file__).resolve().parent
 STATIC = {path.name: path for path in (HERE / "static").iterdir() if path.is_file()}
-STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 RECENT_DAYS, RECENT_ITEMS = 30, 20
 QUALITY_WEEKS = 12

@@ -110,8 +110,10 @@ resource "aws_dynamodb_table" "lists" {
   tags = var.tags
 }
 
+# No threat protection (user_pool_add_ons advanced_security_mode): it needs the Plus feature plan, billed per
+# user; the console's sessions are short, MFA is available, only admins create accounts and every sign-in is
+# logged (CloudTrail). Turn it on per environment where the plan is bought.
 resource "aws_cognito_user_pool" "analysts" {
-  #checkov:skip=CKV_AWS_362:Threat protection (advanced security) needs the Plus feature plan, billed per user; the console's sessions are short, MFA is available and every sign-in is logged. Turn it on per environment where the plan is bought.
   name                = "fraud-analysts-${var.suffix}"
   deletion_protection = "INACTIVE"
   mfa_configuration   = var.mfa_configuration

@@ -9,16 +9,17 @@ locals {
   api_name   = "fraud-console-${var.suffix}"
   stage_name = var.suffix
 
-  # The routes served without a session: the sign-in page and the two static files its page needs. Everything
-  # else, including "/" and the greedy "{proxy+}", is CUSTOM with the authorizer.
+  # The routes served without a session: the sign-in page and the static files its pages need. Everything
+  # else, "/" and the greedy "/{proxy+}" (every other path), is CUSTOM with the authorizer. Keyed by route, so a
+  # plan names each method by what it serves.
   public_methods = {
-    "login-get"  = { resource = "login", method = "GET" }
-    "login-post" = { resource = "login", method = "POST" }
-    "static-get" = { resource = "static_file", method = "GET" }
+    "GET /login"         = { resource = "login", method = "GET" }
+    "POST /login"        = { resource = "login", method = "POST" }
+    "GET /static/{name}" = { resource = "static_file", method = "GET" }
   }
   private_methods = {
-    "root-any"  = { resource = "root", method = "ANY" }
-    "proxy-any" = { resource = "proxy", method = "ANY" }
+    "ANY /"         = { resource = "root", method = "ANY" }
+    "ANY /{proxy+}" = { resource = "proxy", method = "ANY" }
   }
   methods = merge(
     { for k, m in local.public_methods : k => merge(m, { authorization = "NONE" }) },
@@ -31,6 +32,8 @@ locals {
     static_file = aws_api_gateway_resource.static_file.id
   }
 
+  # As the transaction API's: only $context values API Gateway draws from a fixed alphabet (nothing escapes a quote
+  # in a log format). Who did what is in the console function's own log lines (the user of each request).
   access_log_format = jsonencode({
     requestId          = "$context.requestId"
     requestTime        = "$context.requestTime"
@@ -40,7 +43,6 @@ locals {
     status             = "$context.status"
     responseLength     = "$context.responseLength"
     responseLatency    = "$context.responseLatency"
-    principalId        = "$context.authorizer.principalId"
     authorizerStatus   = "$context.authorizer.status"
     integrationLatency = "$context.integration.latency"
     errorType          = "$context.error.responseType"

@@ -41,7 +41,8 @@ UNSCOPED_ACTIONS = {
     "ec2:UnassignPrivateIpAddresses",
 }
 # API Gateway model names must be alphanumeric: no "-<suffix>" possible (and they live inside the API).
-NAMES_WITHOUT_SUFFIX = {"aws_api_gateway_model"}
+# The user pool's groups are named as the tokens carry them ("analysts", "admins"); the pool is the environment's.
+NAMES_WITHOUT_SUFFIX = {"aws_api_gateway_model", "aws_cognito_user_group"}
 
 
 def alerts_queue(plan):
@@ -86,9 +87,10 @@ def test_every_function_sends_async_failures_to_an_on_failure_destination(any_pl
         assert config.is_set("destination_config", 0, "on_failure", 0, "destination"), key
 
 
-def test_prod_reserves_100_per_function(prod_plan):
+def test_prod_reserves_100_per_pipeline_function_and_10_for_the_console(prod_plan):
     for key, function in prod_plan.functions().items():
-        assert function.get("reserved_concurrent_executions") == 100, key
+        expected = 10 if key in ("console", "console-authorizer") else 100  # a team's clicks, not producers' traffic
+        assert function.get("reserved_concurrent_executions") == expected, key
 
 
 def test_dev_reserves_no_concurrency(dev_plan):
@@ -235,8 +237,8 @@ def test_dlq_depth_and_api_5xx_are_alarmed(any_plan):
 
 
 def test_the_api_requires_a_key_and_validates_the_body_with_the_schema_files_model(any_plan):
-    (method,) = [m for m in any_plan.resources("aws_api_gateway_method") if m.get("http_method") == "POST"]
-    assert method.get("api_key_required") is True
+    (method,) = [m for m in any_plan.resources("aws_api_gateway_method") if m.address.startswith("module.api.")]
+    assert method.get("http_method") == "POST" and method.get("api_key_required") is True
     assert method.is_set("request_validator_id")
     (validator,) = any_plan.resources("aws_api_gateway_request_validator")
     assert validator.get("validate_request_body") is True
@@ -249,17 +251,19 @@ def test_the_api_requires_a_key_and_validates_the_body_with_the_schema_files_mod
 
 
 def test_stage_throttles_at_1000_rps(any_plan):
-    (settings,) = any_plan.resources("aws_api_gateway_method_settings")
+    (settings,) = [
+        s for s in any_plan.resources("aws_api_gateway_method_settings") if s.address.startswith("module.api.")
+    ]
     assert settings.get("method_path") == "*/*"
     assert settings.get("settings", 0, "throttling_rate_limit") == 1000
     assert settings.get("settings", 0, "throttling_burst_limit") == 1000
 
 
-def test_the_stage_traces_with_xray_and_writes_json_access_logs(any_plan):
-    (stage,) = any_plan.resources("aws_api_gateway_stage")
-    assert stage.get("xray_tracing_enabled") is True
-    assert stage.is_set("access_log_settings", 0, "destination_arn")
-    assert json.loads(stage.get("access_log_settings", 0, "format"))["requestId"] == "$context.requestId"
+def test_every_stage_traces_with_xray_and_writes_json_access_logs(any_plan):
+    for stage in any_plan.resources("aws_api_gateway_stage"):  # the transaction API's and the console's
+        assert stage.get("xray_tracing_enabled") is True
+        assert stage.is_set("access_log_settings", 0, "destination_arn")
+        assert json.loads(stage.get("access_log_settings", 0, "format"))["requestId"] == "$context.requestId"
 
 
 def test_the_usage_plan_has_a_daily_quota_from_the_profile(any_plan):

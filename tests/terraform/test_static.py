@@ -110,6 +110,8 @@ FUNCTION_ABBREVIATIONS = {
     "detect": "detect-fraud",
     "notify": "notify-team",
     "analyze": "analyze-patterns",
+    "console": "console",
+    "authorizer": "console-authorizer",
 }
 
 

@@ -208,6 +208,6 @@ def safe_next(request: Request, target: str | None) -> str:
     default = request.url("/cases")
     if not target or not target.startswith(request.base + "/") or target.startswith("//") or "\\" in target:
         return default
-    if len(target) > 512 or any(ch in target for ch in "\r\n\t "):
+    if len(target) > 512 or any(ch in target for ch in "\r\n\t ") or ".." in target.split("/"):
         return default
     return target

@@ -513,3 +513,62 @@ def test_static_files_are_served_and_unknown_pages_say_so(handlers, lambda_conte
     assert handlers.console.handler(event("GET", "/static/..%2Fconsole.py"), lambda_context)["statusCode"] == 404
     assert page(handlers, lambda_context, "/nowhere")["statusCode"] == 404
     assert page(handlers, lambda_context, "/cases", user="eve", groups="")["statusCode"] == 403
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/cases", "https://evil.example/", "/other-stage/cases", "/test/../..//evil.example", "/test/a b"],
+)
+def test_signing_in_never_sends_the_browser_to_another_site(handlers, lambda_context, target):
+    form_page = handlers.console.handler(event("GET", "/login"), lambda_context)
+    nonce = cookies_of(form_page)["__Host-fraud-login"]
+    response = handlers.console.handler(
+        event(
+            "POST",
+            "/login",
+            cookies={"__Host-fraud-login": nonce},
+            form={"login_csrf": nonce, "step": "password", "username": "ana", "password": PASSWORD, "next": target},
+        ),
+        lambda_context,
+    )
+    assert response["headers"]["Location"] == f"/{STAGE}/cases"
+
+
+def test_a_shared_link_survives_the_sign_in(handlers, lambda_context):
+    form_page = handlers.console.handler(
+        event("GET", "/login", query={"next": f"/{STAGE}/cases/txn-abc"}), lambda_context
+    )
+    assert f'name="next" value="/{STAGE}/cases/txn-abc"' in form_page["body"]
+    nonce = cookies_of(form_page)["__Host-fraud-login"]
+    response = handlers.console.handler(
+        event(
+            "POST",
+            "/login",
+            cookies={"__Host-fraud-login": nonce},
+            form={
+                "login_csrf": nonce,
+                "step": "password",
+                "username": "ana",
+                "password": PASSWORD,
+                "next": f"/{STAGE}/cases/txn-abc",
+            },
+        ),
+        lambda_context,
+    )
+    assert response["headers"]["Location"] == f"/{STAGE}/cases/txn-abc"
+
+
+def test_a_forged_cross_site_post_is_refused_even_with_the_session(handlers, case_id, lambda_context):
+    from console_web.web import csrf_token
+
+    forged = event(
+        "POST",
+        f"/cases/{case_id}/comment",
+        user="ana",
+        cookies={"__Host-fraud-session": "session-token"},
+        form={"csrf": csrf_token("session-token"), "note": "x"},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert handlers.console.handler(forged, lambda_context)["statusCode"] == 403
+    wrong = post(handlers, lambda_context, f"/cases/{case_id}/comment", {"note": "x", "csrf": "guess"}, csrf=False)
+    assert wrong["statusCode"] == 403

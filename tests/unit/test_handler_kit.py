@@ -19,7 +19,7 @@ import pytest
 from tests.unit.handler_support import LineCapture
 
 CONFIGURATION_DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
-HANDLERS = ("process_transaction", "detect_fraud", "notify_team", "analyze_patterns")
+HANDLERS = ("process_transaction", "detect_fraud", "notify_team", "analyze_patterns", "console", "console_authorizer")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@
 #   make deploy ENV=<suffix>  package, render variables, policy gate, preflight, (account bootstrap),
 #                             plan, IAM lint, apply (asks first)
 #   make replay ENV=<suffix>  re-drive the failure queues into the pipeline (DRY_RUN=1: only show)
+#   make subscriptions ENV=<suffix>  who the alert topics reach (confirm-subscription LINK=... confirms one)
 #   make labels ENV=<suffix> FILE=...   chargebacks and disputes into the labels; make lists, make quality
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -24,6 +25,13 @@ ALERT_EMAIL ?=
 OPS_EMAIL ?=
 SET    ?=
 BENCH ?=
+SINCE  ?=
+UNTIL  ?=
+LABELS ?=
+EMR    ?=
+LIVE   ?=
+CONFIRM ?=
+LINK ?=
 ARGS ?=
 CHECK ?=
 
@@ -33,10 +41,10 @@ TFVARS_ARGS := $(if $(PROFILE),--profile $(PROFILE),) $(if $(ALERT_EMAIL),--aler
 # The AWS provider's lock file for every platform a user or CI runs on (needs the registry).
 LOCK_PLATFORMS := linux_amd64 linux_arm64 darwin_amd64 darwin_arm64
 
-.PHONY: help venv test lint fmt demo package tfvars policy preflight plan deploy bootstrap destroy output rules model train replay labels lists quality docs lock simulate backtest bench clean
+.PHONY: help venv test lint fmt demo package tfvars policy preflight plan deploy bootstrap state-bootstrap destroy output subscriptions confirm-subscription rules model train export features train-table train-at-scale replay labels lists quality docs lock simulate backtest bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (the Lambda runtime); set PYTHON=/path/to/python3.11")'
@@ -58,8 +66,8 @@ fmt: venv ## format the code: ruff format, ruff's safe fixes, terraform fmt
 	$(VENV)/bin/ruff check --fix .
 	terraform fmt -recursive
 
-demo: venv ## deploy into the embedded emulator and run traffic through the pipeline (ONCE=1 to exit after the summary)
-	$(PY) -m tools.emulator.demo $(if $(ONCE),--once,)
+demo: venv ## deploy into the embedded emulator and run traffic through the pipeline (ONCE=1 to exit after the summary, PROFILE=prod for the production shape)
+	$(PY) -m tools.emulator.demo $(if $(ONCE),--once,) $(if $(PROFILE),--profile $(PROFILE),)
 
 package: venv ## build the deterministic Lambda zips into build/dist
 	$(PY) -m tools.deploy.package
@@ -82,11 +90,20 @@ deploy: package tfvars policy ## preflight, account bootstrap if needed, plan, I
 bootstrap: tfvars ## apply the account bootstrap (API Gateway's CloudWatch Logs role) for ENV's account and region
 	$(PY) -m tools.deploy.tf bootstrap --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,)
 
-destroy: venv ## destroy ENV (asks for confirmation unless AUTO_APPROVE=1)
-	$(PY) -m tools.deploy.tf destroy --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,)
+state-bootstrap: venv ## make or check the account's Terraform state bucket (versioned, CMK, TLS only); prints TF_STATE_BUCKET
+	$(PY) -m tools.deploy.state_bucket --env $(ENV)
+
+destroy: venv ## destroy ENV (asks unless AUTO_APPROVE=1; staging and prod also need CONFIRM=<its name>)
+	$(PY) -m tools.deploy.tf destroy --env $(ENV) $(if $(AUTO_APPROVE),--auto-approve,) $(if $(CONFIRM),--confirm $(CONFIRM),)
 
 output: venv ## print the Terraform outputs of ENV
 	$(PY) -m tools.deploy.tf output --env $(ENV)
+
+subscriptions: venv ## each topic's subscriptions and their state; fails while staging/prod alerts reach no one
+	$(PY) -m tools.deploy.subscriptions report --env $(ENV)
+
+confirm-subscription: venv ## confirm an e-mail subscription with authenticated unsubscribe (LINK='<link of the e-mail>')
+	$(PY) -m tools.deploy.subscriptions confirm --env $(ENV) '$(LINK)'
 
 rules: venv ## upload a rules document to ENV's SSM parameter without a redeploy (FILE=path.json)
 	$(PY) -m tools.detection.rules --env $(ENV) --file $(FILE)
@@ -96,6 +113,18 @@ model: venv ## validate a model artifact and make it ENV's live model, no redepl
 
 train: venv ## train the default model (models/default.json) on the labeled data and simulated traffic
 	$(PY) -m tools.detection.train --output models/default.json --report build/train/report.md
+
+export: venv ## DynamoDB's export of ENV's table into its exports bucket, labels beside it, a local copy (SINCE=, UNTIL=, LABELS=file)
+	$(PY) -m tools.training.export --env $(ENV) $(if $(SINCE),--since $(SINCE),) $(if $(UNTIL),--until $(UNTIL),) $(if $(LABELS),--labels $(LABELS),)
+
+features: venv ## the feature table of ENV's newest export on Spark local[2] (needs Java; EMR=1: on EMR Serverless)
+	$(PY) -m tools.training.features --env $(ENV) $(if $(EMR),--emr,)
+
+train-table: venv ## train on ENV's newest feature table; report beside the live model (LIVE=artifact) and the rules
+	$(PY) -m tools.training.fit --env $(ENV) $(if $(LIVE),--live-model $(LIVE),)
+
+train-at-scale: venv ## the whole training path in the local cloud, one command (ENV=train-local unless given)
+	$(PY) -m tools.training.local $(if $(filter command line,$(origin ENV)),--env $(ENV),)
 
 replay: venv ## re-drive what ENV's failure and dead-letter queues hold, idempotently (DRY_RUN=1: show only)
 	$(PY) -m tools.deploy.replay --env $(ENV) $(if $(DRY_RUN),--dry-run,)

@@ -9,7 +9,7 @@ import sys
 
 import nox
 
-nox.options.sessions = ["lint", "unit", "tools", "terraform", "policy", "quality", "e2e", "console"]
+nox.options.sessions = ["lint", "unit", "tools", "terraform", "policy", "quality", "training", "e2e", "console"]
 nox.options.error_on_external_run = False
 
 # The interpreter nox itself runs in: the project virtualenv, whether nox is called through make,
@@ -55,6 +55,13 @@ def policy(session: nox.Session) -> None:
 def quality(session: nox.Session) -> None:
     """Simulator and backtest: detection quality of the default rules."""
     session.run(PYTHON, "-m", "pytest", "tests/quality", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def training(session: nox.Session) -> None:
+    """Training at scale: labels, the export, the Spark feature job (local[2]) and its parity with the engine,
+    training on the feature table, the EMR Serverless submission, the local path end to end."""
+    session.run(PYTHON, "-m", "pytest", "tests/training", *session.posargs)
 
 
 @nox.session(venv_backend="none")

@@ -48,6 +48,9 @@ _.tb
 
 # moto serialises every attribute of BASE_ATTRIBUTES from the queue (tools/emulator/localaws.py).
 _.redrive_allow_policy
+# moto's response serializer reads SubscriptionArn off a subscription before its `arn`
+# (tools/emulator/moto_sns.py: a pending one is listed as "PendingConfirmation").
+_.SubscriptionArn
 
 # The Lambda context object handlers receive (tools/emulator/worker.py), as AWS documents it.
 _.function_version
@@ -64,8 +67,15 @@ _.outage
 _.inject_failure
 _.clear_failure
 _.update_configuration  # a shorter cache or timeout for a fault test's run
+_.throttle  # Parameter Store's quota during a cold scale-out (tests/e2e/test_production.py)
+_.forget_failures  # after the S3 endpoint is put back (tests/e2e/test_production.py)
+_.longest_wait_s  # the bound on one call, under every function's timeout (tests/unit/test_handler_kit.py)
+
+# The producer role the end-to-end fixture signs with (tests/e2e/conftest.py).
+_.create_invoker
 
 # What a test reads to check a requirement.
+_.to  # whom a confirmation e-mail went to (tests/unit/test_check_subscriptions.py)
 _.rule_names  # the engine runs only enabled rules with weight (tests/unit/test_engine.py)
 _.probability  # the model's calibration (tests/unit/test_model.py)
 _.bias  # contributions add up to the raw score (tests/unit/test_model.py)
@@ -73,3 +83,9 @@ _.FINDING_TYPES  # the finding types analyze-patterns emits (tests/unit/test_pat
 _.reads  # each rule reads only features the engine extracts (tests/unit/test_config.py)
 _.SPARKOV_COLUMNS  # the Sparkov header the reader accepts (tests/quality/test_readers.py)
 _.transaction_ids  # the replay's scores by transaction (tests/e2e/test_live_equals_backtest.py)
+
+# Training at scale: single_process runs in the benchmark's child interpreter (tools/training/bench.py, _SINGLE);
+# effective is the label contract's reference, compared with the Spark job's window (tests/training/test_job.py,
+# test_labels.py).
+_.single_process
+_.effective

@@ -4,9 +4,12 @@ module "api" {
   source = "../modules/api"
 
   alarm_actions        = [module.messaging.ops_topic_arn]
+  authorization        = var.api_authorization
+  invoke_principals    = var.api_invoke_principals
   kms_key_arn          = module.security.key_arn
   lambda_invoke_arn    = module.functions["process-transaction"].invoke_arn
   log_retention_days   = var.log_retention_days
+  logging_level        = var.api_logging_level
   quota_limit          = var.api_quota_limit
   quota_period         = var.api_quota_period
   request_schema       = local.request_schema

@@ -5,11 +5,12 @@
 module "cases" {
   source = "../modules/cases"
 
-  kms_key_arn       = module.security.key_arn
-  mfa_configuration = var.console_mfa_configuration
-  session_minutes   = var.console_session_minutes
-  suffix            = var.suffix
-  tags              = local.tags
+  deletion_protection = var.deletion_protection
+  kms_key_arn         = module.security.key_arn
+  mfa_configuration   = var.console_mfa_configuration
+  session_minutes     = var.console_session_minutes
+  suffix              = var.suffix
+  tags                = local.tags
 }
 
 module "console" {

@@ -26,6 +26,13 @@ locals {
   # and architecture (AWS publishes one parameter per release; never `latest`).
   powertools_layer_parameter = var.powertools_release == null ? null : "/aws/service/powertools/python/${var.architecture}/${var.runtime}/${var.powertools_release}"
 
+  # The topics that must reach people: those an address is subscribed to (alert_email, ops_email).
+  # check-subscriptions counts their confirmed e-mail subscribers; monitoring.tf alarms on the count.
+  watched_topic_arns = merge(
+    var.alert_email == null ? {} : { (module.messaging.topic_name) = module.messaging.topic_arn },
+    var.ops_email == null ? {} : { (module.messaging.ops_topic_name) = module.messaging.ops_topic_arn },
+  )
+
   time_bucket_shards      = "4"
   rules_cache_seconds     = "300"
   analysis_window_minutes = "10"
@@ -179,6 +186,20 @@ locals {
           resources = [module.cases.cases_table_arn]
         },
         local.use_state_table,
+      ]
+    }
+    check-subscriptions = {
+      environment = {
+        WATCHED_TOPIC_ARNS = join(",", values(local.watched_topic_arns))
+      }
+      key_services = []
+      statements = length(local.watched_topic_arns) == 0 ? [] : [
+        {
+          # Counts only: a pending subscription is listed as "PendingConfirmation".
+          sid       = "ListWatchedTopicSubscriptions"
+          actions   = ["sns:ListSubscriptionsByTopic"]
+          resources = values(local.watched_topic_arns)
+        },
       ]
     }
     analyze-patterns = {

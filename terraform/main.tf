@@ -26,10 +26,11 @@ locals {
 module "security" {
   source = "../modules/security"
 
-  project = var.project
-  region  = var.region
-  suffix  = var.suffix
-  tags    = local.tags
+  deletion_window_in_days = var.kms_deletion_window_days
+  project                 = var.project
+  region                  = var.region
+  suffix                  = var.suffix
+  tags                    = local.tags
 }
 
 module "network" {
@@ -47,22 +48,37 @@ module "network" {
 module "data" {
   source = "../modules/data"
 
-  kms_key_arn        = module.security.key_arn
-  parameter_prefix   = local.parameter_prefix
-  rules_document     = local.rules_document
-  sensitive_settings = var.sensitive_settings
-  suffix             = var.suffix
-  tags               = local.tags
+  deletion_protection = var.deletion_protection
+  kms_key_arn         = module.security.key_arn
+  parameter_prefix    = local.parameter_prefix
+  rules_document      = local.rules_document
+  sensitive_settings  = var.sensitive_settings
+  suffix              = var.suffix
+  tags                = local.tags
 }
 
 module "models" {
   source = "../modules/models"
 
+  force_destroy    = !var.deletion_protection
   kms_key_arn      = module.security.key_arn
   model_file       = local.model_file
   parameter_prefix = local.parameter_prefix
   region           = var.region
   suffix           = var.suffix
+  tags             = local.tags
+}
+
+module "training" {
+  source = "../modules/training"
+
+  emr_max_vcpu     = var.training_emr_max_vcpu
+  enable_emr       = var.enable_training_emr
+  kms_key_arn      = module.security.key_arn
+  labels_table_arn = module.cases.labels_table_arn # the fraud team's labels (modules/cases, docs/labels.md)
+  region           = var.region
+  suffix           = var.suffix
+  table_arn        = module.data.table_arn
   tags             = local.tags
 }
 

@@ -88,6 +88,15 @@ locals {
       metrics = [for name in ["RulesFallback", "ModelFallback", "ModelUnavailable", "ShadowDisagreements"] : concat(local.app_metric[name], [{ stat = "Sum" }])]
     },
   ]
+
+  # Only where an address is subscribed (a widget must show at least one metric).
+  subscription_widgets = length(local.watched_topic_arns) == 0 ? [] : [{
+    title = "E-mail subscribers of the topics that must reach people (confirmed, pending)"
+    metrics = concat(
+      [for name in keys(local.watched_topic_arns) : [local.metrics_namespace, "ConfirmedEmailSubscriptions", "service", local.metrics_dimension.service, "TopicName", name, { stat = "Minimum", label = "${name} confirmed" }]],
+      [for name in keys(local.watched_topic_arns) : [local.metrics_namespace, "PendingEmailSubscriptions", "service", local.metrics_dimension.service, "TopicName", name, { stat = "Maximum", label = "${name} pending" }]],
+    )
+  }]
 }
 
 resource "aws_cloudwatch_metric_alarm" "fallback" {
@@ -109,13 +118,37 @@ resource "aws_cloudwatch_metric_alarm" "fallback" {
   tags                = local.tags
 }
 
+# A topic that must reach people with no confirmed e-mail subscriber (check-subscriptions counts them
+# every hour): fraud alerts or alarms are being delivered to no one by e-mail. Missing data breaches
+# too: a check that stopped running proves nothing. The alarm goes to the ops topic like every other
+# (when the ops topic itself has no one, its state still shows on the console, the dashboard and in
+# `make subscriptions`).
+resource "aws_cloudwatch_metric_alarm" "no_confirmed_subscriber" {
+  for_each = local.watched_topic_arns
+
+  alarm_name          = "no-confirmed-subscriber-${each.key}"
+  alarm_description   = "${each.key} has no confirmed e-mail subscriber: SNS delivers its messages to no one by e-mail. Run `make subscriptions ENV=${var.suffix}` and confirm the pending subscription with `make confirm-subscription ENV=${var.suffix} LINK='<the link in the confirmation e-mail>'`."
+  namespace           = local.metrics_namespace
+  metric_name         = "ConfirmedEmailSubscriptions"
+  dimensions          = merge(local.metrics_dimension, { TopicName = each.key })
+  statistic           = "Minimum"
+  period              = 3600
+  evaluation_periods  = 1
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "breaching"
+  alarm_actions       = [module.messaging.ops_topic_arn]
+  ok_actions          = [module.messaging.ops_topic_arn]
+  tags                = local.tags
+}
+
 # Two widgets per row, in the order above: requests in, work done, what waits, what failed.
 resource "aws_cloudwatch_dashboard" "pipeline" {
   dashboard_name = local.dashboard_name
 
   dashboard_body = jsonencode({
     widgets = [
-      for index, widget in local.widgets : {
+      for index, widget in concat(local.widgets, local.subscription_widgets) : {
         type   = "metric"
         x      = (index % 2) * 12
         y      = floor(index / 2) * 6

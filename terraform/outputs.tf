@@ -13,9 +13,19 @@ output "alerts_queue_url" {
   value       = module.messaging.alerts_queue_url
 }
 
+output "api_authorization" {
+  description = "How POST /transactions authenticates producers: AWS_IAM (sign with SigV4, service execute-api: python -m tools.api_client) or NONE (the API key alone)."
+  value       = module.api.authorization
+}
+
 output "api_id" {
   description = "Id of the REST API."
   value       = module.api.api_id
+}
+
+output "api_invoke_resource_arn" {
+  description = "The execute-api ARN of POST /transactions: the Resource of a producer's IAM policy allowing execute-api:Invoke."
+  value       = module.api.invoke_resource_arn
 }
 
 output "api_key_id" {
@@ -69,6 +79,11 @@ output "event_bus_name" {
   value       = module.messaging.event_bus_name
 }
 
+output "exports_bucket_name" {
+  description = "Name of the exports bucket, exports-<account>-<region>-<suffix>: table exports with their labels, feature tables, job code (docs/training-at-scale.md)."
+  value       = module.training.bucket_name
+}
+
 output "function_names" {
   description = "Deployed function name by function key."
   value       = { for k, f in module.functions : k => f.function_name }
@@ -102,6 +117,11 @@ output "model_bucket_name" {
 output "model_parameter_name" {
   description = "Name of the model pointer parameter, /<project>/<suffix>/model-<suffix> ({\"live\", \"shadow\"})."
   value       = module.models.model_parameter_name
+}
+
+output "ops_topic_arn" {
+  description = "ARN of the ops topic fraud-ops-<suffix>, where every alarm goes."
+  value       = module.messaging.ops_topic_arn
 }
 
 output "region" {
@@ -147,6 +167,21 @@ output "table_stream_arn" {
 output "topic_arn" {
   description = "ARN of the notifications topic fraud-notifications-<suffix>."
   value       = module.messaging.topic_arn
+}
+
+output "training_emr_application_id" {
+  description = "Id of the EMR Serverless application of the training feature job; null unless enable_training_emr."
+  value       = module.training.emr_application_id
+}
+
+output "training_job_role_arn" {
+  description = "ARN of the role the training feature job runs as on EMR Serverless; null unless enable_training_emr."
+  value       = module.training.job_role_arn
+}
+
+output "training_operator_policy_arn" {
+  description = "ARN of the managed policy a data team's role needs for make export and the EMR feature job."
+  value       = module.training.operator_policy_arn
 }
 
 output "user_pool_client_id" {

@@ -24,6 +24,7 @@ locals {
   stream_retention_seconds = 86400
 
   pipe_name = "fraud-stream-${var.suffix}"
+  pipe_arn  = "arn:${module.security.partition}:pipes:${var.region}:${module.security.account_id}:pipe/${local.pipe_name}"
 }
 
 # --- eventbridge -------------------------------------------------------------------------------
@@ -81,6 +82,43 @@ data "aws_iam_policy_document" "pipe" {
     }
   }
 
+  # The Pipe's own data (its filter: which records are transactions) is encrypted with the CMK
+  # (kms_key_identifier). EventBridge Pipes uses the key with the Pipe's role and the Pipe's ARN as
+  # encryption context ("Encrypting EventBridge Pipes data with AWS KMS keys"); AWS's page names the
+  # context key both aws:pipes:arn and aws:pipe:arn, so both are allowed, each for this Pipe only.
+  statement {
+    sid       = "DescribePipeKey"
+    effect    = "Allow"
+    actions   = ["kms:DescribeKey"]
+    resources = [module.security.key_arn]
+  }
+
+  statement {
+    sid       = "UsePipeKeyForThisPipe"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [module.security.key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:pipes:arn"
+      values   = [local.pipe_arn]
+    }
+  }
+
+  statement {
+    sid       = "UsePipeKeyForThisPipeLegacyContext"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [module.security.key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:pipe:arn"
+      values   = [local.pipe_arn]
+    }
+  }
+
   statement {
     sid       = "PutTransactionEvents"
     effect    = "Allow"
@@ -126,6 +164,8 @@ resource "aws_pipes_pipe" "stream" {
   source        = module.data.table_stream_arn
   target        = module.messaging.event_bus_arn
   desired_state = "RUNNING"
+  # The Pipe's filter and settings at rest; the records themselves are never stored by the Pipe.
+  kms_key_identifier = module.security.key_arn
 
   source_parameters {
     dynamodb_stream_parameters {
@@ -276,7 +316,7 @@ data "aws_iam_policy_document" "events_dlq" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = concat(aws_cloudwatch_event_rule.transaction_inserted[*].arn, [aws_cloudwatch_event_rule.analysis.arn])
+      values   = concat(aws_cloudwatch_event_rule.transaction_inserted[*].arn, [aws_cloudwatch_event_rule.analysis.arn, aws_cloudwatch_event_rule.subscriptions.arn, module.messaging.event_bus_arn])
     }
   }
 }

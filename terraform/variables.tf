@@ -33,6 +33,42 @@ variable "analysis_schedule_expression" {
   }
 }
 
+variable "api_authorization" {
+  description = "How POST /transactions authenticates producers: \"AWS_IAM\" (the default: SigV4-signed requests, limited by the API's resource policy to api_invoke_principals) or \"NONE\" (the API key alone, which meters a caller but authenticates nobody; the dev and local profiles). python -m tools.api_client signs."
+  type        = string
+  default     = "AWS_IAM"
+  nullable    = false
+
+  validation {
+    condition     = contains(["AWS_IAM", "NONE"], var.api_authorization)
+    error_message = "api_authorization must be \"AWS_IAM\" (signed requests) or \"NONE\" (API key only, development)."
+  }
+}
+
+variable "api_invoke_principals" {
+  description = "With api_authorization = \"AWS_IAM\": who may post transactions, as IAM role or user ARNs (e.g. the payment backend's role, which then needs no IAM policy of its own for the API) or 12-digit account ids (any principal of that account whose IAM policies allow execute-api:Invoke on the api_invoke_resource_arn output). The resource policy denies everyone else. Empty (the default): this account. Roles must exist before the deploy (API Gateway refuses a policy that names an unknown principal)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for p in var.api_invoke_principals : can(regex("^([0-9]{12}|arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+)$", p))])
+    error_message = "api_invoke_principals must hold IAM role or user ARNs (arn:aws:iam::123456789012:role/payment-backend) or 12-digit account ids."
+  }
+}
+
+variable "api_logging_level" {
+  description = "Execution logging of the API stage: \"OFF\" (the default), \"ERROR\" or \"INFO\". INFO writes several lines per request (tens of GB a day at 20 M requests) and the request validator's messages, which quote the rejected input (card data): for debugging a development environment only. The JSON access log is always on."
+  type        = string
+  default     = "OFF"
+  nullable    = false
+
+  validation {
+    condition     = contains(["OFF", "ERROR", "INFO"], var.api_logging_level)
+    error_message = "api_logging_level must be \"OFF\", \"ERROR\" or \"INFO\"."
+  }
+}
+
 variable "api_quota_limit" {
   description = "Requests one API key may make per api_quota_period."
   type        = number
@@ -152,6 +188,13 @@ variable "cost_center" {
   }
 }
 
+variable "deletion_protection" {
+  description = "Keep the environment's data through a destroy: deletion protection on both tables, and the model bucket is not force-destroyed (a destroy fails while it holds artifact versions). On by default; the dev and local profiles turn it off. To really destroy a protected environment, deploy it once with deletion_protection = false first (terraform/README.md, \"Destroying an environment\")."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "dlq_retention_seconds" {
   description = "How long every dead-letter queue keeps a message, in seconds (default 14 days, the SQS maximum)."
   type        = number
@@ -166,6 +209,13 @@ variable "dlq_retention_seconds" {
 
 variable "enable_vpc" {
   description = "Run the functions in private subnets (two zones, no NAT) with VPC endpoints for every AWS API they call."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "enable_training_emr" {
+  description = "Create the EMR Serverless application and job role of the training feature job (docs/training-at-scale.md); off: the job runs in Spark's local mode only."
   type        = bool
   default     = false
   nullable    = false
@@ -199,6 +249,18 @@ variable "functions" {
   validation {
     condition     = alltrue([for f in values(var.functions) : f.reserved_concurrency == null || try(f.reserved_concurrency >= 0 && floor(f.reserved_concurrency) == f.reserved_concurrency, false)])
     error_message = "functions[*].reserved_concurrency must be a whole number >= 0, or null for unreserved (small accounts cannot reserve at all)."
+  }
+}
+
+variable "kms_deletion_window_days" {
+  description = "Days KMS waits before deleting the environment's key after a destroy (7 to 30). 30 by default: DynamoDB keeps a deleted table's point-in-time backup 35 days, encrypted with this key; cancel the key's deletion (aws kms cancel-key-deletion) to restore from it later. The dev and local profiles take 7."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30 && floor(var.kms_deletion_window_days) == var.kms_deletion_window_days
+    error_message = "kms_deletion_window_days must be a whole number of days from 7 to 30, e.g. 30."
   }
 }
 
@@ -376,6 +438,13 @@ variable "tags" {
     condition     = alltrue([for k in keys(var.tags) : !contains(["Environment", "Project", "CostCenter"], k)])
     error_message = "tags must not set Environment, Project or CostCenter; set suffix, project and cost_center instead."
   }
+}
+
+variable "training_emr_max_vcpu" {
+  description = "Most vCPUs the training feature job may use at once on EMR Serverless (with enable_training_emr)."
+  type        = number
+  default     = 64
+  nullable    = false
 }
 
 variable "transaction_retention_days" {

@@ -20,6 +20,9 @@ an ``add_arguments(parser)``, and one ``Section`` line):
   formatter without the scrubbing.
 - ``emulator``: the local cloud end to end, per stream routing and table size, with the per-hop
   breakdown (``tools.emulator.bench``; takes minutes, so only when asked for).
+- ``training``: the Spark feature job in ``local[2]`` over a generated history (5 million transactions by
+  default) against today's single process, with memory peaks and the EMR Serverless projection
+  (``tools.training.bench``; long, so only when asked for).
 """
 
 from __future__ import annotations
@@ -704,6 +707,24 @@ def _emulator_arguments(parser: argparse.ArgumentParser) -> None:
     bench.add_arguments(parser)
 
 
+def _training_run(args: argparse.Namespace) -> dict:
+    from tools.training import bench
+
+    return bench.run(args)
+
+
+def _training_report(result: dict) -> str:
+    from tools.training import bench
+
+    return bench.report(result)
+
+
+def _training_arguments(parser: argparse.ArgumentParser) -> None:
+    from tools.training import bench
+
+    bench.add_arguments(parser)
+
+
 @dataclass(frozen=True)
 class Section:
     name: str
@@ -731,6 +752,14 @@ SECTIONS = (
         _emulator_run,
         _emulator_report,
         _emulator_arguments,
+        default=False,
+    ),
+    Section(
+        "training",
+        "the Spark feature job against one process, projected to EMR Serverless (5M transactions: long)",
+        _training_run,
+        _training_report,
+        _training_arguments,
         default=False,
     ),
 )

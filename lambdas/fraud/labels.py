@@ -6,9 +6,11 @@ label; chargebacks and disputes arrive later from the processor and are imported
 (``read_import``: CSV or JSON lines, every row checked before anything is written, bad rows reported by line).
 
 The effective label of a transaction (``effective``): a processor's outcome (chargeback, then dispute)
-outranks an analyst's decision; within a source the newest ``at`` wins. In a deployed environment the labels
-live in the table named by the Terraform output ``labels_table_name`` (hash ``transaction_id``, range
-``source``: one label per transaction and source, the newest kept), written and read by ``LabelStore``.
+outranks an analyst's decision; within a source the newest ``at`` wins (a tie: ``fraud``, then the smaller
+``by``): the order ``tools.training.labels`` and its Spark job apply (a test checks both agree). In a deployed
+environment the labels live in the table named by the Terraform output ``labels_table_name`` (hash
+``transaction_id``, range ``source``: one label per transaction and source, the newest kept), written and read by
+``LabelStore``.
 """
 
 from __future__ import annotations
@@ -69,13 +71,14 @@ class Label:
         return out
 
     @property
-    def rank(self) -> tuple[int, int]:
-        """Sorts the effective label first: the strongest source, then the newest."""
-        return SOURCES.index(self.source), -self.at
+    def rank(self) -> tuple[int, int, int, str]:
+        """Sorts the effective label first: the strongest source, then the newest, then fraud, then the smaller by."""
+        return SOURCES.index(self.source), -self.at, LABELS.index(self.label), self.by
 
 
 def effective(labels: Iterable[Label]) -> Label | None:
-    """The label that counts for a transaction: chargeback over dispute over analyst, the newest within one."""
+    """The label that counts for a transaction: chargeback over dispute over analyst, the newest within one (a
+    tie: fraud, then the smaller ``by``)."""
     return min(labels, key=lambda label: label.rank, default=None)
 
 

@@ -1,11 +1,33 @@
-# REST API (REGIONAL): POST /transactions, API key required, body validated against the JSON Schema
-# model before the function runs, AWS_PROXY to process-transaction. Stage with X-Ray, JSON access
-# logs, throttling and metrics; a usage plan with a quota and throttle; JSON error bodies; a 5xx
-# alarm. The Lambda permission for API Gateway lives in the root module (it names both sides).
+# REST API (REGIONAL): POST /transactions, callers authenticated with IAM (SigV4) and limited by a
+# resource policy (var.authorization = "AWS_IAM", the default), an API key for metering, the body
+# validated against the JSON Schema model before the function runs, AWS_PROXY to
+# process-transaction. Stage with X-Ray, JSON access logs, throttling and metrics, execution logging
+# off by default; a usage plan with a quota and throttle; JSON error bodies; a 5xx alarm. The Lambda
+# permission for API Gateway lives in the root module (it names both sides).
+#
+# API keys identify a caller to a usage plan; they do not authenticate it (API Gateway developer
+# guide, "Usage plans and API keys": "Don't use API keys for authentication or authorization").
+# With AWS_IAM, API Gateway authenticates the SigV4 signature first, evaluates the resource policy
+# with the caller's IAM policies ("How API Gateway resource policies affect authorization workflow"),
+# and only then checks the API key and the usage plan.
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
 
 locals {
   api_name   = "fraud-api-${var.suffix}"
   stage_name = var.suffix
+
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  # The one method producers call, as an execute-api resource ARN (stage/METHOD/path).
+  invoke_resource_arn = "${aws_api_gateway_rest_api.this.execution_arn}/${local.stage_name}/POST/transactions"
+  # Producers: IAM role or user ARNs as given, 12-digit account ids as the account's root (the
+  # account, delegating to its own IAM policies); none given means this account.
+  invoke_principals         = length(var.invoke_principals) > 0 ? var.invoke_principals : [local.account_id]
+  invoke_principal_arns     = [for p in local.invoke_principals : can(regex("^[0-9]{12}$", p)) ? "arn:${local.partition}:iam::${p}:root" : p]
+  invoke_principal_patterns = [for p in local.invoke_principals : can(regex("^[0-9]{12}$", p)) ? "arn:${local.partition}:iam::${p}:*" : p]
 
   # API Gateway substitutes $context variables into the access log format and the gateway response
   # templates verbatim: nothing escapes a double quote or a backslash (gateway response templates are
@@ -33,14 +55,22 @@ locals {
   })
 
   # Every error API Gateway answers itself keeps a JSON body, like the function's own errors: a fixed
-  # message per response type, the type (an enum) and the request id.
+  # message per response type, the type (an enum) and the request id. Each type with a fixed status says it:
+  # a gateway response without status_code reads back as "" and showed a change on every plan
+  # (terraform-provider-aws #48260); DEFAULT_4XX and DEFAULT_5XX keep the status of the error they stand for.
+  # Authentication failures too: API Gateway's own messages for them name the caller's ARN, the
+  # resource and the signature's times (ACCESS_DENIED, INVALID_SIGNATURE), which a caller that is
+  # refused has no need to read back.
   gateway_responses = {
+    ACCESS_DENIED                = { status = "403", message = "Forbidden: the signing identity may not post transactions to this API (resource policy or IAM policy)" }
     BAD_REQUEST_BODY             = { status = "400", message = "Invalid request body: send a JSON transaction that matches the Transaction schema" }
     BAD_REQUEST_PARAMETERS       = { status = "400", message = "Invalid request parameters" }
-    INVALID_API_KEY              = { status = null, message = "Forbidden: send a valid API key in the x-api-key header" }
-    MISSING_AUTHENTICATION_TOKEN = { status = null, message = "No such resource or method: the API serves POST /transactions" }
-    QUOTA_EXCEEDED               = { status = null, message = "The API key's request quota is used up for this period" }
-    THROTTLED                    = { status = null, message = "Too many requests: retry with backoff" }
+    EXPIRED_TOKEN                = { status = "403", message = "The security token of the signing credentials has expired: refresh the credentials and sign again" }
+    INVALID_API_KEY              = { status = "403", message = "Forbidden: send a valid API key in the x-api-key header" }
+    INVALID_SIGNATURE            = { status = "403", message = "The request signature is invalid or expired: sign the exact request (SigV4, service execute-api) within 5 minutes of sending it" }
+    MISSING_AUTHENTICATION_TOKEN = { status = "403", message = "Missing authentication token, or no such resource: sign the request (SigV4, service execute-api) and POST to /transactions" }
+    QUOTA_EXCEEDED               = { status = "429", message = "The API key's request quota is used up for this period" }
+    THROTTLED                    = { status = "429", message = "Too many requests: retry with backoff" }
     DEFAULT_4XX                  = { status = null, message = "The request was refused by the API gateway" }
     DEFAULT_5XX                  = { status = null, message = "The API gateway could not process the request" }
   }
@@ -59,6 +89,51 @@ resource "aws_api_gateway_rest_api" "this" {
   lifecycle {
     create_before_destroy = true
   }
+}
+
+# Who may invoke (with AWS_IAM only: without authentication there is no principal to name, and the
+# deny below would refuse everyone). Producers named by var.invoke_principals (roles, users or
+# whole accounts) are allowed; every other principal is denied explicitly, whatever its own IAM
+# policies say. A caller of this account that is not named still needs nothing more than an IAM
+# policy allowing execute-api:Invoke only when its account is named (the default: this account).
+data "aws_iam_policy_document" "invoke" {
+  statement {
+    # parliament:skip=RESOURCE_EFFECTIVELY_STAR: The resource is this API's POST /transactions on its stage; its execution ARN is known only after apply, and parliament's placeholder for execute-api's ARN format is all wildcards.
+    sid       = "ProducersPostTransactions"
+    effect    = "Allow"
+    actions   = ["execute-api:Invoke"]
+    resources = [local.invoke_resource_arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = local.invoke_principal_arns
+    }
+  }
+
+  statement {
+    sid       = "DenyEveryoneElse"
+    effect    = "Deny"
+    actions   = ["execute-api:Invoke"]
+    resources = ["${aws_api_gateway_rest_api.this.execution_arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values   = local.invoke_principal_patterns
+    }
+  }
+}
+
+resource "aws_api_gateway_rest_api_policy" "this" {
+  count = var.authorization == "AWS_IAM" ? 1 : 0
+
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  policy      = data.aws_iam_policy_document.invoke.json
 }
 
 resource "aws_api_gateway_resource" "transactions" {
@@ -87,8 +162,8 @@ resource "aws_api_gateway_method" "post_transactions" {
   rest_api_id          = aws_api_gateway_rest_api.this.id
   resource_id          = aws_api_gateway_resource.transactions.id
   http_method          = "POST"
-  authorization        = "NONE"
-  api_key_required     = true
+  authorization        = var.authorization
+  api_key_required     = true # metering: the usage plan's quota and throttle per producer
   request_validator_id = aws_api_gateway_request_validator.body.id
   # $default covers every other Content-Type: without it a request sent as text/plain (or with no
   # type) would skip validation at the gateway.
@@ -131,14 +206,21 @@ resource "aws_api_gateway_deployment" "this" {
   triggers = {
     redeployment = sha1(jsonencode({
       path       = aws_api_gateway_resource.transactions.path_part
-      model      = aws_api_gateway_model.transaction.schema
+      model      = var.request_schema
       validator  = [aws_api_gateway_request_validator.body.validate_request_body, aws_api_gateway_request_validator.body.validate_request_parameters]
       method     = [aws_api_gateway_method.post_transactions.api_key_required, aws_api_gateway_method.post_transactions.authorization, aws_api_gateway_method.post_transactions.request_models]
       validation = aws_api_gateway_method.post_transactions.request_validator_id
       target     = [aws_api_gateway_integration.post_transactions.type, aws_api_gateway_integration.post_transactions.uri]
-      errors     = { for k, r in aws_api_gateway_gateway_response.json : k => [r.status_code, r.response_templates] }
+      # The configuration, not what the service reads back (it writes JSON and nulls its own way): an
+      # unchanged API never redeploys.
+      errors = local.gateway_responses
+      # A changed resource policy takes effect only with a new deployment.
+      policy = var.authorization == "AWS_IAM" ? data.aws_iam_policy_document.invoke.json : null
     }))
   }
+
+  # The triggers name the configuration of these, not the resources: deploy only once they exist.
+  depends_on = [aws_api_gateway_gateway_response.json, aws_api_gateway_model.transaction, aws_api_gateway_rest_api_policy.this]
 
   lifecycle {
     create_before_destroy = true
@@ -198,8 +280,9 @@ resource "aws_cloudwatch_log_group" "execution" {
 
 resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:POST /transactions is a write; responses must never be served from a cache.
-  #checkov:skip=CKV2_AWS_29:A WAF web ACL is an account-level asset of the platform team; attach it with aws_wafv2_web_acl_association where one exists. API keys, the usage plan and throttling bound abuse here.
-  #checkov:skip=CKV2_AWS_51:Clients authenticate with API keys over TLS; mutual TLS needs a custom domain and a trust store the platform team provides.
+  #checkov:skip=CKV2_AWS_29:A WAF web ACL is an account-level asset of the platform team; attach it with aws_wafv2_web_acl_association where one exists. IAM authentication, the resource policy, the usage plan and throttling bound abuse here.
+  #checkov:skip=CKV2_AWS_51:Producers authenticate with IAM (SigV4) over TLS, limited by the resource policy; mutual TLS needs a custom domain and a trust store the platform team provides.
+  #checkov:skip=CKV2_AWS_4:Execution logging is OFF by default (logging_level): at ERROR or INFO API Gateway may write the request validator's messages, which quote the rejected input (card data); the JSON access log above records every request without them.
   rest_api_id          = aws_api_gateway_rest_api.this.id
   deployment_id        = aws_api_gateway_deployment.this.id
   stage_name           = local.stage_name
@@ -224,9 +307,13 @@ resource "aws_api_gateway_method_settings" "all" {
   stage_name  = aws_api_gateway_stage.this.stage_name
   method_path = "*/*"
 
+  # Execution logging (var.logging_level, OFF by default) writes API Gateway's trace of each request
+  # to CloudWatch Logs: at INFO a few lines per request (20 M requests a day is tens of GB), and the
+  # request validator's messages, which quote the offending input, card numbers included. The access
+  # log (above) records every request without either. Full request and response bodies never.
   settings {
     metrics_enabled        = true
-    logging_level          = "INFO"
+    logging_level          = var.logging_level
     data_trace_enabled     = false
     throttling_rate_limit  = var.throttle_rate_limit
     throttling_burst_limit = var.throttle_burst_limit

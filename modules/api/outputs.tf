@@ -29,9 +29,19 @@ output "api_name" {
   value       = aws_api_gateway_rest_api.this.name
 }
 
+output "authorization" {
+  description = "How POST /transactions authenticates callers: AWS_IAM (SigV4) or NONE (API key only)."
+  value       = aws_api_gateway_method.post_transactions.authorization
+}
+
 output "execution_arn" {
   description = "Execution ARN of the REST API, for the Lambda permission's source_arn."
   value       = aws_api_gateway_rest_api.this.execution_arn
+}
+
+output "invoke_resource_arn" {
+  description = "The execute-api ARN of POST /transactions on this stage: the Resource of a producer's IAM policy allowing execute-api:Invoke."
+  value       = local.invoke_resource_arn
 }
 
 output "invoke_url" {

@@ -5,6 +5,18 @@ variable "alarm_actions" {
   nullable    = false
 }
 
+variable "authorization" {
+  description = "How POST /transactions authenticates callers: \"AWS_IAM\" (SigV4-signed requests, limited by the resource policy to invoke_principals) or \"NONE\" (the API key alone, which identifies a caller for the usage plan but authenticates nobody: for development only)."
+  type        = string
+  default     = "AWS_IAM"
+  nullable    = false
+
+  validation {
+    condition     = contains(["AWS_IAM", "NONE"], var.authorization)
+    error_message = "authorization must be \"AWS_IAM\" (signed requests) or \"NONE\" (API key only, development)."
+  }
+}
+
 variable "error_rate_threshold_percent" {
   description = "The 5xx alarm fires when more than this percentage of requests return a 5xx over 5 minutes."
   type        = number
@@ -14,6 +26,18 @@ variable "error_rate_threshold_percent" {
   validation {
     condition     = var.error_rate_threshold_percent >= 0 && var.error_rate_threshold_percent <= 100
     error_message = "error_rate_threshold_percent must be a percentage from 0 to 100, e.g. 1."
+  }
+}
+
+variable "invoke_principals" {
+  description = "With authorization = \"AWS_IAM\": who may post transactions, as IAM role or user ARNs (the producers, e.g. the payment backend's role) or 12-digit account ids (any principal of that account whose IAM policies allow execute-api:Invoke). Everyone else is denied by the resource policy. Empty: this account."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for p in var.invoke_principals : can(regex("^([0-9]{12}|arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+)$", p))])
+    error_message = "invoke_principals must hold IAM role or user ARNs (arn:aws:iam::123456789012:role/payment-backend) or 12-digit account ids."
   }
 }
 
@@ -48,6 +72,18 @@ variable "log_retention_days" {
   validation {
     condition     = contains(jsondecode(file("${path.module}/../log-retention-days.json")), var.log_retention_days)
     error_message = "log_retention_days must be one of ${join(", ", jsondecode(file("${path.module}/../log-retention-days.json")))}."
+  }
+}
+
+variable "logging_level" {
+  description = "Execution logging of the stage: \"OFF\" (the default), \"ERROR\" or \"INFO\". INFO writes several lines per request and the request validator's messages, which quote the rejected input (card data): for debugging a development environment only. The JSON access log is always on."
+  type        = string
+  default     = "OFF"
+  nullable    = false
+
+  validation {
+    condition     = contains(["OFF", "ERROR", "INFO"], var.logging_level)
+    error_message = "logging_level must be \"OFF\", \"ERROR\" or \"INFO\"."
   }
 }
 

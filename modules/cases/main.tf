@@ -15,7 +15,7 @@ resource "aws_dynamodb_table" "cases" {
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "case_id"
   range_key                   = "sk"
-  deletion_protection_enabled = false
+  deletion_protection_enabled = var.deletion_protection
 
   attribute {
     name = "case_id"
@@ -63,7 +63,7 @@ resource "aws_dynamodb_table" "labels" {
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "transaction_id"
   range_key                   = "source"
-  deletion_protection_enabled = false
+  deletion_protection_enabled = var.deletion_protection
 
   attribute {
     name = "transaction_id"
@@ -91,7 +91,7 @@ resource "aws_dynamodb_table" "lists" {
   name                        = "fraud-lists-${var.suffix}"
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "entry_key"
-  deletion_protection_enabled = false
+  deletion_protection_enabled = var.deletion_protection
 
   attribute {
     name = "entry_key"
@@ -115,7 +115,7 @@ resource "aws_dynamodb_table" "lists" {
 # logged (CloudTrail). Turn it on per environment where the plan is bought.
 resource "aws_cognito_user_pool" "analysts" {
   name                = "fraud-analysts-${var.suffix}"
-  deletion_protection = "INACTIVE"
+  deletion_protection = var.deletion_protection ? "ACTIVE" : "INACTIVE"
   mfa_configuration   = var.mfa_configuration
 
   software_token_mfa_configuration {

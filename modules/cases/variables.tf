@@ -1,3 +1,10 @@
+variable "deletion_protection" {
+  description = "Deletion protection on the three tables and the user pool: a destroy fails until it is turned off (the labels and the audit trails are what the team decided; the accounts are its people). On by default; short-lived environments turn it off."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "kms_key_arn" {
   description = "ARN of the customer-managed KMS key that encrypts the three tables."
   type        = string

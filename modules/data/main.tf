@@ -32,7 +32,7 @@ resource "aws_dynamodb_table" "transactions" {
   range_key                   = "timestamp"
   stream_enabled              = true
   stream_view_type            = "NEW_AND_OLD_IMAGES"
-  deletion_protection_enabled = false
+  deletion_protection_enabled = var.deletion_protection
 
   attribute {
     name = "transaction_id"
@@ -100,7 +100,7 @@ resource "aws_dynamodb_table" "state" {
   name                        = "fraud-state-${var.suffix}"
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "id"
-  deletion_protection_enabled = false
+  deletion_protection_enabled = var.deletion_protection
 
   attribute {
     name = "id"

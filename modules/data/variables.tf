@@ -1,3 +1,10 @@
+variable "deletion_protection" {
+  description = "Deletion protection on both tables: DeleteTable (and so terraform destroy) fails until it is turned off. On by default; short-lived environments turn it off."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "kms_key_arn" {
   description = "ARN of the customer-managed KMS key that encrypts both tables and the SecureString parameters (the HMAC key and the sensitive settings)."
   type        = string

@@ -142,9 +142,20 @@ resource "aws_sqs_queue_policy" "tls_only" {
 
 # --- Event bus ---------------------------------------------------------------------------------
 
+# The events carry a whole transaction (user, card token, device, IP): encrypted with the CMK rather
+# than EventBridge's AWS-owned key, so that the key policy and CloudTrail decide and show who reads
+# them (modules/security names EventBridge in the key policy for this). An event the bus cannot
+# encrypt or decrypt (the key disabled, its policy changed) goes to the events dead-letter queue
+# rather than nowhere, as AWS recommends for a bus under a customer-managed key; the queue's policy
+# (root module) names the bus.
 resource "aws_cloudwatch_event_bus" "this" {
-  name = "fraud-events-${var.suffix}"
-  tags = var.tags
+  name               = "fraud-events-${var.suffix}"
+  kms_key_identifier = var.kms_key_arn
+  tags               = var.tags
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dead_letter["events"].arn
+  }
 }
 
 # --- Notifications topic -----------------------------------------------------------------------

@@ -78,6 +78,11 @@ output "ops_topic_arn" {
   value       = aws_sns_topic.ops.arn
 }
 
+output "ops_topic_name" {
+  description = "Name of the ops topic fraud-ops-<suffix>."
+  value       = aws_sns_topic.ops.name
+}
+
 output "stream_dlq_arn" {
   description = "ARN of fraud-stream-dlq-<suffix>, where the Pipe (or the direct event source mapping) sends stream records it gave up on."
   value       = aws_sqs_queue.dead_letter["stream"].arn

@@ -25,8 +25,10 @@ resource "aws_s3_bucket" "models" {
   #checkov:skip=CKV_AWS_18:Server access logs need a log bucket the platform team owns; reads of the model are few and come from detect-fraud's role (CloudTrail data events cover them where required).
   #checkov:skip=CKV_AWS_144:Artifacts are reproducible from the repository and the training data (make train); cross-region replication is a disaster-recovery choice of the platform team.
   #checkov:skip=CKV2_AWS_62:Nothing reacts to new artifacts: a model goes live when `make model` moves the pointer parameter, not when it is uploaded.
-  bucket        = local.bucket_name
-  force_destroy = true # everything an environment owns can be destroyed, artifact versions included
+  bucket = local.bucket_name
+  # false: a destroy fails while the bucket holds artifact versions (the models a decision was made
+  # with); short-lived environments set it (every version is deleted with the bucket).
+  force_destroy = var.force_destroy
   tags          = var.tags
 }
 

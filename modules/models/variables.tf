@@ -1,3 +1,10 @@
+variable "force_destroy" {
+  description = "Delete every artifact version with the bucket on destroy. Off by default: a destroy then fails while the bucket holds models; short-lived environments turn it on."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "kms_key_arn" {
   description = "ARN of the customer-managed KMS key that encrypts the artifacts (SSE-KMS with a bucket key)."
   type        = string

@@ -27,6 +27,12 @@ locals {
   # Two equal private subnets: the first two quarters of the VPC range.
   subnets = { for i, zone_id in local.zone_ids : zone_id => cidrsubnet(var.cidr_block, 2, i) }
   name    = "fraud-detection-${var.suffix}"
+
+  # Lambda owns the network interfaces of a VPC function (Hyperplane ENIs) and releases them only
+  # some time after the function is deleted or leaves the VPC, often tens of minutes later
+  # (terraform-provider-aws #10044, #10329); the subnets and security groups cannot be deleted until
+  # then. The provider's default delete timeouts would fail a destroy that only had to wait longer.
+  eni_release_timeout = "45m"
 }
 
 resource "aws_vpc" "this" {
@@ -50,6 +56,10 @@ resource "aws_subnet" "private" {
   cidr_block              = each.value
   map_public_ip_on_launch = false
   tags                    = merge(var.tags, { Name = "private-${each.key}-${var.suffix}" })
+
+  timeouts {
+    delete = local.eni_release_timeout
+  }
 
   lifecycle {
     precondition {
@@ -152,6 +162,10 @@ resource "aws_security_group" "functions" {
   description = "Lambda functions: HTTPS out to the VPC endpoints and DynamoDB only"
   vpc_id      = aws_vpc.this.id
   tags        = merge(var.tags, { Name = "functions-${local.name}" })
+
+  timeouts {
+    delete = local.eni_release_timeout
+  }
 }
 
 resource "aws_vpc_security_group_egress_rule" "functions_to_endpoints" {
@@ -184,6 +198,10 @@ resource "aws_security_group" "endpoints" {
   description = "Interface endpoints: HTTPS in from the functions"
   vpc_id      = aws_vpc.this.id
   tags        = merge(var.tags, { Name = "endpoints-${local.name}" })
+
+  timeouts {
+    delete = local.eni_release_timeout
+  }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "endpoints_from_functions" {

@@ -116,6 +116,28 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # EventBridge encrypting the events on this account's CMK buses (the bus fraud-events: each event
+  # is a transaction) and decrypting them to match rules ("Authorizing EventBridge to use a customer
+  # managed key": DescribeKey, GenerateDataKey, Decrypt, scoped by aws:SourceAccount).
+  statement {
+    # parliament:skip=RESOURCE_STAR: A key policy's Resource is always "*": it means this key; the statement is scoped by its principal and condition.
+    sid       = "EventBridgeEncryptsThisAccountsBuses"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.${local.dns_suffix}"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
   # EventBridge sending undeliverable events to the CMK-encrypted dead-letter queue. AWS documents
   # aws:SourceAccount / aws:SourceArn as unsupported in key policies for EventBridge deliveries to
   # encrypted targets (a condition on them would silently drop every dead letter), so the statement

@@ -1,12 +1,12 @@
 variable "deletion_window_in_days" {
-  description = "Days KMS waits before deleting the key after a destroy (7 to 30). 7 keeps short-lived environments cheap to tear down."
+  description = "Days KMS waits before deleting the key after a destroy (7 to 30). 30 by default: a deleted table's point-in-time backup (kept 35 days) and the state's history stay readable as long as KMS allows; short-lived environments take 7."
   type        = number
-  default     = 7
+  default     = 30
   nullable    = false
 
   validation {
-    condition     = var.deletion_window_in_days >= 7 && var.deletion_window_in_days <= 30
-    error_message = "deletion_window_in_days must be a whole number of days from 7 to 30, e.g. 7."
+    condition     = var.deletion_window_in_days >= 7 && var.deletion_window_in_days <= 30 && floor(var.deletion_window_in_days) == var.deletion_window_in_days
+    error_message = "deletion_window_in_days must be a whole number of days from 7 to 30, e.g. 30."
   }
 }
 

@@ -101,3 +101,24 @@ def test_the_table_keeps_one_label_per_transaction_and_source_the_newest():
         assert store.put(label("analyst", BASE_MS)) is True
         assert sorted((x.source, x.at) for x in store.of("t-1")) == [("analyst", BASE_MS), ("chargeback", BASE_MS + 5)]
         assert effective(store.all()).source == "chargeback"
+
+
+def test_the_console_and_training_agree_on_which_label_counts_including_ties():
+    """tools.training.labels (and its Spark job) and fraud.labels implement the same contract: the same labels give
+    the same effective label, and the export's bytes are the training export's."""
+    import itertools
+
+    from tools.training import labels as training
+
+    candidates = [
+        Label("t-1", value, source, by, at)
+        for source in ("analyst", "dispute", "chargeback")
+        for value in ("fraud", "legitimate")
+        for by, at in (("a", BASE_MS), ("b", BASE_MS), ("a", BASE_MS + 1))
+    ]
+    for group in itertools.combinations(candidates, 3):
+        ours = effective(group)
+        theirs = training.effective(label.to_dict() for label in group)["t-1"]
+        assert ours.to_dict() == theirs, group
+    for label in candidates:
+        assert training.validate(label.to_dict()) == label.to_dict()  # every label the console writes is valid

@@ -171,7 +171,7 @@ def test_ssm_throttling_during_traffic_loses_nothing_and_scores_with_the_last_va
     before, failures_before = pipeline.tally(), failure_records(pipeline)
 
     time.sleep(1.1)  # the sandbox's rules are due for a refresh
-    fault = cloud.fail("ssm", "GetParameter", **THROTTLED, function="detect-fraud", duration_s=FAULT_WINDOW_S)
+    fault = cloud.fail("ssm", **THROTTLED, function="detect-fraud", duration_s=FAULT_WINDOW_S)  # every SSM call
     try:
         bodies, fraud_id = scored_traffic(pipeline, new_id, "throttled", settle_between=False)
         pipeline.settle()

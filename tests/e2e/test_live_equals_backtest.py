@@ -23,7 +23,12 @@ from tools.detection import backtest
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline
 
-pytestmark = [pytest.mark.e2e, pytest.mark.terraform, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.terraform,
+    pytest.mark.slow,
+    pytest.mark.deployments("eventbridge", "direct", "prod-eventbridge", "prod-direct"),
+]
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS

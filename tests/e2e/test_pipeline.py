@@ -18,7 +18,12 @@ from tests.clock import traffic_now_ms
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline
 
-pytestmark = [pytest.mark.e2e, pytest.mark.terraform, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.terraform,
+    pytest.mark.slow,
+    pytest.mark.deployments("eventbridge", "direct", "prod-eventbridge", "prod-direct"),
+]
 
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000

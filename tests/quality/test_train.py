@@ -63,7 +63,7 @@ def test_thresholds_and_calibration_come_from_the_validation_split(trained: trai
     vector = model.vector
     raw = [model.raw_score(vector(rows.features[i])) for i in validation]
     slope, intercept = train.platt(raw, [rows.label[i] for i in validation])
-    fitted = (train.stated(slope), train.stated(intercept))
+    fitted = (train.round_fitted(slope), train.round_fitted(intercept))
     assert (doc["calibration"]["slope"], doc["calibration"]["intercept"]) == fitted
     assert doc["calibration"]["intercept"] == pytest.approx(intercept, rel=1e-11), "12 significant digits kept"
     review, alert, _ = train.choose_thresholds(

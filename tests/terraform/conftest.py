@@ -30,6 +30,7 @@ class Config:
     profile: str
     stream_consumer: str
     enable_vpc: bool
+    training_emr: bool = False  # the optional EMR Serverless part of modules/training
 
     @property
     def suffix(self) -> str:
@@ -38,7 +39,9 @@ class Config:
 
     @property
     def id(self) -> str:
-        return f"{self.profile}/{self.stream_consumer}/{'vpc' if self.enable_vpc else 'no-vpc'}"
+        return f"{self.profile}/{self.stream_consumer}/{'vpc' if self.enable_vpc else 'no-vpc'}" + (
+            "/emr" if self.training_emr else ""
+        )
 
 
 PROD_ADDRESSES = {"alert_email": "fraud-team@example.com", "ops_email": "fraud-ops@example.com"}
@@ -47,7 +50,7 @@ CONFIGS = [
     Config("dev", "eventbridge", False),
     Config("dev", "direct", False),
     Config("prod", "eventbridge", True),
-    Config("prod", "direct", True),
+    Config("prod", "direct", True, training_emr=True),
 ]
 
 
@@ -243,7 +246,11 @@ class Planner:
     def _plan(self, config: Config) -> Plan:
         stack = Stack(config.suffix, env=self.env, build_dir=self.build_dir)
         stack.dir.mkdir(parents=True, exist_ok=True)
-        overrides = {"stream_consumer": config.stream_consumer, "enable_vpc": config.enable_vpc}
+        overrides = {
+            "stream_consumer": config.stream_consumer,
+            "enable_vpc": config.enable_vpc,
+            "enable_training_emr": config.training_emr,
+        }
         # A prod deploy needs both addresses (the preflight refuses it otherwise): plan it as deployed.
         overrides.update(PROD_ADDRESSES if config.profile == "prod" else {})
         _, text = tfvars.render(config.suffix, config.profile, overrides, self.artifacts)
@@ -256,7 +263,7 @@ class Planner:
 
 @pytest.fixture(scope="session")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The four zips, packaged from lambdas/ exactly as `make package` does."""
+    """The zips, packaged from lambdas/ exactly as `make package` does."""
     out = tmp_path_factory.mktemp("dist")
     package.build(ROOT / "lambdas", out)
     return out
@@ -319,3 +326,5 @@ eventbridge_plan = _plan_fixture([c for c in CONFIGS if c.stream_consumer == "ev
 direct_plan = _plan_fixture([c for c in CONFIGS if c.stream_consumer == "direct"])
 vpc_plan = _plan_fixture([c for c in CONFIGS if c.enable_vpc])
 no_vpc_plan = _plan_fixture([c for c in CONFIGS if not c.enable_vpc])
+emr_plan = _plan_fixture([c for c in CONFIGS if c.training_emr])
+no_emr_plan = _plan_fixture([c for c in CONFIGS if not c.training_emr])

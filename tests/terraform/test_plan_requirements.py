@@ -56,7 +56,7 @@ def alerts_dlq(plan):
 # --- Functions ---------------------------------------------------------------------------------------
 
 
-def test_the_four_functions_are_deployed_with_their_handlers_from_the_packaged_zips(any_plan, artifacts):
+def test_every_function_of_the_catalog_is_deployed_with_its_handler_from_the_packaged_zips(any_plan, artifacts):
     functions = any_plan.functions()
     assert set(functions) == set(FUNCTIONS)
     for key, function in functions.items():
@@ -87,10 +87,13 @@ def test_every_function_sends_async_failures_to_an_on_failure_destination(any_pl
         assert config.is_set("destination_config", 0, "on_failure", 0, "destination"), key
 
 
-def test_prod_reserves_100_per_pipeline_function_and_10_for_the_console(prod_plan):
-    for key, function in prod_plan.functions().items():
-        expected = 10 if key in ("console", "console-authorizer") else 100  # a team's clicks, not producers' traffic
-        assert function.get("reserved_concurrent_executions") == expected, key
+def test_prod_reserves_100_per_function_on_the_transaction_path(prod_plan):
+    functions = prod_plan.functions()
+    for key in ("process-transaction", "detect-fraud", "notify-team"):
+        assert functions[key].get("reserved_concurrent_executions") == 100, key
+    # The schedules' functions: a handful (test_plan_security.py); the console and its authorizer: a team's clicks.
+    for key in ("console", "console-authorizer"):
+        assert functions[key].get("reserved_concurrent_executions") == 10, key
 
 
 def test_dev_reserves_no_concurrency(dev_plan):
@@ -349,15 +352,25 @@ def test_every_taggable_resource_has_environment_project_and_cost_center(any_pla
         }, resource.address
 
 
-def test_nothing_has_deletion_protection(any_plan):
+def test_a_dev_environment_has_nothing_that_blocks_its_destroy(dev_plan):
     protected = [
         r.address
-        for r in any_plan.resources()
+        for r in dev_plan.resources()
         for attribute in ("deletion_protection_enabled", "deletion_protection")
         if r.get(attribute) is True
     ]
     assert protected == []
-    assert all(b.get("force_destroy") is True for b in any_plan.resources("aws_s3_bucket"))
+    assert all(b.get("force_destroy") is True for b in dev_plan.resources("aws_s3_bucket"))
+
+
+def test_prod_protects_its_tables_and_nothing_else_blocks_the_destroy_once_that_is_off(prod_plan):
+    protected = {
+        r.address
+        for r in prod_plan.resources()
+        for attribute in ("deletion_protection_enabled", "deletion_protection")
+        if r.get(attribute) is True
+    }
+    assert protected == {"module.data.aws_dynamodb_table.transactions", "module.data.aws_dynamodb_table.state"}
 
 
 def test_the_key_rotates(any_plan):

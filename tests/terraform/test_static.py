@@ -21,7 +21,8 @@ CONTRACT_OUTPUTS = {
     "table_stream_arn", "state_table_name", "alerts_queue_url", "alerts_dlq_url", "topic_arn",
     "alert_subscription_queue_url", "event_bus_name", "stream_consumer", "function_names",
     "rules_parameter_name", "kms_key_arn", "model_parameter_name", "model_bucket_name",
-    "shadow_rules_parameter_name", "hash_key_parameter_name",
+    "shadow_rules_parameter_name", "hash_key_parameter_name", "api_authorization", "api_invoke_resource_arn",
+    "ops_topic_arn",
 }  # fmt: skip
 SHARED_MODULE_FILES = sorted((ROOT / "modules").glob("*.json"))  # read by several modules (one list each)
 
@@ -110,6 +111,7 @@ FUNCTION_ABBREVIATIONS = {
     "detect": "detect-fraud",
     "notify": "notify-team",
     "analyze": "analyze-patterns",
+    "check": "check-subscriptions",
     "console": "console",
     "authorizer": "console-authorizer",
 }

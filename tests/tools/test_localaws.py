@@ -71,6 +71,29 @@ def test_a_queue_reads_back_the_redrive_allow_policy_it_was_given():
         )
 
 
+def test_a_rest_api_s_resource_policy_reads_back_json_escaped_as_api_gateway_answers_it():
+    import json
+
+    from tools.emulator.iam import ResourcePolicy
+
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}],
+    }
+    with LocalAWS() as aws:
+        gw = client(aws, "apigateway")
+        api = gw.create_rest_api(name="policy-t1")["id"]
+        gw.update_rest_api(
+            restApiId=api, patchOperations=[{"op": "replace", "path": "/policy", "value": json.dumps(policy)}]
+        )
+        stored = gw.get_rest_api(restApiId=api)["policy"]
+    # What the AWS provider unquotes (terraform-provider-aws flattenAPIPolicy): the document, quotes escaped.
+    assert stored == json.dumps(json.dumps(policy))[1:-1]
+    assert json.loads(json.loads(f'"{stored}"')) == policy
+    parsed = ResourcePolicy.parse(stored, "arn:aws:execute-api:us-east-1:123456789012:abc")
+    assert parsed is not None and parsed.statements[0]["Effect"] == "Deny"
+
+
 def test_a_tls_only_bucket_policy_lets_the_emulators_requests_through_and_other_denies_still_apply():
     import json
 
@@ -151,3 +174,42 @@ def test_the_emulators_own_clients_reach_moto_in_process_with_the_same_answers()
         assert url == over_http.get_queue_url(QueueName="in-process")["QueueUrl"], "the same queue URL"
         assert message["Body"] == "hello"
         assert remote_ports[:2] == [0, 0] and remote_ports[2] != 0, "in process: no socket; over HTTP: one"
+
+
+def test_moto_reads_back_what_aws_reads_back_for_the_attributes_terraform_sets():
+    """tools/emulator/moto_read_backs.py: without these, a plan right after an apply changes the topic, the queue
+    and the security group rules on every run (tests/e2e/test_deployments.py)."""
+    import json
+
+    with LocalAWS() as aws:
+        sns, sqs, ec2 = client(aws, "sns"), client(aws, "sqs"), client(aws, "ec2")
+        topic = sns.create_topic(Name="t")["TopicArn"]
+        role = "arn:aws:iam::123456789012:role/delivery-status"
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="SQSSuccessFeedbackRoleArn", AttributeValue=role)
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="SQSSuccessFeedbackSampleRate", AttributeValue="100")
+        attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+        assert attributes["SQSSuccessFeedbackRoleArn"] == role and attributes["SQSSuccessFeedbackSampleRate"] == "100"
+
+        dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}, separators=(",", ":"))
+        queue = sqs.create_queue(QueueName="q", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+        assert sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]["RedrivePolicy"] == policy
+
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+        prefix_list = ec2.describe_prefix_lists()["PrefixLists"][0]["PrefixListId"]
+        ec2.authorize_security_group_egress(
+            GroupId=group,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "PrefixListIds": [{"PrefixListId": prefix_list, "Description": "HTTPS to s3"}],
+                }
+            ],
+        )
+        rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])
+        [rule] = [r for r in rules["SecurityGroupRules"] if r.get("PrefixListId") == prefix_list]
+        assert rule["Description"] == "HTTPS to s3"

@@ -346,3 +346,40 @@ def test_a_dynamodb_action_works_under_the_lock_and_its_response_is_serialised_o
 
     assert [i["id"]["S"] for i in found] == ["a"]
     assert owned == {"query": True, "serialize": False}
+
+
+def test_with_an_index_lag_a_new_item_shows_in_the_index_only_after_a_while_and_in_the_table_at_once(dynamodb):
+    """A global secondary index is eventually consistent (set_index_lag): a new entry is missing from index
+    queries for up to the lag, the base table answers at once, and nothing lags once the lag is off."""
+    import time
+
+    make_table(dynamodb, "lagging")
+    by_user = {
+        "TableName": "lagging",
+        "IndexName": "by-user",
+        "KeyConditionExpression": "#u = :u",
+        "ExpressionAttributeNames": {"#u": "user"},
+        "ExpressionAttributeValues": {":u": {"S": "u-1"}},
+    }
+    dynamodb.put_item(TableName="lagging", Item=item("before", 1, "u-1"))
+    dynamodb.query(**by_user)  # the index's partition map exists before the lag starts
+    moto_dynamodb.set_index_lag(30.0, seed=1)
+    try:
+        dynamodb.put_item(TableName="lagging", Item=item("new", 2, "u-1"))
+        shown = [i["id"]["S"] for i in dynamodb.query(**by_user)["Items"]]
+        in_table = dynamodb.get_item(
+            TableName="lagging", Key={"id": {"S": "new"}, "ts": {"N": "2"}}, ConsistentRead=True
+        )
+    finally:
+        moto_dynamodb.set_index_lag(0.0)
+    assert shown == ["before"], "the new entry has not reached the index yet"
+    assert in_table["Item"]["id"] == {"S": "new"}, "the table itself is consistent"
+
+    moto_dynamodb.set_index_lag(0.05, seed=1)
+    try:
+        dynamodb.put_item(TableName="lagging", Item=item("soon", 3, "u-1"))
+        time.sleep(0.1)  # longer than the lag
+        shown = [i["id"]["S"] for i in dynamodb.query(**by_user)["Items"]]
+    finally:
+        moto_dynamodb.set_index_lag(0.0)
+    assert "soon" in shown, "it shows once the lag has passed"

@@ -29,7 +29,7 @@ EXTRAS = {key: set(spec.get("files", [])) | set(spec.get("vendor", [])) for key,
 
 @pytest.fixture
 def sources(tmp_path: Path) -> Path:
-    """A lambdas/ tree with the four handlers, the fraud package and the clutter a checkout collects."""
+    """A lambdas/ tree with every handler, the fraud package and the clutter a checkout collects."""
     src = tmp_path / "lambdas"
     for module in FUNCTIONS.values():
         (src / f"{module}.py").parent.mkdir(parents=True, exist_ok=True)

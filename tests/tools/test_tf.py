@@ -314,3 +314,87 @@ def test_a_local_plan_of_prod_needs_no_account_and_resolves_the_layer_from_the_e
     assert layers == {("arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-arm64:0",)}
     assert plan["variables"]["powertools_release"]["value"] == powertools_release()
     assert not (tmp_path / "prod" / "terraform.tfstate").exists(), "the environment's own state is never touched"
+
+
+# --- Protected environments: remote state, destroy ------------------------------------------------
+
+
+def protected_stack(tmp_path: Path, env: dict[str, str], suffix: str = "prod") -> tf.Stack:
+    tfdir = tmp_path / "terraform"
+    tfdir.mkdir(exist_ok=True)
+    stack = tf.Stack(suffix, env=env, build_dir=tmp_path / "build", tfdir=tfdir)
+    stack.dir.mkdir(parents=True, exist_ok=True)
+    stack.var_file.write_text(json.dumps({"suffix": suffix, "tags": {"Profile": "prod"}}))
+    return stack
+
+
+def test_a_protected_environment_refuses_local_state_on_aws_and_says_how_to_make_the_bucket(tmp_path, fake_terraform):
+    stack = protected_stack(tmp_path, {**fake_terraform, "TF_STATE_BUCKET": "", "AWS_ENDPOINT_URL": ""})
+    assert stack.protected and stack.profile == "prod"
+    with pytest.raises(ToolError, match=r"must live in S3.*make state-bootstrap ENV=prod.*migrate-state"):
+        stack.backend_config()
+
+
+def test_a_protected_environment_keeps_local_state_in_the_emulator(tmp_path, fake_terraform):
+    stack = protected_stack(
+        tmp_path, {**fake_terraform, "TF_STATE_BUCKET": "", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
+    )
+    assert stack.backend_config() == [f"-backend-config=path={stack.state_file}"]
+
+
+def test_a_dev_environment_may_keep_local_state(tmp_path, fake_terraform):
+    stack = tf.Stack("pr-42", env={**fake_terraform, "TF_STATE_BUCKET": "", "AWS_ENDPOINT_URL": ""}, build_dir=tmp_path)
+    assert not stack.protected and stack.backend_config()[0].startswith("-backend-config=path=")
+
+
+def test_the_state_is_encrypted_with_the_state_key_when_it_is_given(tmp_path, fake_terraform):
+    env = {**fake_terraform, "TF_STATE_BUCKET": "b", "TF_STATE_KMS_KEY": "arn:aws:kms:us-east-1:1:key/k"}
+    flags = protected_stack(tmp_path, env).backend_config()
+    assert (
+        "-backend-config=encrypt=true" in flags and "-backend-config=kms_key_id=arn:aws:kms:us-east-1:1:key/k" in flags
+    )
+    assert "-backend-config=use_lockfile=true" in flags
+    without_key = protected_stack(tmp_path, {**fake_terraform, "TF_STATE_BUCKET": "b", "TF_STATE_KMS_KEY": ""})
+    assert not [f for f in without_key.backend_config() if "encrypt" in f], "the bucket's default encryption"
+
+
+def test_a_bucket_is_not_used_while_the_state_is_still_local(tmp_path, fake_terraform):
+    stack = protected_stack(tmp_path, {**fake_terraform, "TF_STATE_BUCKET": "b", "AWS_ACCESS_KEY_ID": "a"})
+    (stack.tfdir / "main.tf").write_text("")
+    stack.state_file.write_text(json.dumps({"resources": [{"mode": "managed", "instances": [{}, {}]}]}))
+    with pytest.raises(ToolError, match=r"holds 2 resources .* migrate-state --env prod"):
+        stack.init()
+
+
+def test_a_protected_environment_is_destroyed_only_when_its_name_is_given_again(tmp_path, fake_terraform, monkeypatch):
+    stack = protected_stack(tmp_path, fake_terraform)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    with pytest.raises(ToolError, match="CONFIRM=prod"):
+        tf.confirm_destroy(stack, None)
+    with pytest.raises(ToolError, match="not the environment's name"):
+        tf.confirm_destroy(stack, "staging")
+    tf.confirm_destroy(stack, "prod")
+    tf.confirm_destroy(tf.Stack("pr-42", env=fake_terraform, build_dir=tmp_path), None)  # not protected: no question
+
+
+def test_the_typed_name_must_be_the_environment_s(tmp_path, fake_terraform, monkeypatch):
+    stack = protected_stack(tmp_path, fake_terraform)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "yes")
+    with pytest.raises(ToolError, match="'yes' is not 'prod'"):
+        tf.confirm_destroy(stack, None)
+    monkeypatch.setattr("builtins.input", lambda prompt: "prod")
+    tf.confirm_destroy(stack, None)
+
+
+def test_a_destroy_plan_with_protected_tables_is_stopped_before_it_deletes_anything():
+    def table(address: str, protected: bool) -> dict:
+        return {
+            "address": address,
+            "mode": "managed",
+            "type": "aws_dynamodb_table",
+            "change": {"actions": ["delete"], "before": {"deletion_protection_enabled": protected}},
+        }
+
+    plan = {"resource_changes": [table("module.data.aws_dynamodb_table.transactions", True), table("x.state", False)]}
+    assert tf.still_protected(plan) == ["module.data.aws_dynamodb_table.transactions"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tools._cli import DIST, powertools_release, terraform_variables
 from tools.deploy import tfvars
 from tools.deploy.package import FUNCTIONS
@@ -46,16 +47,50 @@ def test_every_document_names_its_suffix_and_the_absolute_artifacts_dir(tmp_path
         assert variables["artifacts_dir"] == str(DIST) and Path(variables["artifacts_dir"]).is_absolute()
 
 
-CONSOLE_FUNCTIONS = {"console", "console-authorizer"}  # a team's clicks: 10 each, not a pipeline's 100
-
-
-def test_prod_reserves_100_per_pipeline_function_10_for_the_console_runs_in_a_vpc_and_keeps_logs_7_days(tmp_path):
+def test_prod_reserves_100_on_the_transaction_path_a_handful_for_the_schedules_runs_in_a_vpc_and_keeps_logs_7_days(
+    tmp_path,
+):
     variables = rendered("prod", tmp_path=tmp_path)
-    assert {key: f["reserved_concurrency"] for key, f in variables["functions"].items()} == {
-        key: 10 if key in CONSOLE_FUNCTIONS else 100 for key in FUNCTIONS
+    assert {key: f.get("reserved_concurrency") for key, f in variables["functions"].items()} == {
+        "process-transaction": 100,
+        "detect-fraud": 100,
+        "notify-team": 100,
+        "analyze-patterns": 2,  # one run every 5 minutes (and a retry)
+        "check-subscriptions": None,  # one run an hour
+        "console": 10,  # a team's clicks
+        "console-authorizer": 10,
     }
+    assert set(variables["functions"]) == set(FUNCTIONS)
     assert variables["enable_vpc"] is True
     assert variables["log_retention_days"] == 7
+
+
+@pytest.mark.parametrize("profile", ["staging", "prod"])
+def test_staging_and_prod_keep_the_safe_defaults_for_signing_logging_and_destroy(profile, tmp_path):
+    import hcl2
+    from hcl2 import SerializationOptions
+
+    options = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
+    variables = rendered(profile, tmp_path=tmp_path)
+    safe = {"api_authorization": "AWS_IAM", "api_logging_level": "OFF", "deletion_protection": True}
+    safe["kms_deletion_window_days"] = 30
+    with (ROOT / "terraform" / "variables.tf").open() as handle:
+        declared = {
+            name: spec
+            for block in hcl2.load(handle, serialization_options=options)["variable"]
+            for name, spec in block.items()
+        }
+    for name, value in safe.items():
+        # Not set by the profile: the default of terraform/variables.tf, which is the safe value.
+        assert name not in variables, (profile, name)
+        assert declared[name]["default"] == value, name
+
+
+@pytest.mark.parametrize("profile", ["dev", "local"])
+def test_dev_and_local_are_disposable_and_take_the_api_key_alone(profile, tmp_path):
+    variables = rendered(profile, tmp_path=tmp_path)
+    assert variables["api_authorization"] == "NONE"
+    assert (variables["deletion_protection"], variables["kms_deletion_window_days"]) == (False, 7)
 
 
 def test_dev_is_small_and_cheap(tmp_path):
@@ -118,7 +153,7 @@ def test_the_variable_list_is_read_from_variables_tf(tmp_path):
     assert "transaction_retention_days" in tfvars.VARIABLES and "manage_api_gateway_account" not in tfvars.VARIABLES
 
 
-def test_profiles_configure_exactly_the_four_functions():
+def test_profiles_configure_exactly_the_functions_of_the_catalog():
     for profile in tfvars.available_profiles():
         assert set(tfvars.load_profile(profile)["variables"]["functions"]) == set(FUNCTIONS), profile
 

@@ -17,9 +17,10 @@ from unittest import mock
 import pytest
 
 from tests.unit.handler_support import LineCapture
+from tools._cli import function_modules
 
 CONFIGURATION_DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
-HANDLERS = ("process_transaction", "detect_fraud", "notify_team", "analyze_patterns", "console", "console_authorizer")
+HANDLERS = tuple(function_modules().values())  # every handler of lambdas/functions.json
 
 
 @dataclass(frozen=True)
@@ -219,3 +220,19 @@ def test_trace_subsegments_builds_the_tracer_on_the_first_invocation(kit, monkey
     assert handler({"n": 2}, lambda_context) == {"ok": True}
     assert calls == [{"n": 1}, {"n": 2}]
     assert type(kit._tracer()).__name__ == "Tracer"
+
+
+def test_no_function_outlives_its_timeout_waiting_on_one_aws_call(kit):
+    """Every client gives up on one call (connect and read time-outs, attempts, back-off) before the function
+    with the shortest timeout would be killed: a service that does not answer fails the call, it does not time
+    the function out and recycle its sandbox."""
+    import json
+
+    from tests.conftest import ROOT
+
+    catalog = json.loads((ROOT / "lambdas" / "functions.json").read_text())
+    shortest = min(spec["timeout_seconds"] for spec in catalog.values())
+    config = kit.client("sqs").meta.config
+    assert (config.connect_timeout, config.read_timeout) == (kit.CONNECT_TIMEOUT_S, kit.READ_TIMEOUT_S)
+    assert config.retries["total_max_attempts"] == kit.MAX_ATTEMPTS
+    assert kit.longest_wait_s() < shortest, f"{kit.longest_wait_s()} s of waiting on one call; {shortest} s to live"

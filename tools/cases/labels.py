@@ -3,7 +3,9 @@
     make labels ENV=prod FILE=chargebacks-2025-01.csv           # check the whole file, then import it
     python -m tools.cases.labels --env prod import FILE --check  # check only: nothing is written
     python -m tools.cases.labels --env prod export --out build/export            # build/export/labels/labels.jsonl.gz
-    python -m tools.cases.labels --env prod export --out s3://bucket/exports/2025-01-31   # beside a table export
+    python -m tools.cases.labels --env prod export --out s3://bucket/exports/2025-01-31   # the labels alone
+
+``make export`` (tools/training) writes the same file beside each table export; this writes the labels alone.
 
 An import file is CSV with a header (``transaction_id,label,source,at`` and optionally ``by``, ``note``,
 ``case_id``) or JSON lines of the contract's objects; ``source`` is ``chargeback`` or ``dispute`` (analysts'
@@ -17,8 +19,6 @@ lost connection) is finished by running it again.
 from __future__ import annotations
 
 import argparse
-import gzip
-import io
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -28,8 +28,10 @@ from fraud.labels import MAX_ERRORS, Label, LabelStore, read_import
 from fraud.storage import CLAIM_TIMESTAMP, serialize_item
 from tools._cli import ToolError, progress, reading, run
 from tools.cases.environment import open_environment
+from tools.training.labels import encode
+from tools.training.layout import LABELS_FILE
 
-EXPORT_KEY = "labels/labels.jsonl.gz"  # beside the table export (training reads it there)
+EXPORT_KEY = LABELS_FILE  # labels/labels.jsonl.gz: where an export keeps them (tools.training.layout)
 
 
 def read_file(path: str | Path) -> list[Label]:
@@ -97,18 +99,9 @@ def import_labels(
 
 
 def export_bytes(labels: Iterable[Label]) -> bytes:
-    """Every label as JSON lines, sorted by transaction and source, gzip with a fixed header (the same labels
-    give the same bytes)."""
-    import json
-
-    lines = "".join(
-        json.dumps(label.to_dict(), sort_keys=True, separators=(",", ":")) + "\n"
-        for label in sorted(labels, key=lambda x: (x.transaction_id, x.source))
-    )
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as archive:
-        archive.write(lines.encode("utf-8"))
-    return buffer.getvalue()
+    """``labels/labels.jsonl.gz``'s bytes exactly as a table export writes them (``tools.training.labels.encode``:
+    one label per line, sorted, gzip without a name or a time: the same labels give the same bytes)."""
+    return encode(label.to_dict() for label in labels)
 
 
 def export(client: Any, labels_table: str, destination: str) -> str:

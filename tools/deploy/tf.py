@@ -4,22 +4,30 @@ Everything an environment owns lives in ``build/<suffix>/``: the rendered ``terr
 the provider cache (``TF_DATA_DIR=build/<suffix>/.terraform``), the local state ``terraform.tfstate``
 and the saved ``plan.tfplan`` with its ``plan.json`` (``terraform show -json``). With
 ``TF_STATE_BUCKET`` set the state goes to S3 instead, key ``fraud-pipeline/<suffix>.tfstate`` (a
-generated ``terraform/backend_override.tf`` switches the backend; the S3 lock file needs Terraform
-1.10+, and an environment that already has local state keeps it there until you run
-``terraform init -migrate-state``). ``init`` installs the provider from the filesystem mirror in
-``TF_PLUGIN_DIR`` when it is set, or from a mirror found in Terraform's implicit local mirror
-directories (``tools._cli.MIRROR_CANDIDATES``), from the registry otherwise.
+generated ``terraform/backend_override.tf`` switches the backend; S3's own lock file, ``use_lockfile``,
+needs Terraform 1.10+; ``TF_STATE_KMS_KEY`` names the key the state is encrypted with, otherwise the
+bucket's default encryption applies). The bucket, versioned, encrypted with a customer-managed key
+and TLS-only, is made by ``make state-bootstrap ENV=<suffix>`` (``tools.deploy.state_bucket``).
+A protected environment (staging, prod: ``"protected": true`` in its profile) refuses local state on
+AWS, and refuses to be destroyed unless its name is given again (``--confirm``, ``CONFIRM=``) or
+typed at the prompt, and while its tables have deletion protection on. An environment whose state
+is still local moves it to the bucket with ``migrate-state``. ``init`` installs the provider from
+the filesystem mirror in ``TF_PLUGIN_DIR`` when it is set, or from a mirror found in Terraform's
+implicit local mirror directories (``tools._cli.MIRROR_CANDIDATES``), from the registry otherwise.
 
     python -m tools.deploy.tf plan --env pr-42 [--local]
     python -m tools.deploy.tf deploy --env pr-42 [--auto-approve]
     python -m tools.deploy.tf bootstrap --env pr-42 [--auto-approve]
     python -m tools.deploy.tf output --env pr-42
-    python -m tools.deploy.tf destroy --env pr-42 [--auto-approve]
+    python -m tools.deploy.tf destroy --env pr-42 [--auto-approve] [--confirm pr-42]
+    python -m tools.deploy.tf migrate-state --env prod     # local state -> TF_STATE_BUCKET
 
 ``deploy`` runs the preflight (tools.deploy.preflight) and stops on anything that would fail; applies
 the account bootstrap (``terraform/bootstrap``: API Gateway's CloudWatch Logs role, one per account
 and region, state in ``build/account-<id>-<region>/``) when the account lacks it; plans; lints the
-plan's IAM policies with parliament (tools.deploy.policy); then applies after confirmation.
+plan's IAM policies with parliament (tools.deploy.policy); then applies after confirmation, and
+reports who the topics reach (tools.deploy.subscriptions): an environment whose profile requires
+the alert addresses is "applied, NOT READY" (exit status 2) until each has confirmed.
 ``plan --local`` plans against the embedded emulator (no account needed) into
 ``build/emulator-plans/<suffix>/``; the environment's own state is never touched.
 
@@ -44,6 +52,7 @@ from typing import Any
 import tftest
 
 from tools._cli import BUILD, TERRAFORM_DIR, ToolError, progress, provider_mirror, run, validate_suffix
+from tools.deploy import tfvars
 from tools.deploy.package import FUNCTIONS
 
 BOOTSTRAP_DIR = TERRAFORM_DIR / "bootstrap"
@@ -56,6 +65,14 @@ INSTALL_TERRAFORM = (
     "terraform is not on PATH: install Terraform >= 1.9 "
     "(https://developer.hashicorp.com/terraform/install, e.g. `brew install hashicorp/tap/terraform` "
     "or the HashiCorp apt repository), then run this again"
+)
+NOT_READY = 2  # exit status of a deploy that applied but whose alerts reach no one yet
+REMOTE_STATE_REQUIRED = (
+    "{suffix} is a protected environment (profile {profile}): its Terraform state holds the API key and the "
+    "hash key, and must live in S3 (versioned, encrypted with a customer-managed key, TLS only), not on this "
+    "machine. Once per account and region: `make state-bootstrap ENV={suffix}`, then export the TF_STATE_BUCKET "
+    "(and TF_STATE_KMS_KEY) it prints and run this again. State already kept here moves with "
+    "`python -m tools.deploy.tf migrate-state --env {suffix}`."
 )
 SET_CREDENTIALS = (
     "no AWS credentials found: set AWS_PROFILE (after `aws configure` or `aws sso login`) or "
@@ -165,6 +182,30 @@ class Stack:
             raise ToolError(INSTALL_TERRAFORM)
         self._tf = tftest.TerraformTest(str(self.tfdir), binary=binary, env=self.env, cache_dir=self.dir)
 
+    # -- what kind of environment -------------------------------------------------------------------
+
+    @property
+    def profile(self) -> str | None:
+        """The profile the variables were rendered with (else the one the suffix gets); None for the bootstrap."""
+        if self.tfdir == BOOTSTRAP_DIR:
+            return None
+        try:
+            rendered = json.loads(self.var_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            rendered = {}
+        return (rendered.get("tags") or {}).get("Profile") or tfvars.profile_for(self.suffix)
+
+    @property
+    def protected(self) -> bool:
+        """A long-lived environment (staging, prod): state in S3 on AWS, destroy needs its name again."""
+        profile = self.profile
+        return profile is not None and bool(tfvars.load_profile(profile).get("protected"))
+
+    @property
+    def emulated(self) -> bool:
+        """Terraform talks to the local emulator (AWS_ENDPOINT_URL), not to an AWS account."""
+        return bool(self._effective_env.get("AWS_ENDPOINT_URL"))
+
     # -- preconditions -------------------------------------------------------------------------------
 
     def _require_configuration(self) -> None:
@@ -214,24 +255,49 @@ class Stack:
         if override.exists() and BACKEND_OVERRIDE_MARKER not in override.read_text():
             raise ToolError(f"{override} was not written by tools/deploy/tf.py; move it away to continue")
         if not bucket:
+            if self.protected and not self.emulated:
+                raise ToolError(REMOTE_STATE_REQUIRED.format(suffix=self.suffix, profile=self.profile))
             override.unlink(missing_ok=True)
             return [f"-backend-config=path={self.state_file}"]
         override.write_text(f'{BACKEND_OVERRIDE_MARKER}\nterraform {{\n  backend "s3" {{}}\n}}\n')
         region = self._effective_env.get("TF_STATE_REGION") or self._effective_env.get("AWS_REGION") or "us-east-1"
+        # With a key, the backend asks for SSE-KMS with it; without, the bucket's default encryption
+        # applies (the bucket state-bootstrap makes refuses any other encryption than its key's).
+        key = self._effective_env.get("TF_STATE_KMS_KEY")
+        encryption = ["-backend-config=encrypt=true", f"-backend-config=kms_key_id={key}"] if key else []
         return [
             f"-backend-config=bucket={bucket}",
             f"-backend-config=key={STATE_KEY_PREFIX}/{self.suffix}.tfstate",
             f"-backend-config=region={region}",
-            "-backend-config=encrypt=true",
+            *encryption,
             "-backend-config=use_lockfile=true",
         ]
 
-    def init(self) -> str:
-        """``terraform init`` for this suffix (idempotent; -reconfigure follows a backend switch)."""
+    def local_resources(self) -> int:
+        """Resources in the environment's local state file (0 when there is none)."""
+        try:
+            state = json.loads(self.state_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return 0
+        return sum(len(r.get("instances", [])) for r in state.get("resources", []) if r.get("mode") == "managed")
+
+    def init(self, migrate: bool = False) -> str:
+        """``terraform init`` for this suffix (idempotent; -reconfigure follows a backend switch).
+        ``migrate``: copy the local state into the S3 backend (``-migrate-state``)."""
         self._require_configuration()
         self.dir.mkdir(parents=True, exist_ok=True)
-        args = ["-input=false", "-no-color", "-reconfigure", *self.backend_config()]
-        if self._effective_env.get("TF_STATE_BUCKET"):
+        remote = bool(self._effective_env.get("TF_STATE_BUCKET"))
+        if migrate and not remote:
+            raise ToolError("migrate-state moves the local state to S3: set TF_STATE_BUCKET (make state-bootstrap)")
+        if remote and not migrate and (count := self.local_resources()):
+            # -reconfigure would start from the bucket's (empty) state and plan to create everything again.
+            raise ToolError(
+                f"{self.state_file} holds {count} resources and TF_STATE_BUCKET is set: move the state to the "
+                f"bucket first: python -m tools.deploy.tf migrate-state --env {self.suffix}"
+            )
+        mode = "-migrate-state" if migrate else "-reconfigure"
+        args = ["-input=false", "-no-color", mode, *(["-force-copy"] if migrate else []), *self.backend_config()]
+        if remote:
             self._require_credentials()
         plugin_dir = provider_mirror(self._effective_env)
         if plugin_dir:
@@ -332,6 +398,35 @@ def plan_locally(suffix: str) -> int:
     return 0
 
 
+def confirm_destroy(stack: Stack, given: str | None) -> None:
+    """A protected environment is destroyed only when its name is given again (``--confirm``) or typed."""
+    if not stack.protected:
+        return
+    if given is not None:
+        if given != stack.suffix:
+            raise ToolError(f"--confirm {given!r} is not the environment's name: nothing destroyed")
+        return
+    if not sys.stdin.isatty():
+        raise ToolError(
+            f"{stack.suffix} is a protected environment: destroying it needs its name again, "
+            f"CONFIRM={stack.suffix} (--confirm {stack.suffix}); nothing destroyed"
+        )
+    answer = input(f"{stack.suffix} is a protected environment. Type its name to destroy it: ").strip()
+    if answer != stack.suffix:
+        raise ToolError(f"{answer!r} is not {stack.suffix!r}: nothing destroyed")
+
+
+def still_protected(plan: Mapping[str, Any]) -> list[str]:
+    """What a destroy plan would fail on halfway: tables with deletion protection on (their state)."""
+    return [
+        change["address"]
+        for change in plan.get("resource_changes", [])
+        if change.get("type") == "aws_dynamodb_table"
+        and "delete" in change["change"]["actions"]
+        and (change["change"].get("before") or {}).get("deletion_protection_enabled")
+    ]
+
+
 def confirm(question: str) -> bool:
     if not sys.stdin.isatty():
         raise ToolError(
@@ -342,12 +437,17 @@ def confirm(question: str) -> bool:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.deploy.tf", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("init", "plan", "deploy", "bootstrap", "output", "destroy"))
+    parser.add_argument(
+        "command", choices=("init", "plan", "deploy", "bootstrap", "output", "destroy", "migrate-state")
+    )
     parser.add_argument("--env", required=True, metavar="SUFFIX", help="environment suffix, e.g. dev, prod, pr-42")
     parser.add_argument("--auto-approve", action="store_true", help="deploy/destroy without asking")
     parser.add_argument("--show-sensitive", action="store_true", help="output: print sensitive values too")
     parser.add_argument("--quiet", action="store_true", help="do not stream terraform's own output")
     parser.add_argument("--local", action="store_true", help="plan: against the embedded emulator (no account)")
+    parser.add_argument(
+        "--confirm", metavar="SUFFIX", help="destroy: the environment's name again (protected environments need it)"
+    )
     args = parser.parse_args(argv)
     if args.local and args.command != "plan":
         raise ToolError("--local plans only: `make plan ENV=<suffix> LOCAL=1` (deploys go to an account)")
@@ -381,6 +481,15 @@ def _main(argv: Sequence[str] | None) -> int:
         print(json.dumps(values, indent=2, sort_keys=True))
         return 0
 
+    if args.command == "migrate-state":
+        progress(f"terraform init -migrate-state ({stack.suffix}): {stack.state_file} -> S3")
+        stack.init(migrate=True)
+        moved = stack.state_file.with_name("terraform.tfstate.migrated")
+        stack.state_file.replace(moved)
+        progress(f"the state is in the bucket now; the local copy is {moved}: delete it once a plan shows no changes")
+        return 0
+    if args.command == "destroy":
+        confirm_destroy(stack, args.confirm)  # before anything runs, whatever --auto-approve says
     if args.command != "init":
         stack.preflight()  # fail before init when something is missing, not halfway through
     progress(f"terraform init ({stack.suffix})")
@@ -393,6 +502,13 @@ def _main(argv: Sequence[str] | None) -> int:
         print(format_summary(stack.suffix, plan))
         if not summarize(plan)[0]:
             return 0
+        if protected := still_protected(plan):
+            raise ToolError(
+                f"deletion protection is on ({', '.join(protected)}): the destroy would stop halfway. First turn it "
+                f"off (it also lets the model bucket go with its artifacts): make deploy ENV={stack.suffix} "
+                f'SET="deletion_protection=false", then destroy again (terraform/README.md, "Destroying an '
+                f'environment"). Nothing was destroyed.'
+            )
         if not args.auto_approve and not confirm(f"Destroy these resources of {stack.suffix}?"):
             progress("not destroyed")
             return 1
@@ -414,7 +530,22 @@ def _main(argv: Sequence[str] | None) -> int:
         return 1
     progress(f"terraform apply ({stack.suffix})")
     stack.apply()
-    progress(f"{stack.suffix} deployed in {time.monotonic() - started:.0f} s")
+    return report_readiness(stack, started)
+
+
+def report_readiness(stack: Stack, started: float) -> int:
+    """After an apply: who each topic reaches; "ready" only when the alerts provably reach someone."""
+    from tools.deploy import subscriptions
+
+    outputs = stack.outputs()
+    state = subscriptions.readiness(
+        subscriptions.sns_client(outputs), stack.suffix, outputs, subscriptions.must_reach(stack.suffix, stack.var_file)
+    )
+    print(state)
+    if not state.ready:
+        progress(f"{stack.suffix} applied in {time.monotonic() - started:.0f} s, NOT READY: see above")
+        return NOT_READY
+    progress(f"{stack.suffix} deployed in {time.monotonic() - started:.0f} s, ready")
     return 0
 
 

@@ -43,9 +43,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 from tools._cli import ToolError, progress, run
+
+if TYPE_CHECKING:
+    from tools.api_client import Api
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -527,8 +530,11 @@ def post(
     *,
     timeout: float = 10.0,
     show_progress: bool = True,
+    credentials: Any = None,
+    region: str = "us-east-1",
 ) -> Summary:
-    """POST each transaction to ``api_url`` (header ``x-api-key``) at about ``rate`` per second.
+    """POST each transaction to ``api_url`` (header ``x-api-key``) at about ``rate`` per second, signed
+    with SigV4 by ``credentials`` (botocore credentials) when given (an API that requires IAM).
 
     2xx counts as accepted, 4xx as rejected, anything else (5xx, no answer) as failed; the first body
     of each status is kept so a failure can be read. Nothing is retried: the summary is the truth.
@@ -546,7 +552,11 @@ def post(
         if pause > 0:
             time.sleep(pause)
         body = json.dumps(api_body(txn)).encode()
-        request = urllib.request.Request(api_url, data=body, headers=headers, method="POST")
+        if credentials:
+            from tools.api_client import signed_headers  # botocore: only for an API that requires IAM
+
+        signed = signed_headers(api_url, body, credentials, region, headers=headers) if credentials else headers
+        request = urllib.request.Request(api_url, data=body, headers=signed, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 status, text = response.status, response.read()
@@ -574,8 +584,10 @@ def post(
     return summary
 
 
-def deployment(suffix: str) -> tuple[str, str]:
-    """``api_url`` and ``api_key_value`` from the Terraform outputs of environment ``suffix``."""
+def deployment(suffix: str) -> Api:
+    """The API of environment ``suffix`` from its Terraform outputs (URL, key, and the AWS credentials
+    to sign with when it requires IAM)."""
+    from tools.api_client import api_from_outputs
     from tools.deploy.tf import Stack  # needs terraform; only the --env path pays for it
 
     outputs = Stack(suffix).outputs()
@@ -584,7 +596,7 @@ def deployment(suffix: str) -> tuple[str, str]:
         raise ToolError(
             f"environment {suffix} has no output {', '.join(missing)}: deploy it first (make deploy ENV={suffix})"
         )
-    return outputs["api_url"], outputs["api_key_value"]
+    return api_from_outputs(outputs)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -650,9 +662,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     if posting:
-        api_url, api_key = deployment(args.env) if args.env else (args.api_url, args.api_key)
-        progress(f"posting to {api_url} at {args.rate:g}/s")
-        summary = post(stream, api_url, api_key, args.rate)
+        from tools.api_client import Api
+
+        api = deployment(args.env) if args.env else Api(args.api_url, args.api_key)
+        progress(f"posting to {api.url} at {args.rate:g}/s" + (" (signed, SigV4)" if api.signs else ""))
+        summary = post(stream, api.url, api.api_key, args.rate, credentials=api.credentials, region=api.region)
         print(json.dumps(summary.as_dict(), indent=2))
         return 0 if summary.sent and summary.accepted == summary.sent else 1
 

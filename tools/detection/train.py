@@ -239,6 +239,12 @@ def platt(
     return a, b
 
 
+def round_fitted(value: float) -> float:
+    """A fitted float (the Platt calibration) to ``FITTED_DIGITS`` significant digits, before it is hashed and
+    written: its last bits depend on the BLAS and the platform, the decisions it makes do not."""
+    return float(f"{value:.{FITTED_DIGITS}g}")
+
+
 @dataclass(frozen=True)
 class Targets:
     """How the thresholds are chosen on the validation part."""
@@ -340,6 +346,89 @@ def _progress_callback(show: bool, every: int = 25) -> Callable:
     return callback
 
 
+def fit_trees(
+    x: Any,
+    y: Any,
+    train_idx: Any,
+    validation_idx: Any,
+    names: Sequence[str],
+    categorical: Sequence[str],
+    settings: Settings,
+    *,
+    show_progress: bool = False,
+) -> tuple[Any, int, list, dict]:
+    """LightGBM on the rows ``train_idx`` of ``x`` (labels ``y``), early stopping on ``validation_idx``:
+    ``(booster, best iteration, the artifact's trees, the parameters used)``."""
+    import lightgbm
+
+    params = {**settings.params, "seed": settings.seed}
+    categorical_indexes = [list(names).index(name) for name in categorical]
+    train_set = lightgbm.Dataset(
+        x[train_idx],
+        y[train_idx],
+        feature_name=list(names),
+        categorical_feature=categorical_indexes,
+        free_raw_data=False,
+    )
+    validation_set = lightgbm.Dataset(x[validation_idx], y[validation_idx], reference=train_set)
+    if show_progress:
+        progress(f"training LightGBM {lightgbm.__version__}: up to {settings.rounds} rounds, {len(names)} features")
+    booster = lightgbm.train(
+        params,
+        train_set,
+        num_boost_round=settings.rounds,
+        valid_sets=[validation_set],
+        valid_names=["validation"],
+        callbacks=[
+            lightgbm.early_stopping(settings.early_stopping, verbose=False),
+            _progress_callback(show_progress),
+        ],
+    )
+    best = booster.best_iteration or booster.current_iteration()
+    try:
+        trees = trees_from_dump(booster.dump_model(num_iteration=best))
+    except ExportError as error:
+        raise ToolError(str(error)) from None
+    return booster, best, trees, params
+
+
+def artifact_document(names: Sequence[str], vocabulary: dict, spec: Any, trees: list) -> dict[str, Any]:
+    """The artifact's model part, uncalibrated (slope 1, intercept 0) and without thresholds yet."""
+    return {
+        "format": fraud_model.FORMAT,
+        "format_version": fraud_model.FORMAT_VERSION,
+        "version": "unset",
+        "features": list(names),
+        "categories": vocabulary,
+        "feature_spec": spec.to_document(),
+        "trees": trees,
+        "calibration": {"slope": 1.0, "intercept": 0.0, "points_per_doubling": 5.0, "even_odds_score": 50.0},
+        "thresholds": {"review": 0, "alert": 100},
+    }
+
+
+def evaluator_parity(evaluator_raw: Sequence[float], lightgbm_raw: Any) -> float:
+    """The largest difference between ``fraud.model``'s raw scores and LightGBM's on the same rows; a
+    ToolError above ``PARITY_TOLERANCE`` (the artifact would not score as it was trained)."""
+    import numpy as np
+
+    parity = float(np.max(np.abs(np.array(evaluator_raw) - lightgbm_raw))) if len(evaluator_raw) else 0.0
+    if parity > PARITY_TOLERANCE:
+        raise ToolError(f"the evaluator differs from LightGBM by {parity:g} on the check split (tolerance 1e-9)")
+    return parity
+
+
+def library_versions() -> dict[str, str]:
+    import lightgbm
+    import numpy as np
+
+    return {
+        "lightgbm": lightgbm.__version__,
+        "numpy": np.__version__,
+        "python": ".".join(platform.python_version_tuple()[:2]),
+    }
+
+
 def fit(
     sources: Sequence[Source],
     config: EngineConfig,
@@ -350,7 +439,6 @@ def fit(
     show_progress: bool = False,
 ) -> Trained:
     """Replay, split, train, calibrate, choose thresholds and measure; the artifact's bytes included."""
-    import lightgbm
     import numpy as np
 
     if features is None:
@@ -389,57 +477,19 @@ def fit(
             + ", ".join(f"{s} {len(part[s]):,} / {int(y[part[s]].sum()):,}" for s in SPLITS)
         )
 
-    params = {**settings.params, "seed": settings.seed}
-    categorical_indexes = [names.index(name) for name in categorical]
-    train_set = lightgbm.Dataset(
-        x[train_idx],
-        y[train_idx],
-        feature_name=list(names),
-        categorical_feature=categorical_indexes,
-        free_raw_data=False,
+    booster, best, trees, params = fit_trees(
+        x, y, train_idx, validation_idx, names, categorical, settings, show_progress=show_progress
     )
-    validation_set = lightgbm.Dataset(x[validation_idx], y[validation_idx], reference=train_set)
-    if show_progress:
-        progress(f"training LightGBM {lightgbm.__version__}: up to {settings.rounds} rounds, {len(names)} features")
-    booster = lightgbm.train(
-        params,
-        train_set,
-        num_boost_round=settings.rounds,
-        valid_sets=[validation_set],
-        valid_names=["validation"],
-        callbacks=[
-            lightgbm.early_stopping(settings.early_stopping, verbose=False),
-            _progress_callback(show_progress),
-        ],
-    )
-    best = booster.best_iteration or booster.current_iteration()
-    try:
-        trees = trees_from_dump(booster.dump_model(num_iteration=best))
-    except ExportError as error:
-        raise ToolError(str(error)) from None
-
-    document: dict[str, Any] = {
-        "format": fraud_model.FORMAT,
-        "format_version": fraud_model.FORMAT_VERSION,
-        "version": "unset",
-        "features": list(names),
-        "categories": vocabulary,
-        "feature_spec": spec.to_document(),
-        "trees": trees,
-        "calibration": {"slope": 1.0, "intercept": 0.0, "points_per_doubling": 5.0, "even_odds_score": 50.0},
-        "thresholds": {"review": 0, "alert": 100},
-    }
-    uncalibrated = fraud_model.load(_dump(document))
+    document = artifact_document(names, vocabulary, spec, trees)
+    uncalibrated = fraud_model.load(dump_artifact(document))
     raw = [uncalibrated.raw_score(row) for row in x.tolist()]
     # The evaluator must give LightGBM's own raw scores: checked on every row of the check split.
     expected = booster.predict(x[check_idx], num_iteration=best, raw_score=True)
-    parity = float(np.max(np.abs(np.array([raw[i] for i in part["check"]]) - expected)))
-    if parity > PARITY_TOLERANCE:
-        raise ToolError(f"the evaluator differs from LightGBM by {parity:g} on the check split (tolerance 1e-9)")
+    parity = evaluator_parity([raw[i] for i in part["check"]], expected)
 
     slope, intercept = platt([raw[i] for i in part["validation"]], [rows.label[i] for i in part["validation"]])
-    document["calibration"].update(slope=stated(slope), intercept=stated(intercept))
-    calibrated = fraud_model.load(_dump(document))
+    document["calibration"].update(slope=round_fitted(slope), intercept=round_fitted(intercept))
+    calibrated = fraud_model.load(dump_artifact(document))
     scores = [calibrated.calibrate(r) for r in raw]
     review, alert, how = choose_thresholds(
         [scores[i] for i in part["validation"]], [rows.label[i] for i in part["validation"]], settings.targets
@@ -490,23 +540,14 @@ def fit(
         "calibrated_on": "validation",
         "newest_transaction_ms": max(rows.ts),
     }
-    document["libraries"] = {
-        "lightgbm": lightgbm.__version__,
-        "numpy": np.__version__,
-        "python": ".".join(platform.python_version_tuple()[:2]),
-    }
+    document["libraries"] = library_versions()
     document["version"] = version_id(document)
-    artifact = _dump(document)
+    artifact = dump_artifact(document)
     final = fraud_model.load(artifact)
     return Trained(artifact, document, final, rows, scores, rules_bands, parity)
 
 
-def stated(value: float, digits: int = FITTED_DIGITS) -> float:
-    """``value`` to ``digits`` significant digits: what the artifact keeps of a fitted float (``FITTED_DIGITS``)."""
-    return float(f"{value:.{digits}g}")
-
-
-def _dump(document: dict) -> bytes:
+def dump_artifact(document: dict) -> bytes:
     """The artifact's bytes: sorted keys, no spaces, floats as ``repr`` (Python's json), one final newline."""
     return (json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n").encode()
 
@@ -515,7 +556,7 @@ def version_id(document: dict) -> str:
     """``<date of the newest training transaction>-<12 hex of the content's sha256>``: the same inputs
     give the same id; the wall clock never enters."""
     content = {key: value for key, value in document.items() if key != "version"}
-    digest = hashlib.sha256(_dump(content)).hexdigest()[:12]
+    digest = hashlib.sha256(dump_artifact(content)).hexdigest()[:12]
     newest = datetime.fromtimestamp(document["training"]["newest_transaction_ms"] / 1000, tz=UTC)
     return f"{newest:%Y%m%d}-{digest}"
 

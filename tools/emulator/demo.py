@@ -2,6 +2,7 @@
 
     python -m tools.emulator.demo            # deploy, send traffic, print what happened, serve the API until Ctrl-C
     python -m tools.emulator.demo --once     # ... and exit after the summary (non-zero if anything was lost)
+    python -m tools.emulator.demo --profile prod --once   # the production shape: VPC, reservations, ...
     python -m tools.bench emulator           # the local cloud's benchmark (throughput, latency, per-hop breakdown)
 
 Steps: start moto on 127.0.0.1, package the functions, render the variables of environment
@@ -24,10 +25,8 @@ import logging
 import secrets
 import string
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,16 +34,42 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tools._cli import BUILD, ROOT, ToolError, clock_offset_ms, progress, run
+from tools.api_client import Api
 from tools.deploy import package, tfvars
 from tools.deploy.tf import Stack, stream_terraform_output
 from tools.detection import simulate
 from tools.emulator import EndpointSession, LocalCloud, snapshot
+from tools.emulator.iam import create_invoker
 from tools.emulator.localaws import LocalAWS
 from tools.emulator.timings import TIMINGS
 
 SUFFIX = "local"
+PRODUCER_ROLE = "demo-producer"  # the role the demo signs with when the API requires IAM
 RECORDING = "moto-requests.jsonl"
 FINGERPRINT = "moto-requests.fingerprint"
+SECOND_PLAN = "second-plan.json"  # what a plan right after the recorded apply would change (nothing, if stable)
+# Profiles that refuse to deploy without alert addresses get these in the local cloud (no mail is sent).
+EXAMPLE_ADDRESSES = {"alert_email": "fraud-team@example.com", "ops_email": "fraud-ops@example.com"}
+
+
+def suffix_for(profile: str) -> str:
+    """The demo's environment for a profile: ``local``, else ``local-<profile>`` (each keeps its own recording)."""
+    return SUFFIX if profile == "local" else f"{SUFFIX}-{profile}"
+
+
+def tfvars_arguments(suffix: str, profile: str, stream_consumer: str | None) -> list[str]:
+    """How the local cloud renders a profile: as deployed, but without the Powertools layer (moto has none of
+    AWS's public layers; the sandboxes run the same pinned release from the project's virtualenv) and with
+    example alert addresses where the profile requires them."""
+    arguments = ["--env", suffix, "--profile", profile]
+    if stream_consumer is not None:
+        arguments += ["--stream-consumer", stream_consumer]
+    if profile != "local":
+        arguments += ["--set", "powertools_release=null"]
+    for name in tfvars.load_profile(profile).get("required_variables", []):
+        if name in EXAMPLE_ADDRESSES:
+            arguments += [f"--{name.replace('_', '-')}", EXAMPLE_ADDRESSES[name]]
+    return arguments
 
 
 # -- deploy ---------------------------------------------------------------------------------------------
@@ -62,14 +87,26 @@ def fingerprint(stack: Stack) -> str:
 
 
 def deploy(
-    aws: LocalAWS, stream_consumer: str, *, suffix: str = SUFFIX, fresh: bool = False, verbose: bool = False
+    aws: LocalAWS,
+    stream_consumer: str | None,
+    *,
+    suffix: str = SUFFIX,
+    profile: str = "local",
+    fresh: bool = False,
+    verbose: bool = False,
+    packaged: bool = False,
+    second_plan: bool = False,
+    variables: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """Package, render, then restore the previous run's emulator state (when nothing changed since its
-    apply) or apply into the emptied emulator ``aws``. Returns the Terraform outputs and how the stack
-    got there (``restored`` or ``applied``)."""
-    if package.main([]) != 0:
+    """Package (unless ``packaged``), render (the profile, ``variables`` over it), then restore the previous
+    run's emulator state (when nothing changed since its apply) or apply into the emptied emulator ``aws``.
+    Returns the Terraform outputs and how the stack got there (``restored`` or ``applied``). ``second_plan``:
+    after an apply, plan the same configuration again and keep what it would change in
+    ``build/<suffix>/second-plan.json``."""
+    if not packaged and package.main([]) != 0:
         raise ToolError("packaging failed (see above)")
-    if tfvars.main(["--env", suffix, "--profile", "local", "--stream-consumer", stream_consumer]) != 0:
+    overrides = [f"--set={name}={json.dumps(value)}" for name, value in sorted((variables or {}).items())]
+    if tfvars.main([*tfvars_arguments(suffix, profile, stream_consumer), *overrides]) != 0:
         raise ToolError("rendering the variables failed (see above)")
     if verbose:
         stream_terraform_output()
@@ -104,7 +141,41 @@ def deploy(
         snapshot.stop_recording(gateway)
     marker.write_text(current)
     progress(f"applied in {time.monotonic() - started:.0f} s")
+    if second_plan:
+        record_second_plan(stack, current)
     return stack.outputs(), "applied"
+
+
+def record_second_plan(stack: Stack, fingerprint_of_apply: str) -> list[str]:
+    """Plan the configuration just applied, and keep what it would change (``address: actions``) beside the
+    recording, for the apply whose inputs have ``fingerprint_of_apply``. A stable configuration changes nothing."""
+    stack.plan()
+    changes = planned_changes(json.loads(stack.plan_json.read_text()))
+    (stack.dir / SECOND_PLAN).write_text(
+        json.dumps({"fingerprint": fingerprint_of_apply, "changes": changes}, indent=2) + "\n"
+    )
+    return changes
+
+
+def planned_changes(plan: dict[str, Any]) -> list[str]:
+    """``address: action, ...`` for each managed resource a plan would change (``no-op`` and reads left out)."""
+    return [
+        f"{change['address']}: {', '.join(change['change']['actions'])}"
+        for change in plan.get("resource_changes", [])
+        if change["mode"] == "managed" and change["change"]["actions"] not in (["no-op"], ["read"])
+    ]
+
+
+def second_plan(suffix: str) -> list[str] | None:
+    """What a plan right after the recorded apply of ``suffix`` would change; None when no plan was kept for the
+    inputs of that apply (the configuration changed since, or it was never planned)."""
+    directory = BUILD / suffix
+    try:
+        kept = json.loads((directory / SECOND_PLAN).read_text())
+        recorded = (directory / FINGERPRINT).read_text()
+    except (OSError, ValueError):
+        return None
+    return list(kept["changes"]) if kept.get("fingerprint") == recorded else None
 
 
 def _restore(aws: LocalAWS, stack: Stack, recording: Path) -> bool:
@@ -312,6 +383,7 @@ def reconcile(
     errors = cloud.errors()
     if errors:
         problems.append("emulator errors: " + "; ".join(errors))
+    problems += [f"network: {line}" for line in cloud.network_failures()]
     if not alerts.by_id:
         problems.append("no alert came out")
     cases = count_cases(cloud)
@@ -387,34 +459,39 @@ def traffic(count: int, users: int, seed: int, fraud_rate: float, clock: str | N
     )
 
 
-def post_one(url: str, key: str | None, body: dict[str, Any]) -> tuple[int, str]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", **({"x-api-key": key} if key else {})},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+def producer(cloud: LocalCloud) -> Any:
+    """When the API requires IAM: credentials of a producer role made in the emulator (its own IAM
+    policy allows execute-api:Invoke on POST /transactions, as the payment backend's would); else None."""
+    if cloud.outputs.get("api_authorization") != "AWS_IAM":
+        return None
+    return create_invoker(cloud.session, PRODUCER_ROLE, cloud.outputs["api_invoke_resource_arn"])
 
 
-def show_api_answers(cloud: LocalCloud, sample: dict[str, Any]) -> tuple[set[str], Counter[int]]:
+def post_one(cloud: LocalCloud, key: str | None, body: dict[str, Any], credentials: Any = None) -> tuple[int, str]:
+    api = Api(url=cloud.api_url, api_key=key, credentials=credentials, region=cloud.region)
+    answer = api.post(body, timeout=60)
+    return answer.status, answer.body
+
+
+def show_api_answers(
+    cloud: LocalCloud, sample: dict[str, Any], credentials: Any = None
+) -> tuple[set[str], Counter[int]]:
     """One request of each kind a client can send, with the answer: the ids accepted, the statuses."""
-    url, key = cloud.api_url, cloud.api_key
+    key = cloud.api_key
     body = simulate.api_body(sample)
     accepted = set()
     statuses: Counter[int] = Counter()
-    for title, request_key, payload in (
-        ("valid", key, body),
-        ("exact retry", key, body),
-        ("same id, other amount", key, {**body, "amount": round(float(body["amount"]) + 1, 2)}),
-        ("invalid", key, {**body, "amount": -5, "currency": "dollars"}),
-        ("no API key", None, body),
-    ):
-        status, text = post_one(url, request_key, payload)
+    kinds = [
+        ("valid", key, body, credentials),
+        ("exact retry", key, body, credentials),
+        ("same id, other amount", key, {**body, "amount": round(float(body["amount"]) + 1, 2)}, credentials),
+        ("invalid", key, {**body, "amount": -5, "currency": "dollars"}, credentials),
+        ("no API key", None, body, credentials),
+    ]
+    if credentials is not None:
+        kinds.append(("not signed", key, body, None))
+    for title, request_key, payload, signer in kinds:
+        status, text = post_one(cloud, request_key, payload, signer)
         statuses[status] += 1
         if status == 201:
             accepted.add(body["transaction_id"])
@@ -463,7 +540,10 @@ def console_lines(cloud: LocalCloud, users: Sequence[tuple[str, str, str]]) -> s
     return f"The fraud console: {url}/cases\n{logins}\n{note}"
 
 
-def curl_line(cloud: LocalCloud) -> str:
+def hand_commands(cloud: LocalCloud, credentials: Any = None) -> str:
+    """The commands a user can paste to post a transaction by hand: curl with the API key, or, when the
+    API requires IAM, the project's signing client and curl's own SigV4 signing, with the producer's
+    credentials (the emulator's; on AWS they come from the usual credential chain)."""
     body = {
         "transaction_id": "curl-demo-1",
         "user_id": "user-curl",
@@ -473,9 +553,22 @@ def curl_line(cloud: LocalCloud) -> str:
         "merchant_category": "grocery",
         "timestamp": int(time.time() * 1000),
     }
+    headers = f"-H 'x-api-key: {cloud.api_key}' -H 'Content-Type: application/json'"
+    if credentials is None:
+        return f"curl -s -X POST '{cloud.api_url}' {headers} -d '{json.dumps(body)}'"
+    frozen = credentials.get_frozen_credentials() if hasattr(credentials, "get_frozen_credentials") else credentials
+    signer = (
+        f"AWS_ACCESS_KEY_ID={frozen.access_key} AWS_SECRET_ACCESS_KEY={frozen.secret_key} "
+        f"AWS_SESSION_TOKEN={frozen.token}"
+    )
     return (
-        f"curl -s -X POST '{cloud.api_url}' -H 'x-api-key: {cloud.api_key}' "
-        f"-H 'Content-Type: application/json' -d '{json.dumps(body)}'"
+        f"echo '{json.dumps(body)}' > transaction.json\n"
+        f"  {signer} \\\n    python -m tools.api_client --env {cloud.outputs['suffix']} --url '{cloud.api_url}' "
+        "transaction.json\n"
+        f"or with curl (7.75+ signs SigV4 itself):\n"
+        f"  curl -s -X POST '{cloud.api_url}' --aws-sigv4 'aws:amz:{cloud.region}:execute-api' "
+        f"--user '{frozen.access_key}:{frozen.secret_key}' -H 'x-amz-security-token: {frozen.token}' "
+        f"{headers} -d @transaction.json"
     )
 
 
@@ -487,14 +580,17 @@ def run_demo(cloud: LocalCloud, args: argparse.Namespace) -> Reconciliation:
     subscription = cloud.outputs["alert_subscription_queue_url"]
     transactions = traffic(args.transactions, args.users, args.seed, args.fraud_rate, args.clock)
     fraud_ids = {t["transaction_id"] for t in transactions if t["is_fraud"]}
-    progress(f"API: {cloud.api_url}")
+    credentials = producer(cloud)
+    progress(f"API: {cloud.api_url}" + (" (IAM: every request is signed by a producer role)" if credentials else ""))
     progress("what the API answers:")
-    sample_ids, sample_statuses = show_api_answers(cloud, transactions[0])
+    sample_ids, sample_statuses = show_api_answers(cloud, transactions[0], credentials)
     accepted = len(sample_ids)
     progress(
         f"sending {len(transactions) - 1} simulated transactions ({len(fraud_ids)} fraudulent) at {args.rate:.0f}/s"
     )
-    summary = simulate.post(transactions[1:], cloud.api_url, cloud.api_key, rate=args.rate)
+    summary = simulate.post(
+        transactions[1:], cloud.api_url, cloud.api_key, rate=args.rate, credentials=credentials, region=cloud.region
+    )
     accepted += summary.accepted
     summary.sent += sum(sample_statuses.values())
     summary.rejected += sum(n for status, n in sample_statuses.items() if 400 <= status < 500)
@@ -546,7 +642,20 @@ def _parser() -> argparse.ArgumentParser:
         help="exit after the summary (non-zero if anything was lost or no alert came out)",
     )
     parser.add_argument("--bench", action="store_true", help=argparse.SUPPRESS)  # moved to python -m tools.bench
-    parser.add_argument("--stream-consumer", choices=("eventbridge", "direct"), default="eventbridge")
+    parser.add_argument(
+        "--profile",
+        default="local",
+        choices=tfvars.available_profiles(),
+        help="deploy this profile's shape (default local; prod: VPC, reservations, ... as deployed on AWS)",
+    )
+    parser.add_argument(
+        "--stream-consumer", choices=("eventbridge", "direct"), help="the stream routing (default: the profile's)"
+    )
+    parser.add_argument(
+        "--sign",
+        action="store_true",
+        help="deploy with api_authorization=AWS_IAM (as staging and prod): every request is SigV4-signed",
+    )
     parser.add_argument("--transactions", type=int, default=400, help="simulated transactions to send (default 400)")
     parser.add_argument("--users", type=int, default=100, help="simulated cardholders (default 100)")
     parser.add_argument(
@@ -581,12 +690,22 @@ def _main(argv: Sequence[str] | None) -> int:
     started = time.monotonic()
     progress("starting the AWS emulator (moto) on 127.0.0.1")
     with LocalAWS() as aws:
-        outputs, how = deploy(aws, args.stream_consumer, fresh=args.fresh, verbose=args.verbose)
+        suffix = suffix_for(args.profile)
+        variables = {"api_authorization": "AWS_IAM"} if args.sign else None
+        outputs, how = deploy(
+            aws,
+            args.stream_consumer,
+            suffix=suffix,
+            profile=args.profile,
+            fresh=args.fresh,
+            verbose=args.verbose,
+            variables=variables,
+        )
         progress(f"deployment {how} in {time.monotonic() - started:.0f} s; starting the functions")
         with LocalCloud(
             aws,
             outputs,
-            log_dir=BUILD / SUFFIX / "logs",
+            log_dir=BUILD / suffix / "logs",
             time_scale=args.time_scale,
             schedule_time_scale=None if args.once else args.schedule_speedup,
             api_port=args.api_port,
@@ -601,7 +720,15 @@ def _main(argv: Sequence[str] | None) -> int:
                 return 0 if result.ok else 1
             users = create_console_users(cloud.session, outputs)
             print(f"\n{console_lines(cloud, users)}", flush=True)
-            print(f"\nThe API and the console keep running until Ctrl-C. Try:\n  {curl_line(cloud)}\n", flush=True)
+            commands = hand_commands(cloud, producer(cloud))
+            print(f"\nThe API and the console keep running until Ctrl-C. Try:\n  {commands}\n", flush=True)
+            for mail in cloud.mail():
+                print(
+                    f"SNS mailed {mail.to} a subscription confirmation; confirm it (authenticated unsubscribe):\n"
+                    f"  AWS_ENDPOINT_URL={aws.endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
+                    f"python -m tools.deploy.subscriptions confirm --env {suffix} '{mail.url}'\n",
+                    flush=True,
+                )
             try:
                 while True:
                     time.sleep(3600)

@@ -14,6 +14,7 @@ function, and either
     with cloud.outage("sns"):                                   # every SNS call: 503
         ...
     cloud.fail("ssm", "GetParameter", error="ThrottlingException", times=5)
+    cloud.throttle("ssm", per_second=40)                         # a service's quota: calls above the rate
     cloud.crash_after("sns", "Publish", function="notify-team")
 """
 
@@ -42,8 +43,12 @@ class Fault:
     times: int | None = None  # answer this many calls, then stop (None: no limit)
     until: float | None = None  # time.monotonic() after which the fault is over (None: until cleared)
     crash_after: bool = False
+    per_second: float | None = None  # a quota: only calls beyond this rate (a token bucket, burst of one second's)
     hits: int = 0  # calls this fault answered (or crashed after)
+    passed: int = 0  # calls a quota let through
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _tokens: float = field(default=-1.0, repr=False, compare=False)
+    _refilled: float = field(default=0.0, repr=False, compare=False)
 
     @property
     def active(self) -> bool:
@@ -59,12 +64,29 @@ class Fault:
         )
 
     def take(self) -> bool:
-        """Count one hit if the fault is still active; False when it is over."""
+        """Count one hit if the fault is still active (and, for a quota, the call is over the rate); False when
+        it does not answer this call."""
         with self._lock:
             if not self.active:
                 return False
+            if self.per_second is not None and self._within_quota():
+                self.passed += 1
+                return False
             self.hits += 1
             return True
+
+    def _within_quota(self) -> bool:
+        assert self.per_second is not None
+        now = time.monotonic()
+        capacity = max(1.0, self.per_second)
+        if self._tokens < 0:
+            self._tokens, self._refilled = capacity, now
+        self._tokens = min(capacity, self._tokens + (now - self._refilled) * self.per_second)
+        self._refilled = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
 
 
 class FaultPlan:

@@ -6,6 +6,9 @@ the ``Action`` form field, or the method and first path segment of a REST call) 
 function's sandbox, when the request's user agent carries the sandbox's ``app/<id>`` (the runtime
 sets ``AWS_SDK_UA_APP_ID`` per sandbox), or the emulator itself. Then:
 
+- the network (``tools.emulator.network``): a call from a function in a VPC to a service it has no path
+  to (no endpoint, no route, no security group rule) is held unanswered, as AWS drops the connection
+  attempt, until the caller gives up (its client's timeout, or its sandbox's);
 - fault injection (``tools.emulator.faults``): a matching fault answers with an AWS error instead of
   moto, or lets the call reach moto and then kills the calling sandbox;
 - concurrency: calls run in parallel (moto's DynamoDB actions take their own lock:
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import io
 import re
+import select
+import socket
 import threading
 import time
 from collections import Counter
@@ -34,6 +39,7 @@ StartResponse = Callable[..., Any]
 App = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _APP_ID = re.compile(r"\bapp/([\w.\-]+)")
+HOLD_LIMIT_S = 900.0  # the longest a call without a network path is held (Lambda's longest timeout)
 
 
 class Request:
@@ -90,14 +96,26 @@ class MotoGateway:
         self._apps: dict[str, Any] = {}  # X-Amz-Target prefix -> moto's application for that service
         self._callers: Callable[[str], str | None] = lambda app_id: None
         self._crash: Callable[[str], None] = lambda app_id: None
+        self._blocked: Callable[[str, str], str | None] = lambda function, service: None
+        self._released = threading.Event()  # set when the runtime detaches: held calls end
         self.timings = TIMINGS
 
-    def attach_runtime(self, callers: Callable[[str], str | None], crash: Callable[[str], None]) -> None:
-        """Name callers by their sandbox id, and kill a sandbox for a fault (``LocalCloud`` does this)."""
+    def attach_runtime(
+        self,
+        callers: Callable[[str], str | None],
+        crash: Callable[[str], None],
+        blocked: Callable[[str, str], str | None] | None = None,
+    ) -> None:
+        """Name callers by their sandbox id, kill a sandbox for a fault, and hold the calls a function has no
+        network path for (``blocked(function, service)`` says why, or None) (``LocalCloud`` does this)."""
         self._callers, self._crash = callers, crash
+        self._blocked = blocked or (lambda function, service: None)
+        self._released.clear()
 
     def detach_runtime(self) -> None:
         self._callers, self._crash = (lambda app_id: None), (lambda app_id: None)
+        self._blocked = lambda function, service: None
+        self._released.set()
         self.faults.clear()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
@@ -105,6 +123,8 @@ class MotoGateway:
             with self._serial:
                 return iter(self._exclusive_call(environ, start_response))
         request = Request(environ, self._callers)
+        if request.caller is not None and self._blocked(request.caller, request.service) is not None:
+            return self._hold(environ, start_response)
         if request.caller is not None:
             fault = self.faults.take(request.service, request.action, request.caller, after=False)
             if fault is not None:
@@ -127,6 +147,24 @@ class MotoGateway:
             ):
                 self._crash_caller(environ)
         return iter(chunks)
+
+    def _hold(self, environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+        """Answer nothing until the caller hangs up (its client timed out, or its sandbox was killed), as a
+        connection attempt with no route is never answered on AWS; then close the connection."""
+        connection = environ.get("werkzeug.socket")
+        deadline = time.monotonic() + HOLD_LIMIT_S
+        while time.monotonic() < deadline and not self._released.is_set():
+            if connection is None:
+                self._released.wait(0.5)
+                continue
+            try:
+                readable, _, _ = select.select([connection], [], [], 0.5)
+                if readable and not connection.recv(1, socket.MSG_PEEK):
+                    break  # the caller closed its end
+            except (OSError, ValueError):
+                break
+        start_response("504 Gateway Timeout", [("Content-Type", "text/plain"), ("Connection", "close")])
+        return iter([b""])
 
     def _backend_app(self, environ: dict[str, Any]) -> App:
         """moto's application for the request's service. moto's dispatcher works it out from the host,

@@ -26,12 +26,13 @@ from typing import Any, Self, TypeVar
 
 import boto3
 
-from tools.emulator import inprocess
+from tools.emulator import inprocess, moto_dynamodb
 from tools.emulator.faults import Fault
 from tools.emulator.integrations import INTEGRATIONS, Context, Integration
 from tools.emulator.integrations.async_invoke import AsyncInvocations
 from tools.emulator.integrations.rest_api import RestApis
 from tools.emulator.integrations.schedules import Schedules
+from tools.emulator.network import Network
 from tools.emulator.runtime import LambdaRuntime
 from tools.emulator.topology import Topology, read_topology
 
@@ -91,7 +92,8 @@ class LocalCloud:
 
     ``aws`` is the running ``LocalAWS``; ``time_scale`` divides AWS's waiting times (SQS visibility
     timeout, retry back-off); ``schedule_time_scale`` divides schedule rates (None: schedules run
-    only when triggered).
+    only when triggered); ``index_lag_s``: how far behind the table each global secondary index is, at
+    most (a new entry shows after a random time up to it; 0: at once); ``max_sandboxes``: per function.
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class LocalCloud:
         schedule_time_scale: float | None = DEFAULT_TIME_SCALE,
         api_port: int = 0,
         max_sandboxes: int = 4,
+        index_lag_s: float = 0.0,
     ) -> None:
         self.aws = aws
         self.endpoint = aws.endpoint
@@ -115,9 +118,11 @@ class LocalCloud:
         self.schedule_time_scale = schedule_time_scale
         self.api_port = api_port
         self.max_sandboxes = max_sandboxes
+        self.index_lag_s = index_lag_s
         self.session = EndpointSession(self.endpoint, self.region)
         self.topology: Topology | None = None
         self.runtime: LambdaRuntime | None = None
+        self.network: Network | None = None
         self.ctx: Context | None = None
         self.integrations: list[Integration] = []
         self._started: list[Integration] = []
@@ -138,6 +143,7 @@ class LocalCloud:
         self.close()
 
     def start(self) -> None:
+        moto_dynamodb.set_index_lag(self.index_lag_s)
         topology = self.topology = read_topology(self.session, self.outputs)
         detach_moto_mappings(topology.account, topology.region)
         aws_env = {
@@ -147,7 +153,8 @@ class LocalCloud:
             "AWS_SESSION_TOKEN": TEST_CREDENTIAL,
         }
         self.runtime = LambdaRuntime(topology, aws_env, self.log_dir, max_sandboxes=self.max_sandboxes)
-        self.gateway.attach_runtime(self.runtime.caller, self.runtime.crash)
+        self.network = Network(self.session, topology.functions)
+        self.gateway.attach_runtime(self.runtime.caller, self.runtime.crash, self.network.blocked)
         self.runtime.warm()
         self.ctx = Context(
             session=self.session,
@@ -174,6 +181,7 @@ class LocalCloud:
         if self.runtime is not None:
             self.runtime.close()
         self.gateway.detach_runtime()
+        moto_dynamodb.set_index_lag(0.0)
 
     # -- what callers use ----------------------------------------------------------------------------
 
@@ -229,6 +237,16 @@ class LocalCloud:
     def client(self, service: str) -> Any:
         return self.session.client(service)
 
+    def mail(self) -> list[Any]:
+        """The e-mails SNS has sent in the deployment's account and region (subscription confirmations,
+        with the link and token to confirm them), oldest first: there is no mail server."""
+        from moto.sns.models import sns_backends
+
+        from tools.emulator.moto_sns import confirmation_mails
+
+        assert self.topology is not None
+        return confirmation_mails(sns_backends[self.topology.account][self.region])
+
     # -- fault injection -----------------------------------------------------------------------------
 
     def fail(
@@ -258,6 +276,23 @@ class LocalCloud:
         )
         return self.gateway.faults.add(fault)
 
+    def throttle(
+        self, service: str, action: str | None = None, *, per_second: float, function: str | None = None
+    ) -> Fault:
+        """A quota, as AWS enforces one per account and region (Parameter Store: about 40 requests a second by
+        default): the functions' calls to ``service`` beyond ``per_second`` get ``ThrottlingException`` (400) until
+        ``clear_fault``; the fault counts the calls it refused (``hits``) and let through (``passed``)."""
+        fault = Fault(
+            service=service,
+            action=action,
+            function=self._function_name(function),
+            error="ThrottlingException",
+            status=400,
+            message="Rate exceeded",
+            per_second=per_second,
+        )
+        return self.gateway.faults.add(fault)
+
     def crash_after(self, service: str, action: str, *, function: str | None = None, times: int = 1) -> Fault:
         """The next ``times`` successful ``action`` calls of a function reach moto and get their answer,
         then the calling sandbox is killed (the invocation fails with ``Runtime.ExitError``)."""
@@ -281,6 +316,12 @@ class LocalCloud:
             yield fault
         finally:
             self.clear_fault(fault)
+
+    def set_index_lag(self, max_s: float, seed: int = 0) -> None:
+        """From now on, each new entry of a global secondary index shows in queries after up to ``max_s``
+        seconds (0: at once), as AWS's eventually consistent indexes do (``tools.emulator.moto_dynamodb``)."""
+        self.index_lag_s = max_s
+        moto_dynamodb.set_index_lag(max_s, seed)
 
     def calls(self, service: str, action: str | None = None, *, function: str | None = None) -> int:
         """Calls of the functions (or of one) that moto answered with success, e.g. ``calls("sns", "Publish")``."""
@@ -312,6 +353,11 @@ class LocalCloud:
     def errors(self) -> list[str]:
         """Failures of the emulator's own machinery (not of the functions)."""
         return [error for integration in self.integrations for error in integration.errors()]
+
+    def network_failures(self) -> list[str]:
+        """Calls a function in a VPC made to a service it has no path to (held unanswered, as on AWS): which
+        function, which service, why (``tools.emulator.network``). A deployment that works has none."""
+        return self.network.failures() if self.network is not None else []
 
     def wait_idle(self, quiet_s: float = 1.0, timeout_s: float = 120.0) -> bool:
         """Wait until nothing has moved for ``quiet_s`` (counted from this call at the earliest, so

@@ -10,17 +10,21 @@ backends: servers started in the same process share it (use different suffixes t
 
 The server starts with the public parameters the configuration reads (``seed_public_parameters``): AWS
 publishes the Powertools layer ARN of each release under ``/aws/service/powertools/...``, and moto
-refuses names under ``/aws`` through its API, so they go straight into moto's SSM backend. Two moto gaps
+refuses names under ``/aws`` through its API, so they go straight into moto's SSM backend. Three moto gaps
 are closed before the server starts (``patch_moto``):
 
 - SQS keeps a queue's RedriveAllowPolicy but never returns it, and the AWS provider waits for it to read
   back (the apply hangs on every dead-letter queue);
 - S3 ignores the conditions of a bucket policy's Deny, so the TLS-only statement (Deny when
   ``aws:SecureTransport`` is false) refuses every request. The emulator's plain HTTP stands in for
-  AWS's HTTPS endpoints: such statements never apply to its requests.
+  AWS's HTTPS endpoints: such statements never apply to its requests;
+- API Gateway returns a REST API's resource policy JSON-escaped (``{\"Version\":...}`` once the response
+  is parsed), and the AWS provider unescapes what it reads back; moto returned it as stored, and the
+  provider failed on it (``aws_api_gateway_rest_api_policy``).
 
 Every request passes through the moto gateway (``aws.gateway``, ``tools.emulator.gateway``), and
-moto's DynamoDB runs with the emulator's patches (``tools.emulator.moto_dynamodb``).
+moto's DynamoDB runs with the emulator's patches (``tools.emulator.moto_dynamodb``), moto's SNS keeps
+e-mail subscriptions pending until they are confirmed with the mailed token (``tools.emulator.moto_sns``).
 """
 
 from __future__ import annotations
@@ -57,9 +61,10 @@ def _denies_insecure_transport_only(statement: dict) -> bool:
 
 
 def patch_moto() -> None:
-    """Close the two moto gaps the Terraform configuration runs into (module docstring). Idempotent."""
+    """Close the three moto gaps the Terraform configuration runs into (module docstring). Idempotent."""
     import json
 
+    from moto.apigateway.models import RestAPI
     from moto.iam.access_control import IAMPolicy, PermissionResult
     from moto.s3.models import FakeBucket
     from moto.sqs.models import Queue
@@ -67,6 +72,18 @@ def patch_moto() -> None:
     if "RedriveAllowPolicy" not in Queue.BASE_ATTRIBUTES:
         Queue.BASE_ATTRIBUTES.append("RedriveAllowPolicy")
         Queue.redrive_allow_policy = None  # type: ignore[attr-defined]  # a queue created without one
+
+    if not getattr(RestAPI.to_dict, "escapes_policy", False):
+        stored_form = RestAPI.to_dict
+
+        def to_dict(self: RestAPI) -> dict[str, Any]:
+            described = stored_form(self)
+            if described.get("policy"):
+                described["policy"] = json.dumps(described["policy"])[1:-1]  # as API Gateway answers it
+            return described
+
+        to_dict.escapes_policy = True  # type: ignore[attr-defined]
+        RestAPI.to_dict = to_dict  # type: ignore[method-assign]
 
     if getattr(FakeBucket.get_permission, "secure_transport", False):
         return
@@ -176,11 +193,13 @@ class LocalAWS:
         try:
             from moto.server import ThreadedMotoServer
 
-            from tools.emulator import moto_dynamodb
+            from tools.emulator import moto_dynamodb, moto_read_backs, moto_sns
         except ImportError:
             raise ToolError("moto is not installed: run `make venv` (or pip install -e '.[emulator]')") from None
         patch_moto()
+        moto_sns.patch_moto_sns()
         moto_dynamodb.install()
+        moto_read_backs.install()
         if not self.log_requests:
             # werkzeug logs one line per request (hundreds during an apply) unless told otherwise.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)

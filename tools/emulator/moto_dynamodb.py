@@ -36,6 +36,12 @@ went"). Each patch keeps moto's behaviour and answers; only the cost changes.
    works on the tables and turns its answer into plain data, not while moto parses the request or
    serialises the response (most of a call's time), so calls queue for a shorter time.
 
+And one behaviour moto lacks: a **global secondary index that lags** (``set_index_lag``). On AWS a GSI is
+eventually consistent: a write shows in it after a delay (usually well under a second, longer under load).
+With a lag set, each item that enters an index partition stays out of that index's query answers for a
+random time up to the lag (seeded: the same writes lag the same way); the base table is unaffected. Off
+(0) by default. Only new entries lag: an item changed in place shows its new attributes at once.
+
 Concurrency: the patches rely on patch 7: one DynamoDB or DynamoDB Streams action at a time.
 """
 
@@ -44,6 +50,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import random
 import threading
 import time
 import weakref
@@ -82,6 +89,33 @@ LOCK = threading.RLock()  # held by every DynamoDB and DynamoDB Streams action (
 
 # -- 2. partition maps --------------------------------------------------------------------------------
 
+
+class IndexLag:
+    """How long a new entry takes to show in a global secondary index: up to ``max_s``, at random (seeded)."""
+
+    def __init__(self) -> None:
+        self.max_s = 0.0
+        self._random = random.Random(0)
+
+    def set(self, max_s: float, seed: int = 0) -> None:
+        if max_s < 0:
+            raise ValueError(f"an index lag is at least 0 seconds, got {max_s}")
+        self.max_s = max_s
+        self._random = random.Random(seed)
+
+    def delay(self) -> float:
+        return self._random.uniform(0, self.max_s) if self.max_s else 0.0
+
+
+INDEX_LAG = IndexLag()
+
+
+def set_index_lag(max_s: float, seed: int = 0) -> None:
+    """From now on, each new entry of a global secondary index shows in queries after up to ``max_s`` seconds."""
+    with LOCK:
+        INDEX_LAG.set(max_s, seed)
+
+
 PrimaryKey = tuple[DynamoType, DynamoType | None]
 # moto's ``Table.items``: hash key -> Item, or hash key -> {range key -> Item} when the table has a range
 # key. moto annotates only the second shape, so the code here reads it through this alias.
@@ -96,11 +130,12 @@ class _Partitions:
         self.items_id = id(table.items)
         self.by_value: dict[DynamoType, dict[PrimaryKey, Item]] = {}
         self.value_of: dict[PrimaryKey, DynamoType] = {}
+        self.visible_at: dict[PrimaryKey, float] = {}  # entries that do not show in queries yet (IndexLag)
         for item in _all_items_unsorted(table):
-            self.update((item.hash_key, item.range_key), item)
+            self.update((item.hash_key, item.range_key), item, lag=False)
 
-    def update(self, key: PrimaryKey, item: Item | None) -> None:
-        """``item`` is now stored under ``key`` (None: nothing is)."""
+    def update(self, key: PrimaryKey, item: Item | None, lag: bool = True) -> None:
+        """``item`` is now stored under ``key`` (None: nothing is); a new entry shows after ``INDEX_LAG``."""
         old = self.value_of.pop(key, None)
         if old is not None:
             bucket = self.by_value.get(old)
@@ -109,12 +144,26 @@ class _Partitions:
                 if not bucket:
                     del self.by_value[old]
         value = item.attrs.get(self.attribute) if item is not None else None
-        if value is not None:
-            self.value_of[key] = value
-            self.by_value.setdefault(value, {})[key] = item  # type: ignore[assignment]
+        if value is None:
+            self.visible_at.pop(key, None)
+            return
+        self.value_of[key] = value
+        self.by_value.setdefault(value, {})[key] = item  # type: ignore[assignment]
+        if old is None or old != value:  # a new entry of this partition (an item changed in place keeps its visibility)
+            delay = INDEX_LAG.delay() if lag else 0.0
+            if delay:
+                self.visible_at[key] = time.monotonic() + delay
+            else:
+                self.visible_at.pop(key, None)
 
     def get(self, value: DynamoType) -> list[Item]:
-        return list(self.by_value.get(value, {}).values())
+        entries = self.by_value.get(value, {})
+        if not self.visible_at:
+            return list(entries.values())
+        now = time.monotonic()
+        for key in [k for k, at in self.visible_at.items() if at <= now]:
+            del self.visible_at[key]
+        return [item for key, item in entries.items() if key not in self.visible_at]
 
 
 _partitions: weakref.WeakKeyDictionary[Table, dict[str, _Partitions]] = weakref.WeakKeyDictionary()

@@ -2,15 +2,20 @@
 
 Every REST API of the deployment is served (an API belongs to it when an integration or an authorizer of the API
 invokes one of its functions), each stage on a port of its own. For each request, in API Gateway's order: route
-(``/<stage>/<resource path>``, else 403 "Missing Authentication Token"), the method's Lambda authorizer when its
-authorization is ``CUSTOM`` (``authorizers.py``: 401, 403 or 500 as API Gateway answers, the result cached by
-identity source), API key (``x-api-key`` must be an enabled key of a usage plan on this stage,
-else 403 "Forbidden"), throttling (the usage plan's token bucket per key and its quota, then the
+(``/<stage>/<resource path>``, the most specific resource first, else 403 "Missing Authentication Token"),
+authorization (for a ``CUSTOM`` method: its Lambda authorizer, ``authorizers.py``: 401, 403 or 500 as API Gateway
+answers, the result cached by identity source; for an ``AWS_IAM`` method: the SigV4 signature, checked by
+``tools.emulator.sigv4`` with the secret of the access key from moto's IAM and STS, then the API's
+resource policy and the caller's IAM policies, ``tools.emulator.iam``; 403 "Missing Authentication
+Token", "The request signature we calculated does not match...", "Signature expired...", "The
+security token included in the request is invalid.", "... is expired", or "User: ... is not
+authorized to perform: execute-api:Invoke ..."; for a method without authorization, a resource
+policy still needs an explicit allow), API key (``x-api-key`` must be an enabled key of a usage plan
+on this stage, else 403 "Forbidden"), throttling (the usage plan's token bucket per key and its quota, then the
 stage's bucket: 429 "Too Many Requests" / "Limit Exceeded"), body validation against the deployed
 request model when the method's validator asks for it (JSON Schema draft-04: 400 "Invalid request
 body"), then the ``AWS_PROXY`` integration: a REST API proxy (payload v1) event to the function,
-whose ``statusCode``/``headers``/``multiValueHeaders``/``body`` become the response (each value of a
-multi-value header its own header line, as ``Set-Cookie`` needs). A function error is 502 "Internal
+whose ``statusCode``/``headers``/``body`` become the response. A function error is 502 "Internal
 server error", a function timeout or an integration over 29 s is 504 "Endpoint request timed out".
 Error bodies follow the deployed gateway responses when the API defines any.
 """
@@ -33,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from jsonschema import Draft4Validator
 
+from tools.emulator import iam, sigv4
 from tools.emulator.integrations.authorizers import Authorizer, AuthorizerError, Authorizers
 from tools.emulator.integrations.authorizers import Request as AuthorizerRequest
 from tools.emulator.integrations.base import Context, Integration
@@ -44,6 +50,12 @@ INTEGRATION_TIMEOUT_S = 29
 # API Gateway's default gateway responses (status, message) by response type.
 DEFAULT_RESPONSES = {
     "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "INVALID_SIGNATURE": (403, sigv4.MISMATCH),
+    "EXPIRED_TOKEN": (403, sigv4.EXPIRED_TOKEN),
+    "ACCESS_DENIED": (403, "Forbidden"),
+    # AWS documents no gateway response type for an unknown access key: API Gateway answers it with
+    # a 403 UnrecognizedClientException; here it is the default 4XX response, with that status.
+    "DEFAULT_4XX": (403, sigv4.INVALID_TOKEN),
     "INVALID_API_KEY": (403, "Forbidden"),
     "THROTTLED": (429, "Too Many Requests"),
     "QUOTA_EXCEEDED": (429, "Limit Exceeded"),
@@ -51,7 +63,6 @@ DEFAULT_RESPONSES = {
     "INTEGRATION_FAILURE": (502, "Internal server error"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
     "UNAUTHORIZED": (401, "Unauthorized"),
-    "ACCESS_DENIED": (403, "User is not authorized to access this resource with an explicit deny"),
     "AUTHORIZER_FAILURE": (500, "Internal server error"),
     "AUTHORIZER_CONFIGURATION_ERROR": (500, "Internal server error"),
 }
@@ -63,13 +74,13 @@ class Route:
     resource_id: str
     path: str  # resource path template, e.g. /transactions
     method: str
+    authorization: str  # NONE, AWS_IAM or CUSTOM (a Lambda authorizer; Cognito user pool authorizers are not emulated)
     api_key_required: bool
     validate_body: bool
     request_schema: dict[str, Any] | None
     integration_type: str
     function_arn: str | None
-    authorization_type: str = "NONE"
-    authorizer_id: str | None = None
+    authorizer_id: str | None = None  # a CUSTOM method's authorizer
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,7 @@ class RestApi:
     api_keys: dict[str, str]  # key value -> key id (enabled keys of this stage's usage plans)
     usage_plans: tuple[UsagePlan, ...]
     gateway_responses: dict[str, dict[str, Any]]  # responseType -> {statusCode, responseTemplates}
+    policy: str | None = None  # the resource policy document, as stored
     authorizers: dict[str, Authorizer] = field(default_factory=dict)  # by id
 
     def function_arns(self) -> set[str]:
@@ -141,12 +153,12 @@ def read_api(session: Any, api_id: str, stage_name: str) -> RestApi:
                     resource_id=resource["id"],
                     path=resource["path"],
                     method=method_name,
+                    authorization=method.get("authorizationType") or "NONE",
                     api_key_required=bool(method.get("apiKeyRequired")),
                     validate_body=bool(validator.get("validateRequestBody")),
                     request_schema=json.loads(schema) if isinstance(schema, str) else schema,
                     integration_type=integration.get("type", ""),
                     function_arn=_lambda_arn_from_uri(integration.get("uri", "")),
-                    authorization_type=method.get("authorizationType") or "NONE",
                     authorizer_id=method.get("authorizerId"),
                 )
             )
@@ -194,6 +206,7 @@ def read_api(session: Any, api_id: str, stage_name: str) -> RestApi:
         api_keys=keys,
         usage_plans=tuple(plans),
         gateway_responses=responses,
+        policy=api.get("policy") or None,
         authorizers=authorizers,
     )
 
@@ -239,10 +252,27 @@ class Quota:
 
 
 class GatewayError(Exception):
-    def __init__(self, response_type: str, detail: str = "") -> None:
+    """An answer API Gateway gives itself. ``message`` replaces the response type's default message
+    (the signature checks' own texts); ``error_type`` the ``x-amzn-ErrorType`` header."""
+
+    def __init__(
+        self, response_type: str, detail: str = "", *, message: str | None = None, error_type: str | None = None
+    ) -> None:
         super().__init__(response_type)
         self.response_type = response_type
         self.detail = detail
+        self.message = message
+        self.error_type = error_type
+
+
+# How each failed signature check is answered: the gateway response type and x-amzn-ErrorType.
+SIGNATURE_ANSWERS = {
+    "missing": ("MISSING_AUTHENTICATION_TOKEN", "MissingAuthenticationTokenException"),
+    "incomplete": ("INVALID_SIGNATURE", "IncompleteSignatureException"),
+    "signature": ("INVALID_SIGNATURE", "InvalidSignatureException"),
+    "unrecognized": ("DEFAULT_4XX", "UnrecognizedClientException"),
+    "expired_token": ("EXPIRED_TOKEN", "ExpiredTokenException"),
+}
 
 
 class FrontDoor:
@@ -256,13 +286,15 @@ class FrontDoor:
         # API Gateway matches the most specific resource: literal paths before {param} ones, a greedy {param+} last.
         ordered = sorted(api.routes, key=lambda r: (r.path.count("+}"), r.path.count("{"), -r.path.count("/")))
         self._routes = [(self._path_regex(r.path), r) for r in ordered]
+        self.authorizers = Authorizers(api.authorizers, runtime)
+        self._api_arn = f"arn:aws:execute-api:{region}:{account}:{api.id}"
+        self._policy = iam.ResourcePolicy.parse(api.policy, self._api_arn)
         self._stage_bucket = TokenBucket(api.stage_rate, api.stage_burst or 0) if api.stage_rate is not None else None
         self._key_plans = {key_id: plan for plan in api.usage_plans for key_id in plan.key_ids}
         self._key_buckets: dict[str, TokenBucket] = {}
         self._quotas: dict[str, Quota] = {}
         self._lock = threading.Lock()
         self._validators: dict[str, Draft4Validator] = {}
-        self.authorizers = Authorizers(api.authorizers, runtime)
         self.counts: dict[int, int] = {}
         self._invoke_s = threading.local()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
@@ -323,11 +355,13 @@ class FrontDoor:
         path = parts.path[len(stage_prefix) :] or "/"
         route, path_params = self._route(method, path)
         lower = {k.lower(): v for k, v in headers.items()}
-        event = self._proxy_event(
-            route, method, path, parts.query, headers, body, source_ip, request_id, None, path_params
-        )
-        if route.authorization_type == "CUSTOM":  # the authorizer runs before the API key check and throttling
-            event["requestContext"]["authorizer"] = self._authorize(route, method, path, lower, event)
+        caller = self._authorize(route, method, path, raw_path, headers, body, source_ip)
+        authorized = None
+        if route.authorization == "CUSTOM":  # the Lambda authorizer, before the API key check and throttling
+            seen = self._proxy_event(
+                route, method, path, parts.query, headers, body, source_ip, request_id, None, path_params
+            )
+            authorized = self._run_authorizer(route, method, path, lower, seen)
         key_id = None
         if route.api_key_required:
             key_id = self.api.api_keys.get(lower.get("x-api-key", ""))
@@ -338,8 +372,11 @@ class FrontDoor:
             self._validate(route, body)
         if route.integration_type != "AWS_PROXY" or not route.function_arn:
             raise GatewayError("INTEGRATION_FAILURE", f"integration {route.integration_type} is not emulated")
-        if key_id:
-            event["requestContext"]["identity"].update(apiKey=lower.get("x-api-key"), apiKeyId=key_id)
+        event = self._proxy_event(
+            route, method, path, parts.query, headers, body, source_ip, request_id, key_id, path_params, caller
+        )
+        if authorized is not None:
+            event["requestContext"]["authorizer"] = authorized
         invoked = time.perf_counter()
         outcome = self.runtime.invoke(route.function_arn, event)
         self._invoke_s.seconds += time.perf_counter() - invoked
@@ -351,25 +388,63 @@ class FrontDoor:
             raise GatewayError("INTEGRATION_TIMEOUT")
         return self._proxy_response(outcome.result)
 
-    def _authorize(
-        self, route: Route, method: str, path: str, headers: dict[str, str], event: dict[str, Any]
-    ) -> dict[str, Any]:
-        method_arn = f"arn:aws:execute-api:{self.region}:{self.account}:{self.api.id}/{self.api.stage}/{method}{path}"
-        request = AuthorizerRequest(method_arn, headers, event.get("queryStringParameters") or {}, {}, event)
-        invoked = time.perf_counter()
-        try:
-            return self.authorizers.authorize(route.authorizer_id, request)
-        except AuthorizerError as error:
-            raise GatewayError(error.response_type) from None
-        finally:
-            self._invoke_s.seconds += time.perf_counter() - invoked
-
     def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         for regex, route in self._routes:
             match = regex.match(path)
             if match and route.method in (method, "ANY"):
                 return route, match.groupdict()
         raise GatewayError("MISSING_AUTHENTICATION_TOKEN")
+
+    def _authorize(
+        self, route: Route, method: str, path: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> iam.Caller | None:
+        """The signing caller of an AWS_IAM method once it is authenticated and allowed; None for a
+        method without authorization (whose resource policy, if any, must still allow the request)."""
+        resource = f"{self._api_arn}/{self.api.stage}/{method}{path}"
+        if route.authorization != "AWS_IAM":
+            if self._policy is not None and self._policy.decision(None, resource, source_ip) != "allow":
+                raise GatewayError(
+                    "ACCESS_DENIED",
+                    message=f"User: anonymous is not authorized to perform: execute-api:Invoke on resource: {resource}",
+                    error_type="AccessDeniedException",
+                )
+            return None
+        host = next((v for k, v in headers.items() if k.lower() == "host"), "")
+        try:
+            secret = sigv4.verify(
+                method, host, raw_path, headers, body, lookup=iam.lookup, region=self.region, now=datetime.now(UTC)
+            )
+        except sigv4.SignatureError as error:
+            response_type, error_type = SIGNATURE_ANSWERS[error.kind]
+            raise GatewayError(response_type, message=error.message, error_type=error_type) from None
+        caller = secret.identity
+        assert isinstance(caller, iam.Caller)
+        refusal = iam.authorize(caller, resource, self._policy, self.account, source_ip)
+        if refusal is not None:
+            raise GatewayError(
+                "ACCESS_DENIED",
+                message=f"User: {caller.arn} is not authorized to perform: execute-api:Invoke on resource: "
+                f"{resource} {refusal}",
+                error_type="AccessDeniedException",
+            )
+        return caller
+
+    def _run_authorizer(
+        self, route: Route, method: str, path: str, headers: dict[str, str], event: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A CUSTOM method's Lambda authorizer (``authorizers.py``): the context it hands the integration."""
+        method_arn = f"{self._api_arn}/{self.api.stage}/{method}{path}"
+        request = AuthorizerRequest(method_arn, headers, event.get("queryStringParameters") or {}, {}, event)
+        invoked = time.perf_counter()
+        try:
+            return self.authorizers.authorize(route.authorizer_id, request)
+        except AuthorizerError as error:
+            denied = "User is not authorized to access this resource with an explicit deny"
+            raise GatewayError(
+                error.response_type, message=denied if error.response_type == "ACCESS_DENIED" else None
+            ) from None
+        finally:
+            self._invoke_s.seconds += time.perf_counter() - invoked
 
     def _throttle(self, key_id: str | None) -> None:
         if key_id and (plan := self._key_plans.get(key_id)) is not None:
@@ -416,6 +491,7 @@ class FrontDoor:
         request_id: str,
         key_id: str | None,
         path_params: dict[str, str],
+        caller: iam.Caller | None = None,
     ) -> dict[str, Any]:
         multi_query = parse_qs(query, keep_blank_values=True) if query else None
         multi_headers: dict[str, list[str]] = {}
@@ -455,10 +531,11 @@ class FrontDoor:
                     "userAgent": lower.get("user-agent"),
                     "apiKey": lower.get("x-api-key") if key_id else None,
                     "apiKeyId": key_id,
-                    "accountId": None,
-                    "caller": None,
-                    "user": None,
-                    "userArn": None,
+                    "accessKey": _access_key(lower.get("authorization")) if caller else None,
+                    "accountId": caller.account if caller else None,
+                    "caller": caller.user_id if caller else None,
+                    "user": caller.user_id if caller else None,
+                    "userArn": caller.arn if caller else None,
                 },
                 "domainName": f"{self.api.id}.execute-api.{self.region}.amazonaws.com",
                 "apiId": self.api.id,
@@ -470,7 +547,7 @@ class FrontDoor:
     @staticmethod
     def _proxy_response(result: Any) -> tuple[int, dict[str, Any], bytes]:
         """A proxy integration result; anything malformed is a 502, as API Gateway answers. A multi-value
-        header stays a list: each value is sent as its own header line."""
+        header stays a list: each value is sent as its own header line (several ``Set-Cookie``)."""
         if not isinstance(result, dict) or not isinstance(result.get("statusCode", 200), int):
             raise GatewayError("INTEGRATION_FAILURE", "Malformed Lambda proxy response")
         headers: dict[str, Any] = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
@@ -484,8 +561,9 @@ class FrontDoor:
 
     def _gateway_response(self, error: GatewayError, request_id: str) -> tuple[int, dict[str, Any], bytes]:
         status, message = DEFAULT_RESPONSES[error.response_type]
-        headers: dict[str, Any] = {"x-amzn-ErrorType": _error_type(error.response_type)}
-        family = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+        message = error.message or message
+        headers: dict[str, Any] = {"x-amzn-ErrorType": error.error_type or _error_type(error.response_type)}
+        family = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"  # the API's default response of the family
         deployed = self.api.gateway_responses.get(error.response_type) or self.api.gateway_responses.get(family) or {}
         template = (deployed.get("responseTemplates") or {}).get("application/json")
         if deployed.get("statusCode"):
@@ -539,9 +617,18 @@ class FrontDoor:
         return Handler
 
 
+def _access_key(authorization: str | None) -> str | None:
+    """The access key id of a SigV4 Authorization header (what API Gateway reports as identity.accessKey)."""
+    match = re.search(r"Credential=([^/,\s]+)/", authorization or "")
+    return match.group(1) if match else None
+
+
 def _error_type(response_type: str) -> str:
     return {
         "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+        "INVALID_SIGNATURE": "InvalidSignatureException",
+        "EXPIRED_TOKEN": "ExpiredTokenException",
+        "ACCESS_DENIED": "AccessDeniedException",
         "INVALID_API_KEY": "ForbiddenException",
         "THROTTLED": "TooManyRequestsException",
         "QUOTA_EXCEEDED": "LimitExceededException",
@@ -549,7 +636,6 @@ def _error_type(response_type: str) -> str:
         "INTEGRATION_FAILURE": "InternalServerErrorException",
         "INTEGRATION_TIMEOUT": "InternalServerErrorException",
         "UNAUTHORIZED": "UnauthorizedException",
-        "ACCESS_DENIED": "AccessDeniedException",
         "AUTHORIZER_FAILURE": "AuthorizerFailureException",
         "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
     }[response_type]

@@ -6,8 +6,9 @@
 # asked for); a 5xx alarm. The Lambda permissions live in the root module (they name both sides).
 
 locals {
-  api_name   = "fraud-console-${var.suffix}"
-  stage_name = var.suffix
+  api_name        = "fraud-console-${var.suffix}"
+  stage_name      = var.suffix
+  identity_source = "method.request.header.Cookie" # the session cookie travels in it
 
   # The routes served without a session: the sign-in page and the static files its pages need. Everything
   # else, "/" and the greedy "/{proxy+}" (every other path), is CUSTOM with the authorizer. Keyed by route, so a
@@ -118,7 +119,7 @@ resource "aws_api_gateway_authorizer" "session" {
   rest_api_id                      = aws_api_gateway_rest_api.this.id
   type                             = "REQUEST"
   authorizer_uri                   = var.authorizer_invoke_arn
-  identity_source                  = "method.request.header.Cookie"
+  identity_source                  = local.identity_source
   authorizer_result_ttl_in_seconds = var.authorizer_cache_seconds
 }
 
@@ -163,13 +164,16 @@ resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
   description = "Fraud console API definition"
 
+  # The configuration, not what the service reads back (it writes JSON and nulls its own way): an unchanged API
+  # never redeploys, and a plan right after an apply changes nothing.
   triggers = {
     redeployment = sha1(jsonencode({
-      resources  = [aws_api_gateway_resource.proxy.path_part, aws_api_gateway_resource.login.path_part, aws_api_gateway_resource.static_file.path_part]
-      methods    = { for k, m in aws_api_gateway_method.this : k => [m.authorization, m.authorizer_id] }
-      targets    = { for k, i in aws_api_gateway_integration.this : k => [i.type, i.uri] }
-      authorizer = [aws_api_gateway_authorizer.session.authorizer_uri, aws_api_gateway_authorizer.session.identity_source, aws_api_gateway_authorizer.session.authorizer_result_ttl_in_seconds]
-      errors     = { for k, r in aws_api_gateway_gateway_response.html : k => [r.status_code, r.response_templates, r.response_parameters] }
+      resources  = [for r in [aws_api_gateway_resource.proxy, aws_api_gateway_resource.login, aws_api_gateway_resource.static, aws_api_gateway_resource.static_file] : r.path_part]
+      methods    = local.methods
+      target     = var.console_invoke_arn
+      authorizer = [var.authorizer_invoke_arn, local.identity_source, var.authorizer_cache_seconds]
+      errors     = local.gateway_responses
+      headers    = local.gateway_headers
     }))
   }
 
@@ -177,7 +181,13 @@ resource "aws_api_gateway_deployment" "this" {
     create_before_destroy = true
   }
 
-  depends_on = [aws_api_gateway_integration.this]
+  # The triggers name the configuration of these, not the resources: deploy only once they exist.
+  depends_on = [
+    aws_api_gateway_integration.this,
+    aws_api_gateway_gateway_response.html,
+    aws_api_gateway_authorizer.session,
+    aws_api_gateway_resource.static_file,
+  ]
 }
 
 resource "aws_cloudwatch_log_group" "access" {
@@ -200,6 +210,7 @@ resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:Every page is per user and changes with each decision: responses must never be served from a cache.
   #checkov:skip=CKV2_AWS_29:A WAF web ACL is an account-level asset of the platform team; attach it with aws_wafv2_web_acl_association where one exists. The authorizer, throttling and the console's own checks bound abuse here.
   #checkov:skip=CKV2_AWS_51:Analysts authenticate with Cognito over TLS; mutual TLS needs a custom domain and a trust store the platform team provides.
+  #checkov:skip=CKV2_AWS_4:Execution logging is OFF: the requests carry the session cookie and analysts' notes, which an execution log line could quote; the JSON access log records every request without them.
   rest_api_id          = aws_api_gateway_rest_api.this.id
   deployment_id        = aws_api_gateway_deployment.this.id
   stage_name           = local.stage_name
@@ -224,8 +235,9 @@ resource "aws_api_gateway_method_settings" "all" {
 
   settings {
     metrics_enabled = true
-    # Errors only, and never the data: the requests carry the session cookie.
-    logging_level          = "ERROR"
+    # No execution log, as the transaction API: the requests carry the session cookie and analysts' notes, and
+    # an execution log line can quote a request. The access log stays (only $context values of a fixed alphabet).
+    logging_level          = "OFF"
     data_trace_enabled     = false
     throttling_rate_limit  = var.throttle_rate_limit
     throttling_burst_limit = var.throttle_burst_limit

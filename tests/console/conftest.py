@@ -16,6 +16,14 @@ from tests.unit.conftest import _fresh_clients, function_env, kit, lambda_contex
 SUFFIX = "e2e-console"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The e2e builders these tests reuse (tests/e2e/test_pipeline.py) mark their module with the e2e deployments;
+    # registered here too, for a run of tests/console alone.
+    config.addinivalue_line(
+        "markers", "deployments(*names): the e2e deployments (tests/e2e/conftest.py DEPLOYMENTS) a module runs on"
+    )
+
+
 @pytest.fixture(scope="module")
 def deployment(terraform_bin: str) -> Iterator[SimpleNamespace]:
     """The whole stack in the local cloud (environment e2e-console, the local profile): the pipeline, the console

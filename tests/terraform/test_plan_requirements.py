@@ -370,7 +370,11 @@ def test_prod_protects_its_tables_and_nothing_else_blocks_the_destroy_once_that_
         for attribute in ("deletion_protection_enabled", "deletion_protection")
         if r.get(attribute) is True
     }
-    assert protected == {"module.data.aws_dynamodb_table.transactions", "module.data.aws_dynamodb_table.state"}
+    assert protected == {
+        "module.data.aws_dynamodb_table.transactions",
+        "module.data.aws_dynamodb_table.state",
+        *(f"module.cases.aws_dynamodb_table.{table}" for table in ("cases", "labels", "lists")),
+    }
 
 
 def test_the_key_rotates(any_plan):

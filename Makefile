@@ -5,6 +5,7 @@
 #                             plan, IAM lint, apply (asks first)
 #   make replay ENV=<suffix>  re-drive the failure queues into the pipeline (DRY_RUN=1: only show)
 #   make subscriptions ENV=<suffix>  who the alert topics reach (confirm-subscription LINK=... confirms one)
+#   make labels ENV=<suffix> FILE=...   chargebacks and disputes into the labels; make lists, make quality
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -31,6 +32,8 @@ EMR    ?=
 LIVE   ?=
 CONFIRM ?=
 LINK ?=
+ARGS ?=
+CHECK ?=
 
 # tfvars flags: the profile, the alert addresses (kept for later renders) and KEY=VALUE overrides (SET="a=1 b=2").
 TFVARS_ARGS := $(if $(PROFILE),--profile $(PROFILE),) $(if $(ALERT_EMAIL),--alert-email $(ALERT_EMAIL),) \
@@ -38,7 +41,7 @@ TFVARS_ARGS := $(if $(PROFILE),--profile $(PROFILE),) $(if $(ALERT_EMAIL),--aler
 # The AWS provider's lock file for every platform a user or CI runs on (needs the registry).
 LOCK_PLATFORMS := linux_amd64 linux_arm64 darwin_amd64 darwin_arm64
 
-.PHONY: help venv test lint fmt demo package tfvars policy preflight plan deploy bootstrap state-bootstrap destroy output subscriptions confirm-subscription rules model train export features train-table train-at-scale replay docs lock simulate backtest bench clean
+.PHONY: help venv test lint fmt demo package tfvars policy preflight plan deploy bootstrap state-bootstrap destroy output subscriptions confirm-subscription rules model train export features train-table train-at-scale replay labels lists quality docs lock simulate backtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -125,6 +128,15 @@ train-at-scale: venv ## the whole training path in the local cloud, one command 
 
 replay: venv ## re-drive what ENV's failure and dead-letter queues hold, idempotently (DRY_RUN=1: show only)
 	$(PY) -m tools.deploy.replay --env $(ENV) $(if $(DRY_RUN),--dry-run,)
+
+labels: venv ## import chargebacks and disputes into ENV's labels (FILE=x.csv or x.jsonl; CHECK=1: check the file only)
+	$(PY) -m tools.cases.labels --env $(ENV) import $(FILE) $(if $(CHECK),--check,)
+
+lists: venv ## ENV's block and allow lists (no ARGS: show them; ARGS="add block device_id d-1 --reason '...'", remove, export, import)
+	$(PY) -m tools.cases.lists --env $(ENV) $(or $(ARGS),show)
+
+quality: venv ## precision per rule and model per week and recall from chargebacks, from ENV's cases and labels
+	$(PY) -m tools.cases.quality --env $(ENV)
 
 docs: venv ## regenerate the Inputs/Outputs tables of every module README from the .tf files
 	$(PY) -m tools.deploy.docs

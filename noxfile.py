@@ -9,7 +9,7 @@ import sys
 
 import nox
 
-nox.options.sessions = ["lint", "unit", "tools", "terraform", "policy", "quality", "training", "e2e"]
+nox.options.sessions = ["lint", "unit", "tools", "terraform", "policy", "quality", "training", "e2e", "console"]
 nox.options.error_on_external_run = False
 
 # The interpreter nox itself runs in: the project virtualenv, whether nox is called through make,
@@ -68,3 +68,11 @@ def training(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """The deployed pipeline end to end in the local emulator."""
     session.run(PYTHON, "-m", "pytest", "tests/e2e", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def console(session: nox.Session) -> None:
+    """The fraud team's loop: cases, lists, labels, quality, the console and its authorizer against moto, then the
+    whole stack in the local cloud and a headless Chromium driving the console (skips without Chromium on a
+    user's machine, fails in CI)."""
+    session.run(PYTHON, "-m", "pytest", "tests/console", *session.posargs)

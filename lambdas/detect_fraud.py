@@ -18,6 +18,11 @@ What scores: the rules document (``RULES_PARAMETER_NAME``) and, when the model p
 a shadow model and/or shadow rules document score beside it, logged and counted, never alerted
 (docs/model.md). A live model that cannot be used never drops a transaction: the last good model scores, else
 the rules alone, and ``ModelFallback`` is counted. The scoring itself is ``fraud.scoring.score``.
+
+The block and allow lists (``LISTS_TABLE_NAME``, ``fraud.lists``) apply after the score: their version is checked
+every ``LISTS_CACHE_SECONDS`` (one read) and every scored line names it (``list_version``) with the entries hit.
+A check that fails keeps the lists this sandbox has (``ListsFallback``); a sandbox that never read them fails the
+record, so the platform retries it rather than score without the team's block list.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from fraud.alerts import transaction_alert
 from fraud.config import EngineConfig, load_config
 from fraud.engine import Assessment, Engine
+from fraud.lists import EMPTY, Lists, ListSlot, ListStore
 from fraud.model import Model
 from fraud.model_store import ArtifactUnavailable, ModelSlot, ModelUnavailable, Pointer, parse_pointer
 from fraud.scoring import score
@@ -60,15 +66,18 @@ class Settings:
     model_parameter_name: str | None = None
     model_bucket: str | None = None
     shadow_rules_parameter_name: str | None = None
+    lists_table_name: str | None = None
+    lists_cache_seconds: int = field(default=60, metadata={"min": 0})
 
 
 @dataclass(frozen=True)
 class Scorers:
-    """What scores this invocation: the live engine and, when one is configured, the shadow engine."""
+    """What scores this invocation: the live engine and, when one is configured, the shadow engine, and the lists."""
 
     live: Engine
     shadow: Engine | None
     rules_parameter_version: str
+    lists: Lists = EMPTY
 
 
 @dataclass
@@ -83,6 +92,7 @@ class Resources:
     shadow_model: ModelSlot
     alerts: kit.IdempotentSender
     score_once: kit.Once
+    lists: ListSlot | None = None
     engines: dict[tuple[int, int], tuple[EngineConfig, Model | None, Engine]] = field(default_factory=dict)
     reported: dict[str, str | None] = field(default_factory=dict)  # the last model problem logged, per slot
 
@@ -130,7 +140,17 @@ class Resources:
         if pointer.shadow is not None or shadow_config is not None:
             shadow_model = self.model("shadow", pointer.shadow) if pointer.shadow is not None else live.model
             shadow = self.engine(shadow_config or config, shadow_model)  # type: ignore[arg-type]
-        return Scorers(live, shadow, rules_version)
+        return Scorers(live, shadow, rules_version, self.current_lists())
+
+    def current_lists(self) -> Lists:
+        """The lists this invocation scores with (none when the environment has no lists table)."""
+        if self.lists is None:
+            return EMPTY
+        lists, problem = self.lists.current()
+        if problem is not None:
+            kit.count("ListsFallback")
+            kit.logger.error(f"Lists unreadable: using version {lists.version}", extra={"reason": problem})
+        return lists
 
 
 def _shadow_rules(text: str | None) -> EngineConfig | None:
@@ -196,6 +216,9 @@ def resources() -> Resources:
             expires_after_seconds=SCORED_DEDUP_SECONDS,
         ),
     )
+    if settings.lists_table_name:
+        store = ListStore(kit.client("dynamodb"), settings.lists_table_name)
+        res.lists = ListSlot(store.version, store.snapshot, max_age_s=settings.lists_cache_seconds)
     kit.DocumentGroup(res.rules, res.pointer, res.shadow_rules)
     return res
 
@@ -273,7 +296,10 @@ def report_stream_lag(record: dict[str, Any]) -> None:
 
 def score_transaction(image: dict[str, Any], *, scorers: Scorers, res: Resources) -> str:
     """The scoring itself (``fraud.scoring.score``), its log line and the alert. Runs once per transaction id."""
-    scored = score(image, store=res.store, engine=scorers.live, shadow=scorers.shadow)
+    now_ms = int(time.time() * 1000)
+    scored = score(
+        image, store=res.store, engine=scorers.live, shadow=scorers.shadow, lists=scorers.lists, now_ms=now_ms
+    )
     transaction, assessment = scored.transaction, scored.assessment
     kit.count("Scored")
     line: dict[str, Any] = {
@@ -283,8 +309,12 @@ def score_transaction(image: dict[str, Any], *, scorers: Scorers, res: Resources
         "model_version": assessment.model_version or NO_MODEL,
         "rules_version": assessment.rules_version,
         "rules_parameter_version": scorers.rules_parameter_version,
+        "list_version": scored.list_version,
+        "reasons": list(assessment.codes),
         "history_items": scored.history_items,
     }
+    if scored.list_hits:
+        line["list_hits"] = [{"list": h.entry.list, "field": h.entry.field} for h in scored.list_hits]
     if scored.shadow is not None:
         line["shadow"] = _brief(scored.shadow)
         if scored.shadow.decision != assessment.decision:
@@ -294,9 +324,7 @@ def score_transaction(image: dict[str, Any], *, scorers: Scorers, res: Resources
         return assessment.decision
 
     kit.count("Suspicious")
-    alert = transaction_alert(
-        transaction, assessment, environment=res.settings.environment, now_ms=int(time.time() * 1000)
-    )
+    alert = transaction_alert(transaction, assessment, environment=res.settings.environment, now_ms=now_ms)
     res.alerts.send(alert)
     return assessment.decision
 
@@ -307,6 +335,7 @@ def _brief(assessment: Assessment) -> dict[str, Any]:
         "decision": assessment.decision,
         "model_version": assessment.model_version or NO_MODEL,
         "rules_version": assessment.rules_version,
+        "reasons": list(assessment.codes),
     }
 
 

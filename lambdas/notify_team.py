@@ -7,12 +7,17 @@ redelivered message whose alert was already published is not published again. De
 once: a sandbox that dies after ``Publish`` and before the idempotency record is saved publishes the
 alert again on the next delivery (docs/configuration.md "Failures"); the e-mail and the message
 attributes carry the alert id, so a duplicate is recognisable.
+
+Every alert opens a case (``CASES_TABLE_NAME``, ``fraud.cases``) before it is published, so the link the e-mail
+carries (``CONSOLE_URL``/cases/<alert id>) always leads to a case. The open is conditional on the alert id: a
+redelivered alert never opens a second case; a failed open fails the record, which comes back and is retried.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +25,8 @@ from typing import Any
 import handler_kit as kit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from fraud.alerts import email_subject, sns_message
+from fraud.alerts import case_url, email_subject, sns_message
+from fraud.cases import CaseStore, case_from_alert
 
 # No ``logger=`` argument: BatchProcessor only takes one since Powertools 3.3x, newer than the pinned
 # layer (AWSLambdaPowertoolsPythonV3 version 27), where it is a TypeError at import. Failures are
@@ -41,6 +47,8 @@ class InvalidAlert(ValueError):
 class Settings:
     state_table_name: str
     topic_arn: str
+    cases_table_name: str | None = None
+    console_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,8 @@ class Resources:
     sns: Any
     topic_arn: str
     publish_once: kit.Once
+    cases: CaseStore | None
+    console_url: str | None
 
 
 @functools.cache
@@ -64,6 +74,8 @@ def resources() -> Resources:
             table_name=settings.state_table_name,
             expires_after_seconds=PUBLISH_DEDUP_SECONDS,
         ),
+        cases=CaseStore(kit.client("dynamodb"), settings.cases_table_name) if settings.cases_table_name else None,
+        console_url=settings.console_url,
     )
 
 
@@ -110,9 +122,11 @@ def parse_alert(body: str) -> dict[str, Any]:
 
 def notify(record: Any) -> str:
     """Publish the alert in one SQS record; returns the SNS message id (or the one of a former publish)."""
+    res = resources()
     try:
         alert = parse_alert(record.body)
-        subject, message = email_subject(alert), sns_message(alert)
+        case = case_from_alert(alert, opened_at=int(time.time() * 1000))
+        subject, message = email_subject(alert), sns_message(alert, case_url(res.console_url, alert))
     except (KeyError, TypeError, ValueError) as error:  # InvalidAlert is a ValueError
         reason = (
             str(error)
@@ -124,7 +138,10 @@ def notify(record: Any) -> str:
         raise InvalidAlert(reason) from error
     with kit.logger.append_context_keys(alert_id=alert["alert_id"]):
         try:
-            message_id, _ = resources().publish_once(alert, subject=subject, message=message)
+            if res.cases is not None and res.cases.open(case):
+                kit.count("CasesOpened")
+                kit.logger.info("Case opened", extra={"case_id": case.case_id, "score": case.score})
+            message_id, _ = res.publish_once(alert, subject=subject, message=message)
         except Exception:
             kit.logger.exception("Alert not published", extra={"message_id": record.message_id})
             raise

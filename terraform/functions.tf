@@ -96,6 +96,8 @@ locals {
         SHADOW_RULES_PARAMETER_NAME = module.data.shadow_rules_parameter_name
         MODEL_PARAMETER_NAME        = module.models.model_parameter_name
         MODEL_BUCKET                = module.models.bucket_name
+        LISTS_TABLE_NAME            = module.cases.lists_table_name
+        LISTS_CACHE_SECONDS         = tostring(var.lists_cache_seconds)
       }
       key_services = ["dynamodb", "s3"]
       statements = concat(
@@ -131,6 +133,13 @@ locals {
             actions   = ["s3:GetObject"]
             resources = ["${module.models.bucket_arn}/models/*"]
           },
+          {
+            # The block and allow lists: the version counter (GetItem, every LISTS_CACHE_SECONDS) and the
+            # entries (Scan, when the version changed).
+            sid       = "ReadLists"
+            actions   = ["dynamodb:GetItem", "dynamodb:Scan"]
+            resources = [module.cases.lists_table_arn]
+          },
           local.send_alerts,
         ],
         # Direct mode: the event source mapping reads the stream with this role and sends the records
@@ -154,6 +163,8 @@ locals {
       environment = {
         STATE_TABLE_NAME = module.data.state_table_name
         TOPIC_ARN        = module.messaging.topic_arn
+        CASES_TABLE_NAME = module.cases.cases_table_name
+        CONSOLE_URL      = local.console_url
       }
       key_services = ["dynamodb", "sns"]
       statements = [
@@ -166,6 +177,13 @@ locals {
           sid       = "PublishNotifications"
           actions   = ["sns:Publish"]
           resources = [module.messaging.topic_arn]
+        },
+        {
+          # Every alert opens its case: the case and its "opened" event, two conditional Puts in one
+          # TransactWriteItems (authorised per item).
+          sid       = "OpenCases"
+          actions   = ["dynamodb:PutItem"]
+          resources = [module.cases.cases_table_arn]
         },
         local.use_state_table,
       ]
@@ -214,6 +232,64 @@ locals {
         local.read_hash_key,
         local.send_alerts,
       ]
+    }
+    console = {
+      environment = {
+        CASES_TABLE_NAME    = module.cases.cases_table_name
+        LABELS_TABLE_NAME   = module.cases.labels_table_name
+        LISTS_TABLE_NAME    = module.cases.lists_table_name
+        TABLE_NAME          = module.data.table_name
+        USER_INDEX_NAME     = module.data.user_index_name
+        USER_POOL_CLIENT_ID = module.cases.user_pool_client_id
+      }
+      key_services = ["dynamodb"]
+      # Sign-in (InitiateAuth, RespondToAuthChallenge), sign-out (GlobalSignOut) and MFA set-up are Cognito calls
+      # authorised by the user's credentials or tokens, not by this role: no statement for them.
+      statements = [
+        {
+          # Read a case and its trail (Query), open, assign, comment, decide (TransactWriteItems: Update of the
+          # case, Puts of events, ConditionChecks), the reveal settings (GetItem, PutItem), which cases exist
+          # (BatchGetItem, for the quality page).
+          sid       = "WorkCases"
+          actions   = ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+          resources = [module.cases.cases_table_arn]
+        },
+        {
+          sid       = "ReadCaseQueue"
+          actions   = ["dynamodb:Query"]
+          resources = [module.cases.cases_status_index_arn]
+        },
+        {
+          # A decision writes the analyst label (PutItem, in the decision's transaction); the quality page
+          # reads every label (Scan).
+          sid       = "WriteAndReadLabels"
+          actions   = ["dynamodb:PutItem", "dynamodb:Scan"]
+          resources = [module.cases.labels_table_arn]
+        },
+        {
+          # Entries and the version counter: a change is one TransactWriteItems (Put or Delete of the entry,
+          # Update of the counter); the page reads them (Scan, GetItem).
+          sid       = "EditLists"
+          actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem"]
+          resources = [module.cases.lists_table_arn]
+        },
+        {
+          # A case's transaction by id (to reveal or block one of its identifiers, the week of a chargeback's
+          # transaction) and the user's recent transactions.
+          sid       = "ReadTransactions"
+          actions   = ["dynamodb:Query"]
+          resources = [module.data.table_arn, module.data.user_index_arn]
+        },
+      ]
+    }
+    console-authorizer = {
+      environment = {
+        USER_POOL_ID        = module.cases.user_pool_id
+        USER_POOL_CLIENT_ID = module.cases.user_pool_client_id
+      }
+      # It reads the user pool's public key set over HTTPS (jwks.json), which needs no permission.
+      key_services = []
+      statements   = []
     }
   }
 

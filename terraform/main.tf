@@ -72,11 +72,13 @@ module "models" {
 module "training" {
   source = "../modules/training"
 
-  emr_max_vcpu     = var.training_emr_max_vcpu
-  enable_emr       = var.enable_training_emr
-  force_destroy    = !var.deletion_protection
-  kms_key_arn      = module.security.key_arn
-  labels_table_arn = null # the fraud team's labels table, once the stack has one (its output labels_table_name)
+  emr_max_vcpu  = var.training_emr_max_vcpu
+  enable_emr    = var.enable_training_emr
+  force_destroy = !var.deletion_protection
+  kms_key_arn   = module.security.key_arn
+  # The fraud team's labels (modules/cases, docs/labels.md), its ARN built from the table's name: known at plan,
+  # so the operator's policy is read at plan time (the table's own arn attribute is known only after apply).
+  labels_table_arn = "arn:${module.security.partition}:dynamodb:${var.region}:${module.security.account_id}:table/${module.cases.labels_table_name}"
   region           = var.region
   suffix           = var.suffix
   table_arn        = module.data.table_arn

@@ -49,6 +49,26 @@ output "api_url" {
   value       = module.api.transactions_url
 }
 
+output "cases_table_name" {
+  description = "Name of the cases table, fraud-cases-<suffix> (cases and their audit trails)."
+  value       = module.cases.cases_table_name
+}
+
+output "console_api_id" {
+  description = "Id of the console's REST API."
+  value       = module.console.api_id
+}
+
+output "console_stage_name" {
+  description = "Name of the console's stage (the suffix)."
+  value       = module.console.stage_name
+}
+
+output "console_url" {
+  description = "Base URL of the fraud console (the alert e-mails link to <console_url>/cases/<alert id>)."
+  value       = local.console_url
+}
+
 output "dashboard_name" {
   description = "Name of the environment's CloudWatch dashboard, fraud-pipeline-<suffix>."
   value       = aws_cloudwatch_dashboard.pipeline.dashboard_name
@@ -77,6 +97,16 @@ output "hash_key_parameter_name" {
 output "kms_key_arn" {
   description = "ARN of the environment's customer-managed KMS key."
   value       = module.security.key_arn
+}
+
+output "labels_table_name" {
+  description = "Name of the labels table, fraud-labels-<suffix> (hash transaction_id, range source): the labels contract, docs/labels.md."
+  value       = module.cases.labels_table_name
+}
+
+output "lists_table_name" {
+  description = "Name of the block and allow lists table, fraud-lists-<suffix>."
+  value       = module.cases.lists_table_name
 }
 
 output "model_bucket_name" {
@@ -152,4 +182,14 @@ output "training_job_role_arn" {
 output "training_operator_policy_arn" {
   description = "ARN of the managed policy a data team's role needs for make export and the EMR feature job."
   value       = module.training.operator_policy_arn
+}
+
+output "user_pool_client_id" {
+  description = "Id of the console's app client in the analysts' user pool."
+  value       = module.cases.user_pool_client_id
+}
+
+output "user_pool_id" {
+  description = "Id of the analysts' user pool (groups analysts and admins)."
+  value       = module.cases.user_pool_id
 }

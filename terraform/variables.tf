@@ -141,6 +141,41 @@ variable "artifacts_dir" {
   }
 }
 
+variable "console_mfa_configuration" {
+  description = "MFA of the analysts' user pool: OPTIONAL (each analyst may turn on an authenticator app in the console) or ON (required; the first sign-in sets it up)."
+  type        = string
+  default     = "OPTIONAL"
+  nullable    = false
+
+  validation {
+    condition     = contains(["OPTIONAL", "ON"], var.console_mfa_configuration)
+    error_message = "console_mfa_configuration must be \"OPTIONAL\" or \"ON\"."
+  }
+}
+
+variable "console_session_minutes" {
+  description = "Lifetime of a console session's access token in minutes (5-60); the sign-in itself lasts 12 hours through the refresh token."
+  type        = number
+  default     = 15
+  nullable    = false
+
+  validation {
+    condition     = var.console_session_minutes >= 5 && var.console_session_minutes <= 60 && floor(var.console_session_minutes) == var.console_session_minutes
+    error_message = "console_session_minutes must be a whole number from 5 to 60."
+  }
+}
+
+variable "console_url" {
+  description = "Base URL the alert e-mails link cases under (a custom domain of the console, e.g. https://fraud.example.com); null: the console stage's execute-api URL."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.console_url == null || can(regex("^https://[^/\\s]+(/[^\\s]*)?[^/]$", var.console_url))
+    error_message = "console_url must be an https:// URL without a trailing slash, e.g. https://fraud.example.com, or null."
+  }
+}
+
 variable "cost_center" {
   description = "Value of the CostCenter tag on every resource."
   type        = string
@@ -226,6 +261,18 @@ variable "kms_deletion_window_days" {
   validation {
     condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30 && floor(var.kms_deletion_window_days) == var.kms_deletion_window_days
     error_message = "kms_deletion_window_days must be a whole number of days from 7 to 30, e.g. 30."
+  }
+}
+
+variable "lists_cache_seconds" {
+  description = "How often detect-fraud checks the version of the block and allow lists, in seconds: a list change scores within this time, without a redeploy."
+  type        = number
+  default     = 60
+  nullable    = false
+
+  validation {
+    condition     = var.lists_cache_seconds >= 0 && var.lists_cache_seconds <= 60 && floor(var.lists_cache_seconds) == var.lists_cache_seconds
+    error_message = "lists_cache_seconds must be a whole number from 0 to 60 (a list change must score within a minute)."
   }
 }
 

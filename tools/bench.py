@@ -612,6 +612,83 @@ def card_numbers_report(result: dict) -> str:
     )
 
 
+def lists_section(args: argparse.Namespace) -> dict:
+    """The block and allow lists' cost per scored transaction, beside the engine's in the same passes: CPU of
+    ``Lists.hits`` and ``apply`` (the version check is per sandbox and period, not per transaction) with lists of
+    0, 100 and 10,000 entries, and the DynamoDB reads per transaction at a sandbox's rate."""
+    sys.path.insert(0, str(LAMBDAS))
+    from fraud.config import load_config
+    from fraud.engine import Engine
+    from fraud.history import InMemoryHistoryStore, Item
+    from fraud.lists import Lists, apply, entry
+
+    stream = synthetic_stream(args.list_transactions)
+    config = load_config()
+    engine, store = Engine(config), InMemoryHistoryStore(config)
+    items = [Item(t) for t in stream]
+    pairs = []
+    for item in items:  # histories once: the passes below time the engine and the lists alone
+        pairs.append((item, store.history_for(item)))
+        store.record(item)
+    assessments = [engine.assess(item, history) for item, history in pairs]
+    rng = random.Random(11)
+    users = sorted({t["user_id"] for t in stream})
+    sizes = (0, 100, 10_000)
+    lists = {}
+    for size in sizes:
+        entries = []
+        for i in range(size):  # block entries on identifiers the stream mostly does not hold, a few that it does
+            value = rng.choice(users) if i % 50 == 0 else f"u-unknown-{i}"
+            entries.append(entry("block", "user_id", value, reason="bench", by="bench", at=0, ref=f"r{i}"))
+        unique = {e.key: e for e in entries}
+        lists[size] = Lists(unique.values(), str(size))
+    now = max(t["timestamp"] for t in stream)
+
+    def engine_pass() -> None:
+        for item, history in pairs:
+            engine.assess(item, history)
+
+    def lists_pass(snapshot: Lists) -> Callable[[], None]:
+        def work() -> None:
+            for transaction, assessment in zip(stream, assessments, strict=True):
+                apply(assessment, snapshot.hits(transaction, now))
+
+        return work
+
+    works: dict[str, tuple[Callable[[], object], int]] = {"engine": (engine_pass, len(pairs))}
+    works.update({f"lists_{size}": (lists_pass(lists[size]), len(stream)) for size in sizes})
+    us = _best_us(works, args.list_rounds)
+    rate = args.list_sandbox_rate  # scored transactions a second in one sandbox
+    check_s = 60  # LISTS_CACHE_SECONDS (the default)
+    return {
+        "transactions": len(stream),
+        "cpu_us_per_transaction": {name: round(value, 2) for name, value in us.items()},
+        "ratio_to_engine": {f"lists_{s}": round(us[f"lists_{s}"] / us["engine"], 4) for s in sizes},
+        "reads": {
+            "version_checks_per_sandbox_per_minute": 60 / check_s,
+            "sandbox_transactions_per_second": rate,
+            "read_units_per_transaction": round(0.5 / (rate * check_s), 6),  # an eventually-consistent GetItem
+            "scan_on_change": "the lists' size / 4 KB read units per sandbox, once per version change",
+        },
+        "rounds": args.list_rounds,
+    }
+
+
+def lists_report(result: dict) -> str:
+    cpu, ratio = result["cpu_us_per_transaction"], result["ratio_to_engine"]
+    sizes = ", ".join(
+        f"{name.removeprefix('lists_')} entries {cpu[name]:.2f} us ({100 * ratio[name]:.2f} % of the engine)"
+        for name in ratio
+    )
+    reads = result["reads"]
+    return (
+        f"lists: CPU per scored transaction (best of {result['rounds']} interleaved passes over"
+        f" {result['transactions']:,}): engine {cpu['engine']:.1f} us; lookup and apply with {sizes};"
+        f" reads: one version check a minute per sandbox = {reads['read_units_per_transaction']} read units per"
+        f" transaction at {reads['sandbox_transactions_per_second']}/s per sandbox, plus a scan per change"
+    )
+
+
 def _emulator_run(args: argparse.Namespace) -> dict:
     from tools.emulator import bench
 
@@ -668,6 +745,7 @@ SECTIONS = (
         card_numbers_section,
         card_numbers_report,
     ),
+    Section("lists", "the block and allow lists' cost per scored transaction", lists_section, lists_report),
     Section(
         "emulator",
         "the local cloud end to end (minutes)",
@@ -709,6 +787,11 @@ def _parser() -> argparse.ArgumentParser:
         "--card-log-lines", type=int, default=2_000, help="card-numbers: log records (at most one per body)"
     )
     parser.add_argument("--card-rounds", type=int, default=7, help="card-numbers: timed passes, the best counts")
+    parser.add_argument("--list-transactions", type=int, default=20_000, help="lists: size of the synthetic stream")
+    parser.add_argument("--list-rounds", type=int, default=5, help="lists: timed passes, the best counts")
+    parser.add_argument(
+        "--list-sandbox-rate", type=float, default=10.0, help="lists: scored transactions a second per sandbox"
+    )
     for section in SECTIONS:
         if section.add_arguments is not None:
             section.add_arguments(parser)

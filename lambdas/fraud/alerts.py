@@ -103,6 +103,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def masked_transaction(txn: dict) -> dict:
+    """A transaction as an alert shows it: card, device and IP masked, the amount with 2 decimals, card numbers
+    replaced everywhere (the console shows the user's recent transactions this way)."""
+    return _masked_transaction(txn)
+
+
 def _masked_transaction(txn: dict) -> dict:
     out: dict[str, Any] = {}
     for key, value in txn.items():
@@ -201,9 +207,19 @@ def _when(ms: Any) -> str:
     return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def email_body(alert: dict) -> str:
-    """Readable text: what happened, the score, each reason, masked identifiers, what to do next."""
+def case_url(console_url: str | None, alert: dict) -> str | None:
+    """The console page of the alert's case (its id is the alert id), or None without a console."""
+    if not console_url:
+        return None
+    return f"{console_url.rstrip('/')}/cases/{alert['alert_id']}"
+
+
+def email_body(alert: dict, case_link: str | None = None) -> str:
+    """Readable text: what happened, the score, each reason, masked identifiers, what to do next, and the link
+    to the alert's case in the fraud console (``case_link``) when there is one."""
     lines = []
+    if case_link:
+        lines += [f"Case: {case_link}", ""]
     if alert["kind"] == "transaction":
         txn = alert["transaction"]
         lines += [
@@ -265,14 +281,20 @@ def email_body(alert: dict) -> str:
     lines += [
         "",
         f"Alert {alert['alert_id']} ({alert['environment']}), created {_when(alert['created_at'])}.",
-        "Identifiers are masked; see the fraud console for the full record. Delivery is at least once:",
+        "Identifiers are masked; "
+        + (
+            f"the case holds the full record: {case_link}"
+            if case_link
+            else "see the fraud console for the full record."
+        )
+        + " Delivery is at least once:",
         "an e-mail with an alert id you have already seen is a duplicate of that alert.",
     ]
     return "\n".join(lines) + "\n"
 
 
-def sns_message(alert: dict) -> str:
+def sns_message(alert: dict, case_link: str | None = None) -> str:
     """The ``Message`` for ``sns.publish(MessageStructure="json")``: the structured alert for
-    ``default`` and ``sqs`` subscribers, readable text for ``email``."""
+    ``default`` and ``sqs`` subscribers, readable text for ``email`` (with the case's link when there is one)."""
     structured = json.dumps(alert, sort_keys=True, separators=(",", ":"))
-    return json.dumps({"default": structured, "sqs": structured, "email": email_body(alert)})
+    return json.dumps({"default": structured, "sqs": structured, "email": email_body(alert, case_link)})

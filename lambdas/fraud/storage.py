@@ -321,6 +321,20 @@ class TransactionStore:
                 return found
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def transaction(self, transaction_id: str) -> dict[str, Any] | None:
+        """The stored transaction item of ``transaction_id`` (its claim skipped), or None. One Query on the
+        table's hash key: the range key (the client's timestamp) is not needed."""
+        reply = self.client.query(
+            TableName=self.table_name,
+            KeyConditionExpression="transaction_id = :id AND #ts > :claim",
+            ExpressionAttributeNames={"#ts": "timestamp"},
+            ExpressionAttributeValues=serialize_item({":id": transaction_id, ":claim": CLAIM_TIMESTAMP}),
+            ConsistentRead=True,
+            Limit=1,
+        )
+        items = reply.get("Items", [])
+        return deserialize_item(items[0]) if items else None
+
     def window_items(self, start_ms: int, end_ms: int, *, shards: int | None = None) -> Iterator[dict[str, Any]]:
         """Yield every transaction received in ``[start_ms, end_ms]``, bucket by bucket, page by page.
 

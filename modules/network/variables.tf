@@ -55,7 +55,7 @@ variable "gateway_endpoint_services" {
 variable "interface_endpoint_services" {
   description = "AWS services the functions call that get an interface endpoint with private DNS (short names: sqs, sns, ssm, xray, ...). DynamoDB and S3 are served by gateway endpoints (gateway_endpoint_services)."
   type        = set(string)
-  default     = ["sns", "sqs", "ssm", "xray"]
+  default     = ["cognito-idp", "sns", "sqs", "ssm", "xray"]
   nullable    = false
 
   validation {

@@ -205,6 +205,22 @@ ROOT_CASES = {
         {"stream_parallelization_factor": {"eventbridge": 1, "direct": 11}},
         "stream_parallelization_factor values must be whole numbers from 1 to 10",
     ),
+    "lists checked less often than once a minute": (
+        {"lists_cache_seconds": 300},
+        "lists_cache_seconds must be a whole number from 0 to 60 (a list change must score within a minute).",
+    ),
+    "console MFA turned off": (
+        {"console_mfa_configuration": "OFF"},
+        'console_mfa_configuration must be "OPTIONAL" or "ON".',
+    ),
+    "console sessions of a day": (
+        {"console_session_minutes": 1440},
+        "console_session_minutes must be a whole number from 5 to 60.",
+    ),
+    "console URL over plain http": (
+        {"console_url": "http://fraud.example.com"},
+        "console_url must be an https:// URL without a trailing slash",
+    ),
     "notify-team timeout raised past the alerts visibility": (
         {"functions": {"notify-team": {"timeout_seconds": 120}}},
         "alerts_visibility_timeout_seconds (360) must be at least 6 x notify-team's timeout (120 s) = 720;",
@@ -232,6 +248,10 @@ VALID = {
     "peak_transactions_per_second": {"sustained": 100, "burst": 3000},
     "time_bucket_shards": 6,
     "stream_parallelization_factor": {"eventbridge": 2, "direct": 10},
+    "lists_cache_seconds": 30,
+    "console_mfa_configuration": "ON",
+    "console_session_minutes": 30,
+    "console_url": "https://fraud.example.com",
 }
 
 

@@ -41,7 +41,8 @@ UNSCOPED_ACTIONS = {
     "ec2:UnassignPrivateIpAddresses",
 }
 # API Gateway model names must be alphanumeric: no "-<suffix>" possible (and they live inside the API).
-NAMES_WITHOUT_SUFFIX = {"aws_api_gateway_model"}
+# The user pool's groups are named as the tokens carry them ("analysts", "admins"); the pool is the environment's.
+NAMES_WITHOUT_SUFFIX = {"aws_api_gateway_model", "aws_cognito_user_group"}
 
 
 def alerts_queue(plan):
@@ -90,7 +91,9 @@ def test_prod_reserves_100_per_function_on_the_transaction_path(prod_plan):
     functions = prod_plan.functions()
     for key in ("process-transaction", "detect-fraud", "notify-team"):
         assert functions[key].get("reserved_concurrent_executions") == 100, key
-    # The schedules' functions: a handful (test_plan_security.py).
+    # The schedules' functions: a handful (test_plan_security.py); the console and its authorizer: a team's clicks.
+    for key in ("console", "console-authorizer"):
+        assert functions[key].get("reserved_concurrent_executions") == 10, key
 
 
 def test_dev_reserves_no_concurrency(dev_plan):
@@ -237,8 +240,8 @@ def test_dlq_depth_and_api_5xx_are_alarmed(any_plan):
 
 
 def test_the_api_requires_a_key_and_validates_the_body_with_the_schema_files_model(any_plan):
-    (method,) = [m for m in any_plan.resources("aws_api_gateway_method") if m.get("http_method") == "POST"]
-    assert method.get("api_key_required") is True
+    (method,) = [m for m in any_plan.resources("aws_api_gateway_method") if m.address.startswith("module.api.")]
+    assert method.get("http_method") == "POST" and method.get("api_key_required") is True
     assert method.is_set("request_validator_id")
     (validator,) = any_plan.resources("aws_api_gateway_request_validator")
     assert validator.get("validate_request_body") is True
@@ -251,18 +254,20 @@ def test_the_api_requires_a_key_and_validates_the_body_with_the_schema_files_mod
 
 
 def test_stage_throttles_at_1000_rps(any_plan):
-    (settings,) = any_plan.resources("aws_api_gateway_method_settings")
+    (settings,) = [
+        s for s in any_plan.resources("aws_api_gateway_method_settings") if s.address.startswith("module.api.")
+    ]
     assert settings.get("method_path") == "*/*"
     assert settings.get("settings", 0, "throttling_rate_limit") == 1000
     # The burst is the profile's (prod: 2,500): tests/terraform/test_plan_capacity.py.
     assert settings.get("settings", 0, "throttling_burst_limit") == any_plan.variables["api_throttle_burst_limit"]
 
 
-def test_the_stage_traces_with_xray_and_writes_json_access_logs(any_plan):
-    (stage,) = any_plan.resources("aws_api_gateway_stage")
-    assert stage.get("xray_tracing_enabled") is True
-    assert stage.is_set("access_log_settings", 0, "destination_arn")
-    assert json.loads(stage.get("access_log_settings", 0, "format"))["requestId"] == "$context.requestId"
+def test_every_stage_traces_with_xray_and_writes_json_access_logs(any_plan):
+    for stage in any_plan.resources("aws_api_gateway_stage"):  # the transaction API's and the console's
+        assert stage.get("xray_tracing_enabled") is True
+        assert stage.is_set("access_log_settings", 0, "destination_arn")
+        assert json.loads(stage.get("access_log_settings", 0, "format"))["requestId"] == "$context.requestId"
 
 
 def test_the_usage_plan_has_a_daily_quota_from_the_profile(any_plan):
@@ -366,7 +371,11 @@ def test_prod_protects_its_tables_and_nothing_else_blocks_the_destroy_once_that_
         for attribute in ("deletion_protection_enabled", "deletion_protection")
         if r.get(attribute) is True
     }
-    assert protected == {"module.data.aws_dynamodb_table.transactions", "module.data.aws_dynamodb_table.state"}
+    assert protected == {
+        "module.data.aws_dynamodb_table.transactions",
+        "module.data.aws_dynamodb_table.state",
+        *(f"module.cases.aws_dynamodb_table.{table}" for table in ("cases", "labels", "lists")),
+    }
 
 
 def test_the_key_rotates(any_plan):

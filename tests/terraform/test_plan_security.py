@@ -30,7 +30,7 @@ def resource_policy(plan) -> dict[str, Any]:
 
 
 def test_prod_producers_must_sign_with_iam_and_still_send_the_key_for_metering(prod_plan):
-    (method,) = prod_plan.resources("aws_api_gateway_method")
+    (method,) = [m for m in prod_plan.resources("aws_api_gateway_method") if m.address.startswith("module.api.")]
     assert method.get("authorization") == "AWS_IAM"
     assert method.get("api_key_required") is True
     assert prod_plan.resources("aws_api_gateway_usage_plan") and prod_plan.resources("aws_api_gateway_usage_plan_key")
@@ -48,13 +48,17 @@ def test_prod_resource_policy_allows_the_named_producers_and_denies_every_other_
 
 
 def test_dev_keeps_the_api_key_alone_and_has_no_resource_policy_to_deny_unsigned_callers(dev_plan):
-    (method,) = dev_plan.resources("aws_api_gateway_method")
+    (method,) = [m for m in dev_plan.resources("aws_api_gateway_method") if m.address.startswith("module.api.")]
     assert (method.get("authorization"), method.get("api_key_required")) == ("NONE", True)
     assert dev_plan.resources("aws_api_gateway_rest_api_policy") == []
 
 
 def test_every_authentication_failure_has_a_json_body_of_its_own_that_quotes_nothing(any_plan):
-    responses = {r.get("response_type"): r for r in any_plan.resources("aws_api_gateway_gateway_response")}
+    responses = {
+        r.get("response_type"): r
+        for r in any_plan.resources("aws_api_gateway_gateway_response")
+        if r.address.startswith("module.api.")  # the console's are HTML pages (test_plan_console.py)
+    }
     for response_type in ("MISSING_AUTHENTICATION_TOKEN", "INVALID_SIGNATURE", "EXPIRED_TOKEN", "ACCESS_DENIED"):
         template = responses[response_type].get("response_templates")["application/json"]
         # A fixed message: no $context variable but the response type and the request id.
@@ -67,11 +71,12 @@ def test_every_authentication_failure_has_a_json_body_of_its_own_that_quotes_not
 
 
 def test_execution_logging_is_off_so_no_validator_message_quoting_a_card_number_reaches_cloudwatch(any_plan):
-    (settings,) = any_plan.resources("aws_api_gateway_method_settings")
-    assert settings.get("settings", 0, "logging_level") == "OFF"
-    assert settings.get("settings", 0, "data_trace_enabled") is False
-    (stage,) = any_plan.resources("aws_api_gateway_stage")
-    assert stage.is_set("access_log_settings", 0, "destination_arn"), "the access log stays"
+    # The transaction API's and the console's (whose requests carry the session cookie and analysts' notes).
+    for settings in any_plan.resources("aws_api_gateway_method_settings"):
+        assert settings.get("settings", 0, "logging_level") == "OFF", settings.address
+        assert settings.get("settings", 0, "data_trace_enabled") is False, settings.address
+    for stage in any_plan.resources("aws_api_gateway_stage"):
+        assert stage.is_set("access_log_settings", 0, "destination_arn"), "the access log stays"
 
 
 # --- Nothing lost on destroy ------------------------------------------------------------------------
@@ -79,8 +84,15 @@ def test_execution_logging_is_off_so_no_validator_message_quoting_a_card_number_
 
 def test_prod_keeps_its_data_through_a_destroy(prod_plan):
     suffix = prod_plan.suffix
-    for table in (f"transactions-{suffix}", f"fraud-state-{suffix}"):
+    tables = (
+        f"transactions-{suffix}",
+        f"fraud-state-{suffix}",
+        *(f"fraud-{t}-{suffix}" for t in ("cases", "labels", "lists")),
+    )
+    for table in tables:
         assert prod_plan.named("aws_dynamodb_table", table).get("deletion_protection_enabled") is True, table
+    (pool,) = prod_plan.resources("aws_cognito_user_pool")
+    assert pool.get("deletion_protection") == "ACTIVE", "the fraud team's accounts"
     (key,) = prod_plan.resources("aws_kms_key")
     # DynamoDB keeps a deleted table's PITR backup 35 days, under this key; 30 is KMS's longest wait.
     assert key.get("deletion_window_in_days") == 30
@@ -90,7 +102,9 @@ def test_prod_keeps_its_data_through_a_destroy(prod_plan):
 
 def test_dev_stays_disposable(dev_plan):
     tables = dev_plan.resources("aws_dynamodb_table")
-    assert len(tables) == 2 and all(t.get("deletion_protection_enabled") is False for t in tables)
+    assert len(tables) == 5 and all(t.get("deletion_protection_enabled") is False for t in tables)
+    (pool,) = dev_plan.resources("aws_cognito_user_pool")
+    assert pool.get("deletion_protection") == "INACTIVE"
     (key,) = dev_plan.resources("aws_kms_key")
     assert key.get("deletion_window_in_days") == 7
     buckets = dev_plan.resources("aws_s3_bucket")
@@ -153,6 +167,7 @@ def test_prod_reserves_a_handful_of_executions_for_analyze_patterns_and_a_hundre
     reserved = {key: f.get("reserved_concurrent_executions") for key, f in prod_plan.functions().items()}
     assert 1 <= reserved.pop("analyze-patterns") <= 5, "one run every 5 minutes"
     assert reserved.pop("check-subscriptions") in (None, -1), "one run an hour: unreserved"
+    assert (reserved.pop("console"), reserved.pop("console-authorizer")) == (10, 10), "a team's clicks"
     assert set(reserved.values()) == {100}
 
 

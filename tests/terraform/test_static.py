@@ -112,6 +112,8 @@ FUNCTION_ABBREVIATIONS = {
     "notify": "notify-team",
     "analyze": "analyze-patterns",
     "check": "check-subscriptions",
+    "console": "console",
+    "authorizer": "console-authorizer",
 }
 
 

@@ -1,4 +1,5 @@
-"""Deployment zips: reproducible bytes, exactly the handler, the handler kit and the fraud package, clear failures."""
+"""Deployment zips: reproducible bytes, exactly the handler, the handler kit and the fraud package (and a function's
+declared files and vendored packages), clear failures."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tools._cli import ToolError, function_catalog
 from tools.deploy import package
 from tools.deploy.package import FUNCTIONS
 
@@ -21,6 +23,8 @@ FRAUD_FILES = {
     "fraud/rules/__init__.py": "RULES = []\n",
 }
 KIT = "handler_kit.py"
+CONSOLE_FILES = {"console_web/__init__.py": "", "console_web/templates/base.html": "<!doctype html>\n"}
+EXTRAS = {key: set(spec.get("files", [])) | set(spec.get("vendor", [])) for key, spec in function_catalog().items()}
 
 
 @pytest.fixture
@@ -33,6 +37,11 @@ def sources(tmp_path: Path) -> Path:
     for name, text in FRAUD_FILES.items():
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         (src / name).write_text(text)
+    for name, text in CONSOLE_FILES.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(text)
+    (src / "console_web" / "__pycache__").mkdir()
+    (src / "console_web" / "__pycache__" / "views.cpython-311.pyc").write_bytes(b"\x00compiled")
     (src / KIT).write_text("logger = None\n")
     (src / "fraud" / "__pycache__").mkdir()
     (src / "fraud" / "__pycache__" / "engine.cpython-311.pyc").write_bytes(b"\x00compiled")
@@ -59,10 +68,38 @@ def test_identical_sources_give_byte_identical_zips_whatever_the_file_times_and_
 def test_each_zip_holds_its_handler_and_the_kit_at_the_root_and_the_fraud_package_only(sources, tmp_path):
     build(sources, tmp_path / "dist")
     for key, module in FUNCTIONS.items():
+        if EXTRAS[key]:
+            continue  # the console's: the next test
         with zipfile.ZipFile(tmp_path / "dist" / f"{key}.zip") as archive:
             names = archive.namelist()
             assert archive.read(KIT) == (sources / KIT).read_bytes()
         assert names == sorted([f"{module}.py", KIT, *FRAUD_FILES]), key
+
+
+def test_the_console_zip_adds_its_templates_and_pure_python_jinja2_and_markupsafe_with_their_licences(
+    sources, tmp_path
+):
+    assert EXTRAS["console"] == {"console_web", "jinja2", "markupsafe"}
+    build(sources, tmp_path / "dist")
+    with zipfile.ZipFile(tmp_path / "dist" / "console.zip") as archive:
+        names = archive.namelist()
+    own = [n for n in names if not n.startswith(("jinja2", "markupsafe"))]
+    assert own == sorted(["console.py", KIT, *FRAUD_FILES, *CONSOLE_FILES])  # no __pycache__
+    assert {"jinja2/__init__.py", "jinja2/sandbox.py", "markupsafe/__init__.py", "markupsafe/_native.py"} <= set(names)
+    assert {"jinja2-3.1.6.dist-info/licenses/LICENSE.txt", "markupsafe-3.0.4.dist-info/licenses/LICENSE.txt"} <= set(
+        names
+    )
+    assert not [n for n in names if n.endswith((".so", ".pyd", ".c", ".pyc"))]  # one zip for arm64 and the local cloud
+    assert not [n for n in names if ".dist-info/" in n and "/licenses/" not in n]
+
+
+def test_a_vendored_package_must_be_pinned_and_installed_at_its_pin(monkeypatch):
+    monkeypatch.setattr(package, "pinned_versions", lambda: {"jinja2": "0.0.1"})
+    with pytest.raises(ToolError, match="pins 0.0.1"):
+        package.vendored_files("jinja2")
+    monkeypatch.setattr(package, "pinned_versions", lambda: {})
+    with pytest.raises(ToolError, match="not pinned"):
+        package.vendored_files("jinja2")
 
 
 def test_entries_carry_a_fixed_timestamp_permissions_and_compression(sources, tmp_path):

@@ -161,7 +161,8 @@ def test_the_settings_come_from_the_rendered_variables_and_the_profile(tmp_path)
         None,
         "a@example.com",
     )
-    assert sum(read.reservations.values()) == 302 and read.enable_vpc is True  # 3 x 100, and 2 for analyze-patterns
+    # 3 x 100, 2 for analyze-patterns, 10 each for the console and its authorizer
+    assert sum(read.reservations.values()) == 322 and read.enable_vpc is True
     assert read.powertools_parameter == "/aws/service/powertools/python/arm64/python3.11/3.37.0"
 
 

@@ -98,3 +98,62 @@ def test_a_bad_period_is_refused() -> None:
         shadow.main(["--log-group", GROUP, "--since", "yesterday"])
     with pytest.raises(ToolError, match="start must be before its end"):
         shadow.main(["--log-group", GROUP, "--start", "2025-01-02", "--end", "2025-01-01"])
+
+
+# --- label-based quality (the fraud team's labels judge live and the candidate alike) -------------------
+
+
+def scored(txn: str, decision: str, shadow_decision: str, reasons: list[str], shadow_reasons: list[str]) -> str:
+    record = json.loads(line(txn, 50, decision, 50, shadow_decision))
+    record["timestamp"] = "2025-01-15 12:10:00,123+0000"  # Powertools' own stamp: a Wednesday
+    record["reasons"], record["shadow"]["reasons"] = reasons, shadow_reasons
+    return json.dumps(record)
+
+
+def test_with_labels_the_same_precision_and_recall_are_reported_for_live_and_the_candidate(tmp_path, capsys) -> None:
+    import gzip
+
+    from fraud.labels import Label
+    from tools.cases.labels import export_bytes
+
+    log = tmp_path / "detect-fraud.log"
+    log.write_text(
+        "\n".join(
+            [
+                scored("a", "alert", "alert", ["VELOCITY"], ["VELOCITY"]),  # fraud, both flag it
+                scored("b", "review", "allow", ["NEW_DEVICE"], []),  # legitimate: live's false alarm
+                scored("c", "allow", "alert", [], ["SPREE"]),  # a chargeback: only the candidate caught it
+            ]
+        )
+        + "\n"
+    )
+    labels = tmp_path / "labels" / "labels.jsonl.gz"
+    labels.parent.mkdir()
+    labels.write_bytes(
+        export_bytes(
+            [
+                Label("a", "fraud", "analyst", "ana", 1_736_942_400_000, "txn-a"),
+                Label("b", "legitimate", "analyst", "ana", 1_736_942_400_000, "txn-b"),
+                Label("c", "fraud", "chargeback", "cb.csv", 1_737_000_000_000),
+            ]
+        )
+    )
+    assert gzip.decompress(labels.read_bytes()).count(b"\n") == 3
+    assert shadow.main(["--log-file", str(log), "--labels", str(labels), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)["quality"]
+    live, candidate = figures["live"]["2025-01-13"], figures["shadow"]["2025-01-13"]
+    assert (live["all"]["decided"], live["all"]["confirmed"], live["all"]["recall"]) == (2, 1, 0.0)
+    assert (candidate["all"]["decided"], candidate["all"]["confirmed"], candidate["all"]["recall"]) == (2, 2, 1.0)
+    assert live["rules"]["NEW_DEVICE"]["precision"] == 0.0 and candidate["rules"]["SPREE"]["precision"] == 1.0
+    assert shadow.main(["--log-file", str(log), "--labels", str(labels)]) == 0
+    text = capsys.readouterr().out
+    assert "label-based quality (3 labelled transactions)" in text and "shadow (the candidate):" in text
+
+
+def test_a_bad_labels_file_is_refused_with_its_line(tmp_path) -> None:
+    log = tmp_path / "detect-fraud.log"
+    log.write_text(scored("a", "alert", "alert", [], []) + "\n")
+    bad = tmp_path / "labels.jsonl"
+    bad.write_text('{"transaction_id": "a", "label": "maybe", "source": "analyst", "at": 1736942400000}\n')
+    with pytest.raises(ToolError, match="labels.jsonl:1: label must be"):
+        shadow.main(["--log-file", str(log), "--labels", str(bad)])

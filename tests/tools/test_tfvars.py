@@ -57,6 +57,8 @@ def test_prod_reserves_100_on_the_transaction_path_a_handful_for_the_schedules_r
         "notify-team": 100,
         "analyze-patterns": 2,  # one run every 5 minutes (and a retry)
         "check-subscriptions": None,  # one run an hour
+        "console": 10,  # a team's clicks
+        "console-authorizer": 10,
     }
     assert set(variables["functions"]) == set(FUNCTIONS)
     assert variables["enable_vpc"] is True

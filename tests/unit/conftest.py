@@ -17,6 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.console.support import create_case_tables
 from tests.unit.handler_support import (
     DEFAULT_RULES,
     FUNCTION_ENV,
@@ -93,6 +94,7 @@ def aws(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterat
 
         stream_arn = create_transactions_table(dynamodb, function_env["TABLE_NAME"])
         create_state_table(dynamodb, function_env["STATE_TABLE_NAME"])
+        create_case_tables(dynamodb)
         dlq_url = sqs.create_queue(QueueName=f"fraud-alerts-dlq-{SUFFIX}")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         queue_url = sqs.create_queue(

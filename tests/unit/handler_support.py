@@ -50,6 +50,11 @@ FUNCTION_ENV = {
     "ANALYSIS_WINDOW_MINUTES": "10",
     "HASH_KEY_PARAMETER_NAME": f"/fraud-detection/{SUFFIX}/hash-key-{SUFFIX}",
     "TRANSACTION_RETENTION_DAYS": "400",
+    # The fraud team's tables (modules/cases): notify-team opens cases, detect-fraud reads the lists.
+    "CASES_TABLE_NAME": f"fraud-cases-{SUFFIX}",
+    "LISTS_TABLE_NAME": f"fraud-lists-{SUFFIX}",
+    "LISTS_CACHE_SECONDS": "60",
+    "CONSOLE_URL": f"https://console.example.com/{SUFFIX}",
 }
 HASH_KEY = "k" * 16 + "0123456789abcdef0123456789abcdef"  # what the SecureString holds in the tests
 

@@ -475,3 +475,81 @@ def test_a_lagging_user_index_does_not_change_the_score_whichever_sandbox_scores
 def _scored_ids(aws: SimpleNamespace) -> list[str]:
     items = aws.dynamodb.scan(TableName=aws.state_table_name)["Items"]
     return [item["id"]["S"] for item in items if item["id"]["S"].startswith("detect-fraud#scored")]
+
+
+# --- block and allow lists -----------------------------------------------------------------------
+
+
+def add_entry(aws: SimpleNamespace, list_name: str, field: str, value: str) -> None:
+    from fraud.lists import ListStore, entry
+
+    store = ListStore(aws.dynamodb, "fraud-lists-test")
+    store.put(entry(list_name, field, value, reason="seen in chargebacks", by="ana", at=BASE_TS), replace_allow=True)
+
+
+def scored_line(log_lines: list[str], transaction_id: str) -> dict[str, Any]:
+    lines = [json.loads(line) for line in log_lines if '"Transaction scored"' in line]
+    return next(line for line in lines if line["transaction_id"] == transaction_id)
+
+
+def test_a_block_list_hit_forces_an_alert_with_its_reason_and_the_line_names_the_list_version(
+    detect_fraud, aws, history, lambda_context, log_lines
+):
+    add_entry(aws, "block", "merchant_id", "merchant-1")
+
+    result = detect_fraud.handler(eventbridge_event(record_of(aws, "txn-ordinary")), lambda_context)
+
+    assert result == {"result": "alert"}
+    [alert] = queued_alerts(aws)
+    assert alert["reasons"][0]["code"] == "BLOCK_LIST" and alert["forced_by"] == "BLOCK_LIST"
+    assert alert["reasons"][0]["explanation"] == "merchant merchant-1 is on the block list: seen in chargebacks"
+    line = scored_line(log_lines, "txn-ordinary")
+    assert (line["list_version"], line["list_hits"], line["decision"]) == (
+        "1",
+        [{"list": "block", "field": "merchant_id"}],
+        "alert",
+    )
+    assert line["score"] < 30  # the score is the engine's: the list forced the band, not the score
+
+
+def test_an_allow_list_hit_caps_a_suspicious_transaction_at_review_and_keeps_its_score(
+    detect_fraud, aws, history, lambda_context, log_lines
+):
+    add_entry(aws, "allow", "card_id", "tok_card_1")
+
+    result = detect_fraud.handler(eventbridge_event(record_of(aws, "txn-big")), lambda_context)
+
+    assert result == {"result": "review"}
+    [alert] = queued_alerts(aws)  # still queued for the team: never dropped silently
+    assert (alert["decision"], alert["reasons"][0]["code"]) == ("review", "ALLOW_LIST")
+    line = scored_line(log_lines, "txn-big")
+    assert line["score"] >= 70 and line["list_version"] == "1"
+
+
+def test_without_entries_the_scored_line_names_list_version_0(detect_fraud, aws, history, lambda_context, log_lines):
+    detect_fraud.handler(eventbridge_event(record_of(aws, "txn-ordinary")), lambda_context)
+    line = scored_line(log_lines, "txn-ordinary")
+    assert (line["list_version"], "list_hits" in line) == ("0", False)
+
+
+def test_unreadable_lists_keep_a_warm_sandbox_scoring_and_fail_a_fresh_one(
+    detect_fraud, kit, aws, history, lambda_context, monkeypatch, capsys
+):
+    dynamodb = kit.client("dynamodb")
+    real = dynamodb.get_item
+
+    def throttled(**kwargs: Any) -> Any:
+        if kwargs["TableName"] == "fraud-lists-test":
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "GetItem")
+        return real(**kwargs)
+
+    monkeypatch.setattr(dynamodb, "get_item", throttled)
+    with pytest.raises(ClientError):  # a sandbox that never read the lists: the platform retries the record
+        detect_fraud.handler(eventbridge_event(record_of(aws, "txn-ordinary")), lambda_context)
+    monkeypatch.setattr(dynamodb, "get_item", real)
+    detect_fraud.handler(eventbridge_event(record_of(aws, "txn-ordinary")), lambda_context)
+    monkeypatch.setattr(dynamodb, "get_item", throttled)
+    detect_fraud.resources().lists.checked_at = -1e9  # the cache period is over
+    capsys.readouterr()
+    assert detect_fraud.handler(eventbridge_event(record_of(aws, "txn-big")), lambda_context) == {"result": "alert"}
+    assert emf_metrics(capsys.readouterr().out)["ListsFallback"] == 1

@@ -64,7 +64,7 @@ def test_each_alert_is_published_with_subject_attributes_and_structured_body(not
         source = next(a for a in alerts if a["alert_id"] == delivered["alert_id"])
         assert envelope["MessageAttributes"]["decision"] == {"Type": "String", "Value": source["decision"]}
         assert envelope["MessageAttributes"]["kind"] == {"Type": "String", "Value": "transaction"}
-    assert emf_metrics(capsys.readouterr().out) == {"Published": 2}
+    assert emf_metrics(capsys.readouterr().out) == {"Published": 2, "CasesOpened": 2}
 
 
 def test_redelivered_alert_is_not_published_twice(notify_team, aws, lambda_context):
@@ -202,3 +202,53 @@ def test_a_sandbox_killed_after_publishing_publishes_once_more_and_no_more(
     envelopes = published(aws)
     assert [json.loads(e["Message"])["alert_id"] for e in envelopes] == ["txn-a", "txn-a"]
     assert {e["MessageAttributes"]["alert_id"]["Value"] for e in envelopes} == {"txn-a"}
+
+
+# --- cases (the fraud team's loop) --------------------------------------------------------------------
+
+
+def test_every_alert_opens_its_case_before_the_email_links_to_it(notify_team, aws, lambda_context, capsys):
+    from fraud.cases import CaseStore
+
+    response = notify_team.handler(sqs_event([json.dumps(alert("txn-a"))]), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    case = CaseStore(aws.dynamodb, "fraud-cases-test").get("txn-a")
+    assert (case.status, case.score, case.rule_codes) == ("open", 87, ("HIGH_AMOUNT",))
+    [envelope] = published(aws)
+    from moto.sns.models import sns_backends
+
+    email = json.loads(sns_backends["123456789012"]["us-east-1"].topics[aws.topic_arn].sent_notifications[0][1])[
+        "email"
+    ]
+    assert email.startswith("Case: https://console.example.com/test/cases/txn-a\n")
+    assert emf_metrics(capsys.readouterr().out) == {"Published": 1, "CasesOpened": 1}
+
+
+def test_a_redelivered_alert_never_opens_a_second_case(notify_team, aws, lambda_context):
+    body = json.dumps(alert("txn-a"))
+    notify_team.handler(sqs_event([body]), lambda_context)
+    notify_team.handler(sqs_event([body]), lambda_context)
+    items = aws.dynamodb.query(
+        TableName="fraud-cases-test",
+        KeyConditionExpression="case_id = :c",
+        ExpressionAttributeValues={":c": {"S": "txn-a"}},
+    )["Items"]
+    assert sorted(item["sk"]["S"].split("#")[0] for item in items) == ["case", "event"]  # one case, one "opened"
+
+
+def test_a_case_that_cannot_be_opened_fails_the_record_and_nothing_is_published(
+    notify_team, aws, kit, lambda_context, monkeypatch
+):
+    dynamodb = kit.client("dynamodb")
+    real = dynamodb.transact_write_items
+
+    def unavailable(**kwargs: Any) -> Any:
+        if kwargs["TransactItems"][0]["Put"]["TableName"] == "fraud-cases-test":
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "TransactWriteItems")
+        return real(**kwargs)
+
+    monkeypatch.setattr(dynamodb, "transact_write_items", unavailable)
+    with pytest.raises(BatchProcessingError):  # every record of the batch failed: SQS delivers it again
+        notify_team.handler(sqs_event([json.dumps(alert("txn-a"))]), lambda_context)
+    assert published(aws) == []

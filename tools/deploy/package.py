@@ -1,7 +1,11 @@
 """Build every Lambda deployment zip (lambdas/functions.json), byte for byte reproducibly.
 
 Each ``build/dist/<key>.zip`` holds the function's handler module and ``handler_kit.py`` (the glue every
-handler shares) at the root, and the shared ``fraud/`` package (docs/contracts.md). Entries are sorted
+handler shares) at the root, and the shared ``fraud/`` package (docs/contracts.md); a function's catalog entry
+may add directories of ``lambdas/`` (``files``, e.g. the console's templates) and third-party packages the
+Lambda runtime lacks (``vendor``: the pure-Python files of the installed distribution, of exactly the version
+pinned in pyproject.toml's ``lambda`` extra, with its licence; compiled speedups are left out, so one zip runs on
+arm64 and in the local cloud alike). Entries are sorted
 and carry a fixed timestamp (1980-01-01), fixed permissions (0644) and fixed compression, so identical
 sources give identical bytes and Terraform's
 ``filebase64sha256`` changes only when a source really changed (entries are stored uncompressed, so
@@ -23,10 +27,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools._cli import DIST, ROOT, ToolError, function_modules, run
+from tools._cli import DIST, PYPROJECT, ROOT, ToolError, function_catalog, function_modules, run
 
 # Function key (Terraform map key and zip name) -> handler module, from lambdas/functions.json.
 FUNCTIONS = function_modules()
+VENDORED_FILES = (".py", "py.typed")  # what a vendored package contributes (no compiled extension, no C source)
 PACKAGE = "fraud"
 KIT = "handler_kit.py"  # zipped beside every handler module
 # Files the handlers load at runtime; a zip without them would deploy and then fail on first invoke.
@@ -74,6 +79,72 @@ def package_files(src: Path) -> list[tuple[str, Path]]:
     return sorted(files)
 
 
+def directory_files(src: Path, name: str) -> list[tuple[str, Path]]:
+    """``(archive name, path)`` of every file under ``lambdas/<name>/`` (a function's ``files``)."""
+    root = src / name
+    if not root.is_dir():
+        raise ToolError(f"{root} is missing: lambdas/functions.json lists it in a function's files")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith(".")]
+        for file in filenames:
+            path = Path(dirpath) / file
+            if not file.startswith(".") and path.suffix not in SKIPPED_SUFFIXES:
+                found.append((path.relative_to(src).as_posix(), path))
+    return sorted(found)
+
+
+def pinned_versions(pyproject: Path = PYPROJECT) -> dict[str, str]:
+    """``name -> version`` of every ``name==version`` pin of the ``lambda`` extra (lower-case names)."""
+    import re
+    import tomllib
+
+    extras = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    pins = {}
+    for requirement in extras.get("lambda", []):
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)(\[[^\]]*\])?==([0-9][0-9A-Za-z.]*)", requirement.strip())
+        if match:
+            pins[match.group(1).lower()] = match.group(3)
+    return pins
+
+
+def vendored_files(distribution: str) -> list[tuple[str, Path]]:
+    """The pure-Python files and the licence of an installed distribution, checked against its pin."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        raise ToolError(
+            f"{distribution} is not installed: run `make venv` (it is vendored into a function zip)"
+        ) from None
+    pin = pinned_versions().get(distribution.lower())
+    if pin is None:
+        raise ToolError(
+            f"{distribution} is vendored into a function zip but not pinned (==) in pyproject's lambda extra"
+        )
+    if dist.version != pin:
+        raise ToolError(f"{distribution} {dist.version} is installed, the lambda extra pins {pin}: run `make venv`")
+    found = []
+    for file in dist.files or []:
+        name = str(file)
+        licence = ".dist-info/licenses/" in name or name.endswith((".dist-info/LICENSE", ".dist-info/LICENSE.txt"))
+        if "__pycache__" in name or not (licence or (name.endswith(VENDORED_FILES) and ".dist-info/" not in name)):
+            continue
+        found.append((name, Path(str(dist.locate_file(file)))))
+    if not any(name.endswith(".py") for name, _ in found):
+        raise ToolError(f"{distribution} has no Python files to vendor")
+    return sorted(found)
+
+
+def extras(src: Path, key: str) -> list[tuple[str, Path]]:
+    """What a function's catalog entry adds to its zip: its ``files`` directories and ``vendor`` packages."""
+    spec = function_catalog()[key]
+    added = [entry for name in spec.get("files", []) for entry in directory_files(src, name)]
+    added += [entry for name in spec.get("vendor", []) for entry in vendored_files(name)]
+    return added
+
+
 def zip_bytes(entries: Sequence[tuple[str, Path]]) -> bytes:
     """A zip of ``entries`` whose bytes depend only on the names and contents given."""
     buffer = io.BytesIO()
@@ -109,7 +180,7 @@ def build(src: Path, out: Path) -> list[Artifact]:
     artifacts = []
     for key, module in FUNCTIONS.items():
         handler = (f"{module}.py", src / f"{module}.py")
-        content = zip_bytes([handler, *shared])
+        content = zip_bytes([handler, *shared, *extras(src, key)])
         path = out / f"{key}.zip"
         changed = write_if_changed(path, content)
         artifacts.append(Artifact(key, path, len(content), hashlib.sha256(content).hexdigest(), changed))

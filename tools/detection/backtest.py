@@ -10,9 +10,13 @@ recorded). Flagged means decision ``alert`` at the configuration's alert band.
     python -m tools.detection.backtest sim.jsonl --config my-rules.json    # try a rules document before deploying it
     python -m tools.detection.backtest PATH --part check                   # only the held-out third of the users
     python -m tools.detection.backtest PATH --model models/default.json    # the learned model beside the rules
+    python -m tools.detection.backtest PATH --lists lists.jsonl            # with block and allow lists (a list file)
 
 ``--part fit|check`` splits the users deterministically by a hash of their id (a third to ``check``),
-so rules can be tuned on one part and judged on cards they never saw. Progress goes to stderr.
+so rules can be tuned on one part and judged on cards they never saw. ``--lists`` applies a list file after the
+score, as detect-fraud does (``fraud.lists.apply``: a block entry forces the alert band, an allow entry caps it
+at review): what a list change would have done to these transactions, whatever the entries' dates (an entry's
+expiry is compared with each transaction's time). Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 from fraud.config import ConfigError, EngineConfig, load_config
 from fraud.engine import Engine
 from fraud.history import InMemoryHistoryStore, Item
+from fraud.lists import FIELDS, Lists, apply, read_entries
 from tools._cli import ToolError, progress, reading, run
 from tools.detection import readers
 from tools.detection.metrics import Confusion, ScoreHistogram, confusion
@@ -98,6 +103,7 @@ class Result:
     rule_hits: Counter = field(default_factory=Counter)
     rule_fraud_hits: Counter = field(default_factory=Counter)
     timing: dict = field(default_factory=dict)
+    lists: dict = field(default_factory=dict)  # with a list file: what its entries did
 
     @property
     def at_alert(self) -> Confusion:
@@ -150,6 +156,7 @@ class Result:
             "per_rule": self.per_rule(),
             "per_scenario": self.per_scenario(),
             "timing": self.timing,
+            **({"lists": self.lists} if self.lists else {}),
         }
 
 
@@ -191,9 +198,12 @@ def replay(
     config_name: str = "defaults",
     show_progress: bool = False,
     model: Any = None,
+    lists: Lists | None = None,
+    identifiers: dict[str, dict[str, Any]] | None = None,
 ) -> Result:
     """Score ``records`` (``(item, is_fraud, scenario)`` in time order, ``readers.read_items``) with a
-    fresh engine and history store (and ``model``, a ``fraud.model.Model``, beside the rules when given).
+    fresh engine and history store (and ``model``, a ``fraud.model.Model``, beside the rules when given), then
+    ``lists`` (their hits on each transaction's ``identifiers``, by transaction id) when given.
 
     Each item is scored, then recorded; the loop only keeps the assessments (the counts come from
     them afterwards, inside the timed part), reads bound methods from locals, redraws the progress bar
@@ -205,6 +215,24 @@ def replay(
     assessments: list = []
     bar = ProgressBar(len(records), "backtest", enabled=show_progress)
     assess, history_for, remember, keep = engine.assess, store.history_for, store.record, assessments.append
+    listed: Counter = Counter()
+    if lists is not None:
+        known = identifiers or {}
+        engine_assess = assess
+
+        def listed_assess(item: Item, history: Any) -> Any:  # the engine, then the lists (as detect-fraud scores)
+            before = engine_assess(item, history)
+            hits = lists.hits(known.get(str(item.transaction_id)) or _identifiers(item), item.ts)
+            if not hits:
+                return before
+            after = apply(before, hits)
+            listed[f"{hits[0].entry.list}_hits"] += 1
+            if after.decision != before.decision:
+                listed[f"{before.decision}_to_{after.decision}"] += 1
+            return after
+
+        assess = listed_assess  # type: ignore[assignment]
+
     with no_gc():
         began, began_cpu = time.perf_counter(), time.process_time()
         for start in range(0, len(records), CHUNK):
@@ -224,6 +252,21 @@ def replay(
         )
         seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - began_cpu
     bar.close(len(records))
+    list_summary: dict = {}
+    if lists is not None:
+        forced = [
+            is_fraud
+            for assessment, is_fraud in zip(assessments, labels, strict=True)
+            if assessment.forced_by == "BLOCK_LIST"
+            or (assessment.reasons and assessment.reasons[0].code == "ALLOW_LIST")
+        ]
+        list_summary = {
+            "version": lists.version,
+            "entries": len(lists),
+            "transactions_hit": len(forced),
+            "fraud_among_them": sum(forced),
+            **dict(sorted(listed.items())),
+        }
     return Result(
         source=source,
         config_name=config_name,
@@ -244,7 +287,36 @@ def replay(
             "engine_tx_per_s": round(len(records) / seconds) if seconds else None,
             "engine_tx_per_cpu_s": round(len(records) / cpu_seconds) if cpu_seconds else None,
         },
+        lists=list_summary,
     )
+
+
+def _identifiers(item: Item) -> dict[str, Any]:
+    """The identifiers an ``Item`` keeps (the readers' fast path drops the card token and the IP address)."""
+    return {"user_id": item.user_id, "device_id": item.device, "merchant_id": item.merchant}
+
+
+def load_lists(path: str | Path) -> Lists:
+    """A list file (JSON lines of entries, ``make lists ENV=... ARGS="export FILE"``); its version is its name."""
+    with reading(path):
+        text = Path(path).read_text(encoding="utf-8")
+    entries, errors = read_entries(text, name=Path(path).name)
+    if errors:
+        shown = "; ".join(f"line {line}: {message}" for line, message in errors[:10])
+        raise ToolError(f"{path}: {len(errors)} bad line(s): {shown}")
+    return Lists(entries, Path(path).name)
+
+
+def list_identifiers(path: str | Path, fmt: str | None) -> dict[str, dict[str, Any]]:
+    """Every transaction's identifiers the lists match on (card token and IP address included), by id."""
+    try:
+        with reading(path), no_gc():
+            return {
+                str(r.transaction["transaction_id"]): {f: r.transaction.get(f) for f in FIELDS}
+                for r in readers.read(path, fmt)
+            }
+    except readers.DataFormatError as error:
+        raise ToolError(str(error)) from None
 
 
 def load_rules(path: str | None) -> tuple[EngineConfig, str]:
@@ -282,11 +354,13 @@ def backtest(
     model: str | Path | None = None,
     part: str = "all",
     show_progress: bool = False,
+    lists: str | Path | None = None,
 ) -> Result:
-    """Read ``path``, keep the users of ``part``, replay them (rules, and ``model`` beside them when given);
-    timing covers both phases."""
+    """Read ``path``, keep the users of ``part``, replay them (rules, and ``model`` beside them when given, then
+    the list file ``lists``); timing covers both phases."""
     config, config_name = load_rules(rules)
     scorer = load_model(model)
+    list_snapshot = None if lists is None else load_lists(lists)
     if scorer is not None:
         config_name += f" + model {scorer.version}"
     began, began_cpu = time.perf_counter(), time.process_time()
@@ -299,7 +373,19 @@ def backtest(
     if show_progress:
         progress(f"read {len(records):,} transactions from {path} in {parse_seconds:.1f} s")
     source = Path(path).name + ("" if part == "all" else f" ({part} part)")
-    result = replay(records, config, source=source, config_name=config_name, show_progress=show_progress, model=scorer)
+    identifiers = None if list_snapshot is None else list_identifiers(path, fmt)
+    if list_snapshot is not None:
+        config_name += f" + lists {list_snapshot.version} ({len(list_snapshot)} entries)"
+    result = replay(
+        records,
+        config,
+        source=source,
+        config_name=config_name,
+        show_progress=show_progress,
+        model=scorer,
+        lists=list_snapshot,
+        identifiers=identifiers,
+    )
     total = parse_seconds + result.timing["engine_seconds"]
     total_cpu = parse_cpu_seconds + result.timing["engine_cpu_seconds"]
     result.timing.update(
@@ -327,6 +413,13 @@ def _text(summary: dict) -> str:
         lines.append("  scenarios (transactions, share flagged):")
         for name, row in summary["per_scenario"].items():
             lines.append(f"    {name:<18} {row['transactions']:>9,}  {row['flagged_share']:.3f}")
+    if summary.get("lists"):
+        listed = summary["lists"]
+        changes = ", ".join(f"{k.replace('_to_', ' -> ')} {v:,}" for k, v in listed.items() if "_to_" in k) or "none"
+        lines.append(
+            f"  lists {listed['version']} ({listed['entries']} entries): {listed['transactions_hit']:,}"
+            f" transactions hit ({listed['fraud_among_them']:,} fraud); decisions changed: {changes}"
+        )
     timing = summary["timing"]
     lines.append(
         f"  throughput per CPU second: engine {timing['engine_tx_per_cpu_s']:,}/s,"
@@ -348,6 +441,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="a rules document (full or partial) merged over the defaults")
     parser.add_argument("--model", help="a model artifact (e.g. models/default.json) scoring beside the rules")
     parser.add_argument("--part", choices=PARTS, default="all", help="replay only the fit or check users")
+    parser.add_argument("--lists", help="a list file (JSON lines of block and allow entries) applied after the score")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--report", type=Path, help="write a markdown report (and its PR-curve PNG beside it)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -357,7 +451,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     result = backtest(
-        args.path, args.format, rules=args.config, model=args.model, part=args.part, show_progress=not args.quiet
+        args.path,
+        args.format,
+        rules=args.config,
+        model=args.model,
+        part=args.part,
+        show_progress=not args.quiet,
+        lists=args.lists,
     )
     summary = result.summary()
     if args.report:

@@ -3,6 +3,7 @@
     python -m tools.detection.shadow --env dev --since 24h              # CloudWatch Logs of the deployment
     python -m tools.detection.shadow --log-group /aws/lambda/NAME --start 2025-01-01T00:00 --end 2025-01-02T00:00
     python -m tools.detection.shadow --log-file build/emulator/detect-fraud.log --json
+    python -m tools.detection.shadow --log-file detect-fraud.log --labels labels/labels.jsonl.gz  # + quality
 
 detect-fraud writes one "Transaction scored" line per scored transaction (``docs/contracts.md``):
 ``transaction_id, score, decision, model_version, rules_version, history_items`` and, while a shadow model
@@ -15,7 +16,12 @@ transaction counts when it was scored more than once):
 - how often the decisions agree, and the live x shadow table of decisions;
 - the alerts each would have raised (review and alert both go to the alerts queue; alert alone too);
 - the score shift (shadow minus live): mean, quantiles, and how many moved up or down;
-- the versions seen on each side.
+- the versions seen on each side;
+- when labels exist (the environment's labels table with ``--env``, or ``--labels`` a labels export or import
+  file): the same label-based quality the console shows (``fraud.quality``), for live and for the candidate,
+  per week of scoring: precision of each rule and model (flagged and labelled: the share fraud), recall where
+  chargebacks and disputes exist. Analysts label only what live flagged, so a candidate's own flags count in its
+  precision only once a chargeback or dispute labels them.
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from fraud.document import DECISIONS
+from fraud.labels import PROCESSOR_SOURCES, Label, LabelError, effective_labels, parse_label
+from fraud.quality import Outcome, report, week_of, weekly
+from fraud.quality import render as render_quality
 from tools._cli import ToolError, progress, reading, run
 
 MESSAGE = "Transaction scored"
@@ -56,6 +65,7 @@ def parse_line(line: str) -> dict | None:
 
 @dataclass
 class Comparison:
+    latest: dict[str, dict] = field(default_factory=dict)  # the last scored line of each transaction
     lines: int = 0
     transactions: int = 0
     without_shadow: int = 0
@@ -120,6 +130,7 @@ def compare(records: Iterable[dict]) -> Comparison:
         key = str(record.get("transaction_id"))
         latest[key] = record  # a retried transaction: its last scoring counts
     result.transactions = len(latest)
+    result.latest = latest
     for record in latest.values():
         shadow = record.get("shadow")
         if not isinstance(shadow, dict) or shadow.get("decision") not in DECISIONS:
@@ -135,6 +146,81 @@ def compare(records: Iterable[dict]) -> Comparison:
         result.live_versions[_versions(record)] += 1
         result.shadow_versions[_versions(shadow)] += 1
     return result
+
+
+# -- label-based quality (fraud.quality) ----------------------------------------------------------
+
+
+def scored_ms(record: dict) -> int | None:
+    """When a line was written (Powertools' ``timestamp``, ``2025-01-15 12:10:00,123+0000``), epoch ms."""
+    stamp = record.get("timestamp")
+    if isinstance(stamp, int | float):
+        return int(stamp)
+    try:
+        return int(datetime.strptime(str(stamp), "%Y-%m-%d %H:%M:%S,%f%z").timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def outcomes(latest: dict[str, dict], labels: dict[str, Label], side: str) -> list[Outcome]:
+    """One outcome per transaction scored on ``side`` (``live`` or ``shadow``), with its effective label."""
+    found = []
+    for transaction_id, record in latest.items():
+        scored = record if side == "live" else record.get("shadow")
+        at = scored_ms(record)
+        if not isinstance(scored, dict) or scored.get("decision") not in DECISIONS or at is None:
+            continue
+        label = labels.get(transaction_id)
+        found.append(
+            Outcome(
+                week=week_of(at),
+                flagged=scored["decision"] in SUSPICIOUS,
+                rules=tuple(scored.get("reasons") or ()),
+                model=str(scored.get("model_version") or "none"),
+                label=None if label is None else label.label,
+                processor=label is not None and label.source in PROCESSOR_SOURCES,
+            )
+        )
+    return found
+
+
+def quality(comparison: Comparison, labels: dict[str, Label]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The weekly figures (``fraud.quality.Week`` by week) of live and of the shadow, judged by the same labels."""
+    return weekly(outcomes(comparison.latest, labels, "live")), weekly(outcomes(comparison.latest, labels, "shadow"))
+
+
+def read_labels(path: str | Path) -> dict[str, Label]:
+    """The effective label of each transaction of a labels file: JSON lines of the contract (gzip or not),
+    e.g. ``labels/labels.jsonl.gz`` of an export."""
+    import gzip
+
+    with reading(path):
+        raw = Path(path).read_bytes()
+    text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
+    labels = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            labels.append(parse_label(json.loads(line), default_by=Path(path).name))
+        except (ValueError, TypeError, AttributeError) as error:
+            reason = str(error) if isinstance(error, LabelError) else "not a label object"
+            raise ToolError(f"{path}:{number}: {reason}") from None
+    return effective_labels(labels)
+
+
+def labels_of_environment(suffix: str) -> dict[str, Label]:
+    """The effective labels of an environment's labels table (none when it has no table)."""
+    import boto3
+
+    from fraud.labels import LabelStore
+    from tools.deploy.tf import Stack
+
+    outputs = Stack(suffix).outputs()
+    table = outputs.get("labels_table_name")
+    if not table:
+        return {}
+    return effective_labels(LabelStore(boto3.client("dynamodb", region_name=outputs.get("region")), table).all())
 
 
 # -- where the lines come from -------------------------------------------------------------------
@@ -218,7 +304,24 @@ def log_group_for(suffix: str) -> str:
     return f"/aws/lambda/{name}"
 
 
-def render(summary: dict) -> str:
+def render(summary: dict, figures: tuple[dict[str, Any], dict[str, Any]] | None = None) -> str:
+    """The comparison as text, and the label-based quality of live and shadow (``figures``) when given."""
+    text = _render_comparison(summary)
+    if figures is None:
+        return text
+    live, shadow = figures
+    return "\n".join(
+        [
+            text,
+            f"label-based quality ({summary['quality']['labels']:,} labelled transactions), live:",
+            render_quality(live),
+            "shadow (the candidate):",
+            render_quality(shadow),
+        ]
+    )
+
+
+def _render_comparison(summary: dict) -> str:
     lines = [
         f"{summary['transactions']:,} transactions scored ({summary['log_lines']:,} log lines), "
         f"{summary['compared']:,} with a shadow decision",
@@ -262,6 +365,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--start", help="period start (ISO date/time, UTC unless given), instead of --since")
     parser.add_argument("--end", help="period end (ISO date/time; default now)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--labels", help="a labels file (an export's labels/labels.jsonl.gz, or JSON lines): label-based quality too"
+    )
     return parser
 
 
@@ -274,8 +380,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         group = args.log_group or log_group_for(args.env)
         progress(f"reading {group} from {start} to {end} (epoch ms)")
         records = read_cloudwatch(group, start, end)
-    summary = compare(records).summary()
-    print(json.dumps(summary, indent=2) if args.json else render(summary))
+    comparison = compare(records)
+    summary = comparison.summary()
+    labels = read_labels(args.labels) if args.labels else labels_of_environment(args.env) if args.env else {}
+    figures = quality(comparison, labels) if labels else None
+    if figures is not None:
+        summary["quality"] = {"labels": len(labels), "live": report(figures[0]), "shadow": report(figures[1])}
+    print(json.dumps(summary, indent=2) if args.json else render(summary, figures))
     return 0
 
 

@@ -9,15 +9,21 @@ Steps: start moto on 127.0.0.1, package the functions, render the variables of e
 ``local``, restore the previous run's emulator state or ``terraform apply`` into it, run the deployed
 pipeline (``tools.emulator.LocalCloud``), send simulated traffic with fraud through the API, wait
 for the pipeline to settle and reconcile: every accepted transaction stored once, every stored one
-scored, every alert published, nothing in a dead-letter queue. See docs/local-emulator.md.
+scored, every alert published (and its case opened), nothing in a dead-letter queue. Then it creates a demo
+analyst and a demo admin in the deployment's Cognito user pool (random passwords, printed once, kept nowhere)
+and prints the fraud console's URL: the cases the traffic opened are in its queue. See docs/local-emulator.md
+and docs/fraud-team.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
+import secrets
+import string
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -297,6 +303,26 @@ def count_stored(cloud: LocalCloud) -> int:
     return total
 
 
+def count_cases(cloud: LocalCloud) -> int | None:
+    """Cases in the cases table (their audit events left out), or None when the deployment has none."""
+    table = cloud.outputs.get("cases_table_name")
+    if not table:
+        return None
+    total = 0
+    for page in (
+        cloud.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(
+            TableName=table,
+            FilterExpression="sk = :case",
+            ExpressionAttributeValues={":case": {"S": "case"}},
+            Select="COUNT",
+        )
+    ):
+        total += page["Count"]
+    return total
+
+
 def queue_depth(cloud: LocalCloud, url: str) -> int:
     attributes = cloud.client("sqs").get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
@@ -321,6 +347,7 @@ class Reconciliation:
     fraud_alerted: int
     problems: list[str]
     counters: dict[str, Any]
+    cases: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -359,6 +386,9 @@ def reconcile(
     problems += [f"network: {line}" for line in cloud.network_failures()]
     if not alerts.by_id:
         problems.append("no alert came out")
+    cases = count_cases(cloud)
+    if cases is not None and cases != len(alerts.by_id):
+        problems.append(f"{len(alerts.by_id)} alerts published but {cases} cases opened")
     return Reconciliation(
         posted=summary.sent,
         accepted=accepted,
@@ -375,6 +405,7 @@ def reconcile(
         fraud_alerted=len(fraud_ids & transaction_alerts),
         problems=problems,
         counters=cloud.counters(),
+        cases=cases,
     )
 
 
@@ -396,7 +427,12 @@ def print_report(result: Reconciliation, alerts: Alerts, emails: list[tuple[str,
         f"scored      {result.scored:>6}   (stream records detect-fraud processed)\n"
         f"alerted     {result.alerts_published:>6}   "
         f"({kinds}; {alerts.deliveries} deliveries on the SQS subscription)\n"
-        f"dead letter {result.dead_letters:>6}\n"
+        + (
+            f"cases       {result.cases:>6}   (one per alert, in the fraud console's queue)\n"
+            if result.cases is not None
+            else ""
+        )
+        + f"dead letter {result.dead_letters:>6}\n"
         f"fraud caught {result.fraud_alerted}/{result.fraud_sent} of the simulated fraudulent transactions"
     )
     if result.ok:
@@ -461,6 +497,47 @@ def show_api_answers(
             accepted.add(body["transaction_id"])
         progress(f"  {title:<22} -> {status} {text[:110]}")
     return accepted, statuses
+
+
+DEMO_USERS = (("demo-analyst", "analysts"), ("demo-admin", "admins"))
+
+
+def new_password() -> str:
+    """A random password the user pool's policy accepts (14+ characters, each kind of character)."""
+    kinds = (string.ascii_lowercase, string.ascii_uppercase, string.digits, "!#%+-=?@^_")
+    chars = [secrets.choice(kind) for kind in kinds] + [
+        secrets.choice(string.ascii_letters + string.digits) for _ in range(16)
+    ]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+def create_console_users(
+    session: Any, outputs: dict[str, Any], users: Sequence[tuple[str, str]] = DEMO_USERS
+) -> list[tuple[str, str, str]]:
+    """``(username, group, password)`` of each user created (or given a new password) in the deployment's user
+    pool, as an admin does with the AWS CLI: ``admin-create-user``, ``admin-set-user-password --permanent``,
+    ``admin-add-user-to-group``."""
+    cognito = session.client("cognito-idp")
+    pool = outputs["user_pool_id"]
+    created = []
+    for username, group in users:
+        password = new_password()
+        # A restored emulator keeps its users: a new password is set below.
+        with contextlib.suppress(cognito.exceptions.UsernameExistsException):
+            cognito.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
+        cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
+        cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=group)
+        created.append((username, group, password))
+    return created
+
+
+def console_lines(cloud: LocalCloud, users: Sequence[tuple[str, str, str]]) -> str:
+    """What the demo prints about the console: its local URL and the demo logins (passwords shown only here)."""
+    url = cloud.local_url(cloud.outputs["console_url"])
+    logins = "\n".join(f"  {group[:-1]:<8} {username} / {password}" for username, group, password in users)
+    note = "(Cognito in the emulator; these passwords are printed once and kept nowhere.)"
+    return f"The fraud console: {url}/cases\n{logins}\n{note}"
 
 
 def hand_commands(cloud: LocalCloud, credentials: Any = None) -> str:
@@ -641,9 +718,10 @@ def _main(argv: Sequence[str] | None) -> int:
             progress(f"total {time.monotonic() - started:.0f} s")
             if args.once:
                 return 0 if result.ok else 1
-            print(
-                f"\nThe API keeps running until Ctrl-C. Try:\n  {hand_commands(cloud, producer(cloud))}\n", flush=True
-            )
+            users = create_console_users(cloud.session, outputs)
+            print(f"\n{console_lines(cloud, users)}", flush=True)
+            commands = hand_commands(cloud, producer(cloud))
+            print(f"\nThe API and the console keep running until Ctrl-C. Try:\n  {commands}\n", flush=True)
             for mail in cloud.mail():
                 print(
                     f"SNS mailed {mail.to} a subscription confirmation; confirm it (authenticated unsubscribe):\n"

@@ -205,10 +205,15 @@ class LocalCloud:
     @property
     def api_url(self) -> str:
         """The local URL of the deployed ``api_url`` output (same stage and path)."""
+        return self.local_url(self.outputs.get("api_url", ""))
+
+    def local_url(self, deployed_url: str) -> str:
+        """The local URL of a deployed invoke URL of one of the deployment's REST APIs (same stage and path),
+        e.g. the console's base URL or an alert e-mail's link to a case."""
         rest = self.integration(RestApis)
         if not rest.deployed:
             raise RuntimeError("the deployment has no REST API")
-        return rest.url(self.outputs.get("api_url", ""))
+        return rest.url(deployed_url)
 
     @property
     def api_key(self) -> str:

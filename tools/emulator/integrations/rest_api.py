@@ -1,7 +1,10 @@
-"""API Gateway REST APIs: a local HTTP server (the front door) serves the deployed stage as API Gateway would.
+"""API Gateway REST APIs: a local HTTP server (the front door) serves each deployed stage as API Gateway would.
 
-For each request, in API Gateway's order: route (``/<stage>/<resource path>``, else 403 "Missing
-Authentication Token"), authorization (for an ``AWS_IAM`` method: the SigV4 signature, checked by
+Every REST API of the deployment is served (an API belongs to it when an integration or an authorizer of the API
+invokes one of its functions), each stage on a port of its own. For each request, in API Gateway's order: route
+(``/<stage>/<resource path>``, the most specific resource first, else 403 "Missing Authentication Token"),
+authorization (for a ``CUSTOM`` method: its Lambda authorizer, ``authorizers.py``: 401, 403 or 500 as API Gateway
+answers, the result cached by identity source; for an ``AWS_IAM`` method: the SigV4 signature, checked by
 ``tools.emulator.sigv4`` with the secret of the access key from moto's IAM and STS, then the API's
 resource policy and the caller's IAM policies, ``tools.emulator.iam``; 403 "Missing Authentication
 Token", "The request signature we calculated does not match...", "Signature expired...", "The
@@ -36,6 +39,8 @@ from urllib.parse import parse_qs, urlsplit
 from jsonschema import Draft4Validator
 
 from tools.emulator import iam, sigv4
+from tools.emulator.integrations.authorizers import Authorizer, AuthorizerError, Authorizers
+from tools.emulator.integrations.authorizers import Request as AuthorizerRequest
 from tools.emulator.integrations.base import Context, Integration
 from tools.emulator.runtime import LambdaRuntime
 from tools.emulator.timings import TIMINGS
@@ -57,6 +62,9 @@ DEFAULT_RESPONSES = {
     "BAD_REQUEST_BODY": (400, "Invalid request body"),
     "INTEGRATION_FAILURE": (502, "Internal server error"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
+    "UNAUTHORIZED": (401, "Unauthorized"),
+    "AUTHORIZER_FAILURE": (500, "Internal server error"),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, "Internal server error"),
 }
 _QUOTA_PERIOD_S = {"DAY": 86400, "WEEK": 7 * 86400, "MONTH": 30 * 86400}
 
@@ -66,12 +74,13 @@ class Route:
     resource_id: str
     path: str  # resource path template, e.g. /transactions
     method: str
-    authorization: str  # NONE or AWS_IAM (other authorizers are not emulated)
+    authorization: str  # NONE, AWS_IAM or CUSTOM (a Lambda authorizer; Cognito user pool authorizers are not emulated)
     api_key_required: bool
     validate_body: bool
     request_schema: dict[str, Any] | None
     integration_type: str
     function_arn: str | None
+    authorizer_id: str | None = None  # a CUSTOM method's authorizer
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,12 @@ class RestApi:
     usage_plans: tuple[UsagePlan, ...]
     gateway_responses: dict[str, dict[str, Any]]  # responseType -> {statusCode, responseTemplates}
     policy: str | None = None  # the resource policy document, as stored
+    authorizers: dict[str, Authorizer] = field(default_factory=dict)  # by id
+
+    def function_arns(self) -> set[str]:
+        """The functions the API invokes: its integrations' and its authorizers'."""
+        arns = {r.function_arn for r in self.routes} | {a.function_arn for a in self.authorizers.values()}
+        return {arn for arn in arns if arn}
 
 
 def _lambda_arn_from_uri(uri: str) -> str | None:
@@ -144,6 +159,7 @@ def read_api(session: Any, api_id: str, stage_name: str) -> RestApi:
                     request_schema=json.loads(schema) if isinstance(schema, str) else schema,
                     integration_type=integration.get("type", ""),
                     function_arn=_lambda_arn_from_uri(integration.get("uri", "")),
+                    authorizer_id=method.get("authorizerId"),
                 )
             )
     stage = gw.get_stage(restApiId=api_id, stageName=stage_name)
@@ -176,6 +192,10 @@ def read_api(session: Any, api_id: str, stage_name: str) -> RestApi:
         for r in paginate(gw, "get_gateway_responses", "items", restApiId=api_id)
         if not r.get("defaultResponse", False)
     }
+    authorizers = {
+        a["id"]: Authorizer.read(a, _lambda_arn_from_uri(a.get("authorizerUri", "")))
+        for a in paginate(gw, "get_authorizers", "items", restApiId=api_id)
+    }
     return RestApi(
         id=api_id,
         name=api.get("name", ""),
@@ -187,6 +207,7 @@ def read_api(session: Any, api_id: str, stage_name: str) -> RestApi:
         usage_plans=tuple(plans),
         gateway_responses=responses,
         policy=api.get("policy") or None,
+        authorizers=authorizers,
     )
 
 
@@ -262,7 +283,10 @@ class FrontDoor:
         self.runtime = runtime
         self.account = account
         self.region = region
-        self._routes = [(self._path_regex(r.path), r) for r in api.routes]
+        # API Gateway matches the most specific resource: literal paths before {param} ones, a greedy {param+} last.
+        ordered = sorted(api.routes, key=lambda r: (r.path.count("+}"), r.path.count("{"), -r.path.count("/")))
+        self._routes = [(self._path_regex(r.path), r) for r in ordered]
+        self.authorizers = Authorizers(api.authorizers, runtime)
         self._api_arn = f"arn:aws:execute-api:{region}:{account}:{api.id}"
         self._policy = iam.ResourcePolicy.parse(api.policy, self._api_arn)
         self._stage_bucket = TokenBucket(api.stage_rate, api.stage_burst or 0) if api.stage_rate is not None else None
@@ -303,7 +327,8 @@ class FrontDoor:
 
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> tuple[int, dict[str, Any], bytes]:
+        """The response: its status, its headers (a list for a header sent several times) and its body."""
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
         self._invoke_s.seconds = 0.0
@@ -322,7 +347,7 @@ class FrontDoor:
 
     def _handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str, request_id: str
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> tuple[int, dict[str, Any], bytes]:
         parts = urlsplit(raw_path)
         stage_prefix = f"/{self.api.stage}"
         if not (parts.path == stage_prefix or parts.path.startswith(stage_prefix + "/")):
@@ -331,6 +356,12 @@ class FrontDoor:
         route, path_params = self._route(method, path)
         lower = {k.lower(): v for k, v in headers.items()}
         caller = self._authorize(route, method, path, raw_path, headers, body, source_ip)
+        authorized = None
+        if route.authorization == "CUSTOM":  # the Lambda authorizer, before the API key check and throttling
+            seen = self._proxy_event(
+                route, method, path, parts.query, headers, body, source_ip, request_id, None, path_params
+            )
+            authorized = self._run_authorizer(route, method, path, lower, seen)
         key_id = None
         if route.api_key_required:
             key_id = self.api.api_keys.get(lower.get("x-api-key", ""))
@@ -344,9 +375,11 @@ class FrontDoor:
         event = self._proxy_event(
             route, method, path, parts.query, headers, body, source_ip, request_id, key_id, path_params, caller
         )
+        if authorized is not None:
+            event["requestContext"]["authorizer"] = authorized
         invoked = time.perf_counter()
         outcome = self.runtime.invoke(route.function_arn, event)
-        self._invoke_s.seconds = time.perf_counter() - invoked
+        self._invoke_s.seconds += time.perf_counter() - invoked
         if not outcome.ok:
             if outcome.error_type == "Sandbox.Timedout":
                 raise GatewayError("INTEGRATION_TIMEOUT")
@@ -395,6 +428,23 @@ class FrontDoor:
                 error_type="AccessDeniedException",
             )
         return caller
+
+    def _run_authorizer(
+        self, route: Route, method: str, path: str, headers: dict[str, str], event: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A CUSTOM method's Lambda authorizer (``authorizers.py``): the context it hands the integration."""
+        method_arn = f"{self._api_arn}/{self.api.stage}/{method}{path}"
+        request = AuthorizerRequest(method_arn, headers, event.get("queryStringParameters") or {}, {}, event)
+        invoked = time.perf_counter()
+        try:
+            return self.authorizers.authorize(route.authorizer_id, request)
+        except AuthorizerError as error:
+            denied = "User is not authorized to access this resource with an explicit deny"
+            raise GatewayError(
+                error.response_type, message=denied if error.response_type == "ACCESS_DENIED" else None
+            ) from None
+        finally:
+            self._invoke_s.seconds += time.perf_counter() - invoked
 
     def _throttle(self, key_id: str | None) -> None:
         if key_id and (plan := self._key_plans.get(key_id)) is not None:
@@ -495,24 +545,26 @@ class FrontDoor:
         }
 
     @staticmethod
-    def _proxy_response(result: Any) -> tuple[int, dict[str, str], bytes]:
-        """A proxy integration result; anything malformed is a 502, as API Gateway answers."""
+    def _proxy_response(result: Any) -> tuple[int, dict[str, Any], bytes]:
+        """A proxy integration result; anything malformed is a 502, as API Gateway answers. A multi-value
+        header stays a list: each value is sent as its own header line (several ``Set-Cookie``)."""
         if not isinstance(result, dict) or not isinstance(result.get("statusCode", 200), int):
             raise GatewayError("INTEGRATION_FAILURE", "Malformed Lambda proxy response")
-        headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        headers: dict[str, Any] = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
         for name, values in (result.get("multiValueHeaders") or {}).items():
-            headers[str(name)] = ", ".join(str(v) for v in values)
+            headers[str(name)] = [str(v) for v in values]
         body = result.get("body") or ""
         if not isinstance(body, str):
             raise GatewayError("INTEGRATION_FAILURE", "Malformed Lambda proxy response")
         raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
         return int(result.get("statusCode", 200)), headers, raw
 
-    def _gateway_response(self, error: GatewayError, request_id: str) -> tuple[int, dict[str, str], bytes]:
+    def _gateway_response(self, error: GatewayError, request_id: str) -> tuple[int, dict[str, Any], bytes]:
         status, message = DEFAULT_RESPONSES[error.response_type]
         message = error.message or message
-        headers = {"x-amzn-ErrorType": error.error_type or _error_type(error.response_type)}
-        deployed = self.api.gateway_responses.get(error.response_type) or {}
+        headers: dict[str, Any] = {"x-amzn-ErrorType": error.error_type or _error_type(error.response_type)}
+        family = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"  # the API's default response of the family
+        deployed = self.api.gateway_responses.get(error.response_type) or self.api.gateway_responses.get(family) or {}
         template = (deployed.get("responseTemplates") or {}).get("application/json")
         if deployed.get("statusCode"):
             status = int(deployed["statusCode"])
@@ -550,7 +602,8 @@ class FrontDoor:
                     reason = ""
                 self.send_response(status, reason)
                 for name, value in headers.items():
-                    self.send_header(name, value)
+                    for line in value if isinstance(value, list) else [value]:
+                        self.send_header(name, line)
                 self.send_header("Content-Length", str(len(payload)))
                 # Headers and body in one write (no 40 ms Nagle/delayed-ACK stall on a kept-alive connection).
                 self._headers_buffer.append(b"\r\n" + payload)  # type: ignore[attr-defined]  # typeshed omits it
@@ -582,42 +635,73 @@ def _error_type(response_type: str) -> str:
         "BAD_REQUEST_BODY": "BadRequestException",
         "INTEGRATION_FAILURE": "InternalServerErrorException",
         "INTEGRATION_TIMEOUT": "InternalServerErrorException",
+        "UNAUTHORIZED": "UnauthorizedException",
+        "AUTHORIZER_FAILURE": "AuthorizerFailureException",
+        "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
     }[response_type]
 
 
+def deployed_apis(session: Any, function_arns: set[str]) -> list[RestApi]:
+    """Every stage of every REST API that invokes one of ``function_arns`` (the deployment's functions)."""
+    gw = session.client("apigateway")
+    found = []
+    for api in paginate(gw, "get_rest_apis", "items"):
+        for stage in gw.get_stages(restApiId=api["id"]).get("item", []):
+            served = read_api(session, api["id"], stage["stageName"])
+            if served.function_arns() & function_arns:
+                found.append(served)
+    return found
+
+
 class RestApis(Integration):
-    """The REST API named by the Terraform outputs (``api_id``, ``api_stage_name``), served locally."""
+    """The deployment's REST APIs, each stage served by a front door of its own. The API named by the Terraform
+    output ``api_id`` (if any) gets the port asked for (``--api-port``); the others a free port each."""
 
     name = "rest-api"
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        outputs = ctx.topology.outputs
-        api_id = outputs.get("api_id")
-        self.api = read_api(ctx.session, api_id, outputs["api_stage_name"]) if api_id else None
-        self.front_door: FrontDoor | None = None
+        arns = {spec.arn for spec in ctx.topology.functions.values()}
+        self.apis = deployed_apis(ctx.session, arns)
+        self.front_doors: dict[str, FrontDoor] = {}  # by API id
 
     @property
     def deployed(self) -> bool:
-        return self.api is not None
+        return bool(self.apis)
 
     def start(self) -> None:
-        if self.api is not None:
-            topology = self.ctx.topology
-            self.front_door = FrontDoor(
-                self.api, self.ctx.runtime, topology.account, topology.region, self.ctx.api_port
-            ).start()
+        topology = self.ctx.topology
+        named = topology.outputs.get("api_id")
+        for api in self.apis:
+            port = self.ctx.api_port if api.id == named else 0
+            self.front_doors[api.id] = FrontDoor(api, self.ctx.runtime, topology.account, topology.region, port).start()
 
     def stop(self) -> None:
-        if self.front_door is not None:
-            self.front_door.close()
+        for door in self.front_doors.values():
+            door.close()
 
     def url(self, deployed_url: str) -> str:
-        """The local URL of a deployed invoke URL of this stage (same stage and path)."""
-        assert self.front_door is not None
-        stage = f"/{self.front_door.api.stage}"
+        """The local URL of a deployed invoke URL (``https://<api id>.execute-api.<region>.amazonaws.com/<stage>/...``):
+        the front door of that API, same stage and path."""
+        host = deployed_url.split("://", 1)[-1].split("/", 1)[0]
+        door = self.front_doors.get(host.split(".", 1)[0])
+        if door is None:
+            raise KeyError(f"no REST API of this deployment serves {deployed_url}")
+        stage = f"/{door.api.stage}"
         path = deployed_url.split(stage, 1)[1] if f"{stage}/" in deployed_url else ""
-        return self.front_door.url(path)
+        return door.url(path)
 
     def counters(self) -> dict[str, Any]:
-        return {"responses": dict(self.front_door.counts)} if self.front_door is not None else {}
+        if not self.front_doors:
+            return {}
+        responses: dict[int, int] = {}
+        for door in self.front_doors.values():
+            for status, count in door.counts.items():
+                responses[status] = responses.get(status, 0) + count
+        return {
+            "responses": responses,
+            "apis": {
+                door.api.name: {"responses": dict(door.counts), "authorizers": door.authorizers.counters()}
+                for door in self.front_doors.values()
+            },
+        }

@@ -219,6 +219,7 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_from_functions" {
 # to another account's bucket or table (aws:ResourceAccount, a global condition key S3 and DynamoDB support).
 data "aws_iam_policy_document" "gateway_endpoint" {
   statement {
+    # parliament:skip=RESOURCE_STAR: An endpoint policy is a boundary, not a grant: it lets through whatever the caller's own IAM policy allows (each function's role names its tables and bucket), and only on this account's resources (the aws:ResourceAccount condition below).
     sid       = "OnlyThisAccountsResources"
     effect    = "Allow"
     actions   = [for service in sort(tolist(var.gateway_endpoint_services)) : "${service}:*"]

@@ -18,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from tests.console.support import create_case_tables
+from tools.emulator import moto_dynamodb
 from tests.unit.handler_support import (
     DEFAULT_RULES,
     FUNCTION_ENV,
@@ -30,6 +31,12 @@ from tests.unit.handler_support import (
     create_transactions_table,
     holds_a_test_card_number,
 )
+
+
+# The local cloud's DynamoDB (moto with the patches the emulator runs): a transaction undone by a log of
+# the items it wrote rather than a deep copy of every table it touches, so a test with a few thousand
+# items of history does not spend seconds per write copying them.
+moto_dynamodb.install()
 
 
 @pytest.fixture

@@ -26,7 +26,9 @@ def summary(terraform_bin: str, spark: Any) -> dict[str, Any]:
         provider_mirror() is not None or not in_ci(),
         "no provider mirror: set TF_PLUGIN_DIR to a directory holding registry.terraform.io/hashicorp/aws",
     )
-    return local.run_path(local._parser().parse_args([]))
+    # 36 users over 21 days (about 1,900 transactions, some 25 chargebacks in the check days): enough for every
+    # path to be exercised, small enough for the CI session (`make train-at-scale` runs the default 60).
+    return local.run_path(local._parser().parse_args(["--users", "36"]))
 
 
 def test_the_offline_features_and_scores_are_the_live_ones(summary: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -171,9 +172,11 @@ def run_path(args: argparse.Namespace) -> dict[str, Any]:
         outputs, how = deploy(aws, "eventbridge", suffix=suffix)
         mark = lap("deploy", began)
         progress(f"deployment {how}; starting the pipeline")
-        with LocalCloud(
-            aws, outputs, log_dir=BUILD / suffix / "logs", time_scale=120.0, schedule_time_scale=None
-        ) as cloud:
+        # The functions' logs append: a previous run's lines (the same seed gives the same ids) would be read as
+        # this run's live scores by the parity check.
+        log_dir = BUILD / suffix / "logs"
+        shutil.rmtree(log_dir, ignore_errors=True)
+        with LocalCloud(aws, outputs, log_dir=log_dir, time_scale=120.0, schedule_time_scale=None) as cloud:
             history = post_history(cloud, args.users, args.days, args.seed, args.fraud_rate, args.rate)
             mark = lap("post_and_score", mark)
             labels_file = work / "chargebacks.jsonl"
@@ -197,7 +200,7 @@ def run_path(args: argparse.Namespace) -> dict[str, Any]:
             (work / "report.md").write_text(fit.render(trained), encoding="utf-8")
             mark = lap("train", mark)
             detect = cloud.outputs["function_names"]["detect-fraud"]
-            parity = check_parity(cloud, table.frame, model, config, BUILD / suffix / "logs" / f"{detect}.log")
+            parity = check_parity(cloud, table.frame, model, config, log_dir / f"{detect}.log")
             mark = lap("parity", mark)
             store = ModelStore(
                 outputs["model_bucket_name"], outputs["model_parameter_name"], cloud.client("s3"), cloud.client("ssm")

@@ -18,7 +18,6 @@ import pytest
 from moto import mock_aws
 
 from tests.console.support import create_case_tables
-from tools.emulator import moto_dynamodb
 from tests.unit.handler_support import (
     DEFAULT_RULES,
     FUNCTION_ENV,
@@ -31,7 +30,7 @@ from tests.unit.handler_support import (
     create_transactions_table,
     holds_a_test_card_number,
 )
-
+from tools.emulator import moto_dynamodb
 
 # The local cloud's DynamoDB (moto with the patches the emulator runs): a transaction undone by a log of
 # the items it wrote rather than a deep copy of every table it touches, so a test with a few thousand

@@ -218,6 +218,30 @@ def test_a_query_answers_copies_of_the_items_made_without_deepcopy(dynamodb: Any
     assert copied.attrs["seen"].value[1].value is not stored.attrs["seen"].value[1].value, "a map is a dict of its own"
 
 
+def test_an_answer_s_items_become_the_same_plain_data_as_moto_makes_them(aws: LocalAWS) -> None:
+    from datetime import UTC, datetime
+
+    from moto.dynamodb import responses
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    attributes = {
+        "s": {"S": "x"},
+        "n": {"N": "1.5"},
+        "flag": {"BOOL": False},
+        "none": {"NULL": True},
+        "strings": {"SS": ["a", "b"]},
+        "numbers": {"NS": ["1", "2"]},
+        "binary": {"B": "aGk="},
+        "binaries": {"BS": ["aGk="]},
+        "nested": {"L": [{"N": "1"}, {"M": {"k": {"SS": ["c"]}, "b": {"B": "aGk="}}}]},
+    }
+    stored = Item(DynamoType({"S": "t1"}), DynamoType({"N": "1"}), attributes)
+    answer = {"Items": [stored.attrs], "Count": 1, "At": datetime(2026, 1, 1, tzinfo=UTC), "Ratio": 0.5, "Key": None}
+    assert responses.dynamo_to_dict is moto_dynamodb._dynamo_to_dict
+    assert moto_dynamodb._dynamo_to_dict(answer) == dynamo_to_dict(answer)
+
+
 # -- 3. stream iterators expire ------------------------------------------------------------------------
 
 

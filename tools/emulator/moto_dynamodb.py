@@ -40,7 +40,9 @@ went"). Each patch keeps moto's behaviour and answers; only the cost changes.
    and filters them, through ``copy.deepcopy`` and moto's own ``__deepcopy__`` per item and attribute value
    (a sixth of the server's time in a run, most of a ``Query``'s). Here the copy is the same (new items, new
    attribute values, new lists and maps, the scalars shared as ``__deepcopy__`` shares them), made by one
-   function without ``deepcopy``'s dispatch and memo.
+   function without ``deepcopy``'s dispatch and memo. And an answer's items turned into plain data
+   (``dynamo_to_dict``, a tenth of the server's time) by type, not by a chain of ``isinstance`` and ``hasattr``
+   checks per value; the same dictionaries and lists.
 
 And one behaviour moto lacks: a **global secondary index that lags** (``set_index_lag``). On AWS a GSI is
 eventually consistent: a write shows in it after a delay (usually well under a second, longer under load).
@@ -282,6 +284,32 @@ def _copy_item(item: Item) -> Item:
     dict.__init__(attrs, {k: _copy_value(v) for k, v in item.attrs.items()})
     result.attrs = attrs
     return result
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _dynamo_to_dict(obj: Any) -> Any:
+    """moto's ``dynamo_to_dict`` (``DynamoResult``'s): the same result, by type; binary values, datetimes and
+    objects with a ``to_json`` go to moto's."""
+    kind = type(obj)
+    if kind is DynamoType:
+        value, type_name = obj.value, obj.type
+        if type_name == "M":
+            return {"M": {k: _dynamo_to_dict(v) for k, v in value.items()}}
+        if type_name == "L":
+            return {"L": [_dynamo_to_dict(v) for v in value]}
+        if type_name in ("S", "N", "BOOL", "NULL") and type(value) in _PLAIN:
+            return {type_name: value}
+        if type_name in ("SS", "NS") and type(value) is list:
+            return {type_name: list(value)}
+    elif kind is dict:
+        return {k: _dynamo_to_dict(v) for k, v in obj.items()}
+    elif kind is list:
+        return [_dynamo_to_dict(v) for v in obj]
+    elif kind in _PLAIN:
+        return obj
+    return _original["dynamo_to_dict"](obj)
 
 
 class _TableCopy:
@@ -636,5 +664,9 @@ def install() -> None:
 
     _original["table.copy"] = table_module.copy
     table_module.copy = _TableCopy()  # type: ignore[assignment]
+    from moto.dynamodb import responses as dynamodb_responses
+
+    _original["dynamo_to_dict"] = dynamodb_responses.dynamo_to_dict
+    dynamodb_responses.dynamo_to_dict = _dynamo_to_dict
     _lock_actions()
     _installed = True

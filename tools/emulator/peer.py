@@ -169,17 +169,19 @@ def ministack(python: Path, peer: Peer = PEER) -> Iterator[tuple[str, int]]:
             server.wait()
 
 
-def session_cpu_seconds(leader: int) -> float:
-    """CPU time of every live process of the session ``leader`` started (Linux ``/proc``)."""
+def session_cpu_seconds(leader: int) -> dict[str, float]:
+    """CPU time of the live processes of the session ``leader`` started (Linux ``/proc``): the leader's
+    (``server``) and the others' (``functions``: MiniStack's workers)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    total = {"server": 0.0, "functions": 0.0}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if int(fields[3]) == leader:  # the session id
-            total += (int(fields[11]) + int(fields[12])) / ticks
+            seconds = (int(fields[11]) + int(fields[12])) / ticks
+            total["server" if int(stat.parent.name) == leader else "functions"] += seconds
     return total
 
 
@@ -213,7 +215,8 @@ class Target:
     def client(self, service: str) -> Any:
         raise NotImplementedError
 
-    def cpu_seconds(self) -> float:
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds so far: ``server`` (the cloud's own process) and ``functions`` (the function workers)."""
         raise NotImplementedError
 
     def start(self) -> None:
@@ -252,8 +255,8 @@ class LocalTarget(Target):
     def client(self, service: str) -> Any:
         return self.cloud.client(service)
 
-    def cpu_seconds(self) -> float:
-        return time.process_time() + sum(self.cloud.runtime.cpu_seconds().values())
+    def cpu_seconds(self) -> dict[str, float]:
+        return {"server": time.process_time(), "functions": sum(self.cloud.runtime.cpu_seconds().values())}
 
     def log_lines(self, since_ms: int) -> Iterator[str]:
         with open(self.cloud.runtime.log_file(self.detect), encoding="utf-8", errors="replace") as log:
@@ -271,7 +274,7 @@ class PeerTarget(Target):
     def client(self, service: str) -> Any:
         return self._session.client(service, endpoint_url=self.endpoint)
 
-    def cpu_seconds(self) -> float:
+    def cpu_seconds(self) -> dict[str, float]:
         return session_cpu_seconds(self.leader)
 
     def log_lines(self, since_ms: int) -> Iterator[str]:
@@ -295,7 +298,8 @@ def measure(target: Target, bodies: list[dict[str, Any]], concurrency: int, rate
     results = bench.post_all(target, bodies, concurrency, rate)  # type: ignore[arg-type]
     accepted = {r["id"] for r in results if r["status"] == 201}
     scored = target.scored(wanted, accepted, since_ms)
-    cpu = target.cpu_seconds() - cpu_before
+    cpu_after = target.cpu_seconds()
+    cpu = {part: cpu_after[part] - cpu_before[part] for part in cpu_after}
     watcher.stop()
     sent = {r["id"]: r["sent"] for r in results}
     first = min(sent.values(), default=time.time())
@@ -310,7 +314,8 @@ def measure(target: Target, bodies: list[dict[str, Any]], concurrency: int, rate
         "latency_ms_median": round(statistics.median(latencies) * 1000) if latencies else None,
         "latency_ms_p95": round(percentile(latencies, 0.95) * 1000) if latencies else None,
         "alerts": len(latencies),
-        "cpu_ms_per_transaction": round(cpu * 1000 / max(len(done), 1), 1),
+        "cpu_ms_per_transaction": round(sum(cpu.values()) * 1000 / max(len(done), 1), 1),
+        **{f"cpu_ms_{part}": round(seconds * 1000 / max(len(done), 1), 1) for part, seconds in cpu.items()},
     }
 
 
@@ -332,6 +337,9 @@ def deploy_peer(endpoint: str, mode: str, suffix: str) -> dict[str, Any]:
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "TF_CLI_CONFIG_FILE": os.devnull,
+        # Applies with Terraform's default 10 at once failed now and then on a create MiniStack had done
+        # ("already exists": the provider's request retried); fewer at once.
+        "TF_CLI_ARGS_apply": "-parallelism=4",
     }
     stack = Stack(suffix, env=env)
     stack.state_file.unlink(missing_ok=True)  # the server is new: an old state describes nothing there
@@ -484,7 +492,8 @@ def _line(r: dict[str, Any]) -> str:
     return (
         f"round {r['round']} {r['cloud']:<11} {load:>9}: {r['end_to_end_tx_per_s']:>6} tx/s end to end, "
         f"POST-to-alert median {r['latency_ms_median']} ms, p95 {r['latency_ms_p95']} ms ({r['alerts']} alerts), "
-        f"CPU {r['cpu_ms_per_transaction']} ms/tx ({r['scored']}/{r['accepted']} scored)"
+        f"CPU {r['cpu_ms_per_transaction']} ms/tx (server {r['cpu_ms_server']}, functions {r['cpu_ms_functions']}; "
+        f"{r['scored']}/{r['accepted']} scored)"
     )
 
 

@@ -25,11 +25,6 @@ are closed before the server starts (``patch_moto``):
 Every request passes through the moto gateway (``aws.gateway``, ``tools.emulator.gateway``), and
 moto's DynamoDB runs with the emulator's patches (``tools.emulator.moto_dynamodb``), moto's SNS keeps
 e-mail subscriptions pending until they are confirmed with the mailed token (``tools.emulator.moto_sns``).
-
-While the server runs, the interpreter hands its lock between threads every ``SWITCH_INTERVAL_S`` (CPython's
-default is 5 ms). Every call to the server is a thread that waits on a socket, then needs the interpreter
-back while other threads (moto's work for other callers, the pollers, the front door) hold it: with the default,
-such a thread waited up to 5 ms each time it came back from a read or a write, several times per call.
 """
 
 from __future__ import annotations
@@ -39,7 +34,6 @@ import io
 import logging
 import os
 import socket
-import sys
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -50,7 +44,6 @@ if TYPE_CHECKING:
 
 TEST_CREDENTIAL = "test"
 DEFAULT_REGION = "us-east-1"
-SWITCH_INTERVAL_S = 0.0005  # see the module docstring
 # Where AWS publishes the Powertools layer of each release; the emulator's values name a layer version
 # of 0 (a placeholder: the emulator runs the project's own Powertools, never a layer).
 POWERTOOLS_PARAMETER = "/aws/service/powertools/python/{architecture}/{runtime}/{release}"
@@ -189,7 +182,6 @@ class LocalAWS:
     """Context manager running ``moto.server.ThreadedMotoServer`` on a free port of 127.0.0.1."""
 
     def __init__(self, region: str = DEFAULT_REGION, *, log_requests: bool = False) -> None:
-        self._switch_interval = sys.getswitchinterval()
         self.region = region
         self.log_requests = log_requests
         self._server: ThreadedMotoServer | None = None
@@ -213,8 +205,6 @@ class LocalAWS:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # Port 0: the OS picks a free port when the server binds, so parallel runs cannot collide.
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._server.start()
         from tools.emulator import inprocess
         from tools.emulator.gateway import MotoGateway
@@ -245,7 +235,6 @@ class LocalAWS:
             self._server.stop()
             close_connections(self._connections)
             self._server = None
-            sys.setswitchinterval(self._switch_interval)
 
     def seed_public_parameters(self) -> list[str]:
         """Put the public parameters the Terraform configuration reads into moto's SSM backend.

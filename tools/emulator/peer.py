@@ -7,7 +7,7 @@ there as the project's virtualenv does for the local cloud's sandboxes. MiniStac
 processes (``LAMBDA_EXECUTOR=local``: no Docker).
 
 Both clouds get the same deployment: the same Terraform (``--stream-consumer`` direct by default, the local
-profile), the same zips, a table of ``--table-sizes``' first size of history for the traffic's cardholders, and the
+profile), the same zips, a table of the smallest of ``--table-sizes`` of history for the traffic's cardholders, and the
 same traffic from ``tools.emulator.loadgen`` (``--posts`` transactions, ``--concurrency`` clients): as fast as the
 API answers (saturated), then ``--rate`` per second (paced). The clouds take turns, ``--peer-rounds`` times each.
 Each run reports, measured the same way on both:

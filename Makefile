@@ -152,7 +152,7 @@ simulate: venv ## write simulated labeled traffic (see python -m tools.detection
 backtest: venv ## backtest the default rules on the labeled training data
 	$(PY) -m tools.detection.backtest ../shared/data/sparkov_train_150cards.csv.gz --report build/backtest/report.md
 
-bench: venv ## the benchmark: imports, engine, model, card-numbers (BENCH=card-numbers for one section, BENCH=emulator for the local cloud, BENCH=all for every section)
+bench: venv ## the benchmark: imports, engine, model, card-numbers (BENCH=card-numbers for one section, BENCH=emulator for the local cloud, BENCH=peer for the local cloud beside MiniStack, BENCH=all for every section)
 	$(PY) -m tools.bench $(BENCH)
 
 clean: ## remove build outputs and virtualenvs

@@ -20,6 +20,9 @@ an ``add_arguments(parser)``, and one ``Section`` line):
   formatter without the scrubbing.
 - ``emulator``: the local cloud end to end, per stream routing and table size, with the per-hop
   breakdown (``tools.emulator.bench``; takes minutes, so only when asked for).
+- ``peer``: the local cloud and MiniStack (a peer emulator, in a virtualenv of its own under ``build/peer/``) take
+  turns with the same deployment and traffic; end-to-end throughput, POST-to-alert latency and CPU per transaction
+  as same-run ratios (``tools.emulator.peer``; takes minutes, so only when asked for).
 - ``training``: the Spark feature job in ``local[2]`` over a generated history (5 million transactions by
   default) against today's single process, with memory peaks and the EMR Serverless projection
   (``tools.training.bench``; long, so only when asked for).
@@ -707,6 +710,24 @@ def _emulator_arguments(parser: argparse.ArgumentParser) -> None:
     bench.add_arguments(parser)
 
 
+def _peer_run(args: argparse.Namespace) -> dict:
+    from tools.emulator import peer
+
+    return peer.run(args)
+
+
+def _peer_report(result: dict) -> str:
+    from tools.emulator import peer
+
+    return peer.report(result)
+
+
+def _peer_arguments(parser: argparse.ArgumentParser) -> None:
+    from tools.emulator import peer
+
+    peer.add_arguments(parser)
+
+
 def _training_run(args: argparse.Namespace) -> dict:
     from tools.training import bench
 
@@ -752,6 +773,14 @@ SECTIONS = (
         _emulator_run,
         _emulator_report,
         _emulator_arguments,
+        default=False,
+    ),
+    Section(
+        "peer",
+        "the local cloud beside MiniStack, alternated in one session (minutes; installs MiniStack under build/peer)",
+        _peer_run,
+        _peer_report,
+        _peer_arguments,
         default=False,
     ),
     Section(

@@ -3,6 +3,7 @@ does not grow with the table. Each test fails without the patch it names."""
 
 from __future__ import annotations
 
+import copy
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -181,6 +182,64 @@ def test_an_index_query_reads_only_its_partition_and_answers_as_moto_does(dynamo
     assert [i["id"]["S"] for i in found["Items"]] == ["t36", "t30", "t24", "t18"], "newest first, t0 moved, t6 gone"
     assert "LastEvaluatedKey" in found
     assert walked and max(walked) <= 10, f"the query walked {walked} items, not the 10 of its partition"
+
+
+# -- 8. query results copied without copy.deepcopy ---------------------------------------------------
+
+
+def test_a_query_answers_copies_of_the_items_made_without_deepcopy(dynamodb: Any) -> None:
+    make_table(dynamodb, "copies")
+    nested = {"tags": {"SS": ["a", "b"]}, "seen": {"L": [{"N": "1"}, {"M": {"k": {"S": "v"}}}]}}
+    dynamodb.put_item(TableName="copies", Item=item("t1", 1, "u1", **nested))
+    deep_copies: list[Any] = []
+    real_deepcopy = copy.deepcopy
+
+    def counting(value: Any, memo: Any = None) -> Any:
+        deep_copies.append(value)
+        return real_deepcopy(value, memo)
+
+    with mock.patch.object(copy, "deepcopy", counting):
+        found = dynamodb.query(
+            TableName="copies",
+            KeyConditionExpression="id = :id",
+            ExpressionAttributeValues={":id": {"S": "t1"}},
+        )
+    assert found["Items"] == [item("t1", 1, "u1", **nested)]
+    assert not deep_copies, "the query's results went through copy.deepcopy"
+
+    stored = (
+        dynamodb_backends[ACCOUNT]["us-east-1"]
+        .get_table("copies")
+        .get_item(DynamoType({"S": "t1"}), DynamoType({"N": "1"}))
+    )
+    copied = moto_dynamodb._copy_item(stored)
+    assert copied == real_deepcopy(stored) and copied.to_json() == stored.to_json()
+    assert copied.attrs["tags"].value is not stored.attrs["tags"].value, "a set is a list of its own"
+    assert copied.attrs["seen"].value[1].value is not stored.attrs["seen"].value[1].value, "a map is a dict of its own"
+
+
+def test_an_answer_s_items_become_the_same_plain_data_as_moto_makes_them(aws: LocalAWS) -> None:
+    from datetime import UTC, datetime
+
+    from moto.dynamodb import responses
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    attributes = {
+        "s": {"S": "x"},
+        "n": {"N": "1.5"},
+        "flag": {"BOOL": False},
+        "none": {"NULL": True},
+        "strings": {"SS": ["a", "b"]},
+        "numbers": {"NS": ["1", "2"]},
+        "binary": {"B": "aGk="},
+        "binaries": {"BS": ["aGk="]},
+        "nested": {"L": [{"N": "1"}, {"M": {"k": {"SS": ["c"]}, "b": {"B": "aGk="}}}]},
+    }
+    stored = Item(DynamoType({"S": "t1"}), DynamoType({"N": "1"}), attributes)
+    answer = {"Items": [stored.attrs], "Count": 1, "At": datetime(2026, 1, 1, tzinfo=UTC), "Ratio": 0.5, "Key": None}
+    assert responses.dynamo_to_dict is moto_dynamodb._dynamo_to_dict
+    assert moto_dynamodb._dynamo_to_dict(answer) == dynamo_to_dict(answer)
 
 
 # -- 3. stream iterators expire ------------------------------------------------------------------------

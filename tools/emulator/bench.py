@@ -93,6 +93,16 @@ def preload(cloud: LocalCloud, count: int, *, seed: int, users: int, end_ms: int
     if count <= 0:
         return 0.0
     started = time.monotonic()
+    assert cloud.topology is not None
+    items = history_items(cloud, count, seed=seed, users=users, end_ms=end_ms, user_prefix=user_prefix)
+    _write_items(cloud, cloud.topology.function("process-transaction").environment["TABLE_NAME"], items)
+    return time.monotonic() - started
+
+
+def history_items(
+    cloud: LocalCloud, count: int, *, seed: int, users: int, end_ms: int, user_prefix: str = ""
+) -> list[dict[str, Any]]:
+    """The typed items process-transaction's storage code writes for ``count`` simulated transactions."""
     if str(LAMBDAS) not in sys.path:
         sys.path.insert(0, str(LAMBDAS))
     from fraud.storage import TransactionStore
@@ -113,8 +123,7 @@ def preload(cloud: LocalCloud, count: int, *, seed: int, users: int, end_ms: int
         body["user_id"] = user_prefix + body["user_id"]
         transaction = validate_transaction(json.dumps(body), now_ms=now_ms)
         store.put_transaction(transaction, body_hash=body_hash(transaction), received_at=int(txn["timestamp"]))
-    _write_items(cloud, environment["TABLE_NAME"], collector.items)
-    return time.monotonic() - started
+    return collector.items
 
 
 def _write_items(cloud: LocalCloud, table_name: str, items: list[dict[str, Any]]) -> None:

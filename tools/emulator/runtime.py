@@ -167,6 +167,9 @@ class _Function:
         self.code_dir = code_dir
         self.env = env
         self.log = log
+        # One descriptor for the function's lifetime (O_APPEND, as the sandboxes' own output): each write is
+        # one system call, and a line never lands inside a sandbox's line.
+        self._log_fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.limit = min(max_sandboxes, spec.reserved_concurrency or max_sandboxes)
         self.idle: list[_Sandbox] = []
         self.all: set[_Sandbox] = set()
@@ -238,9 +241,11 @@ class _Function:
         for sandbox in idle:
             sandbox.kill()
 
-    def write_log(self, text: str) -> None:
-        with open(self.log, "a", encoding="utf-8") as log:
-            log.write(text + "\n")
+    def write_log(self, *lines: str) -> None:
+        os.write(self._log_fd, "".join(line + "\n" for line in lines).encode("utf-8"))
+
+    def close_log(self) -> None:
+        os.close(self._log_fd)
 
 
 class LambdaRuntime:
@@ -355,18 +360,20 @@ class LambdaRuntime:
             outcome = Invocation(spec.name, request_id, False, error=dict(function.failure))
         else:
             outcome = self._run(function, event, request_id)
+        lines = []
         if outcome.error is not None:
             # Lambda logs an unhandled error as one JSON line before END.
-            function.write_log(
+            lines.append(
                 json.dumps({"errorType": outcome.error.get("errorType"), "requestId": request_id, **outcome.error})
             )
-        function.write_log(f"END RequestId: {request_id}")
-        function.write_log(
+        lines.append(f"END RequestId: {request_id}")
+        lines.append(
             f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
             f"Memory Size: {spec.memory_mb} MB\tMax Memory Used: {outcome.max_rss_mb:.0f} MB"
             + ("\tInit: cold start" if outcome.cold_start else "")
             + (f"\tError: {outcome.error_type}" if outcome.error else "")
         )
+        function.write_log(*lines)
         with function.cond:
             function.invocations += 1
             function.errors += not outcome.ok
@@ -494,4 +501,5 @@ class LambdaRuntime:
                 function.cond.notify_all()
             for sandbox in sandboxes:
                 sandbox.kill()
+            function.close_log()
         self._code_root.cleanup()

@@ -1,0 +1,59 @@
+"""The peer benchmark's own arithmetic (tools/emulator/peer.py): when a transaction was scored, from
+detect-fraud's log lines, and the local cloud's figures over the peer's, round by round."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tools.emulator import peer
+
+
+def scored_line(transaction_id: str, timestamp: str, message: str = peer.SCORED_MESSAGE) -> str:
+    return json.dumps({"level": "INFO", "message": message, "timestamp": timestamp, "transaction_id": transaction_id})
+
+
+def test_a_transaction_is_scored_when_its_first_scored_line_was_written() -> None:
+    lines = [
+        "START RequestId: 1 Version: $LATEST",
+        scored_line("t1", "2026-12-07 05:25:43,240+0000"),
+        scored_line("t1", "2026-12-07 05:25:50,000+0000"),  # a redelivery: the first line counts
+        scored_line("t2", "2026-12-07 05:25:44,500+0000", message="Transaction already scored"),
+        scored_line("other", "2026-12-07 05:25:45,000+0000"),  # not this run's traffic
+        "2026-12-07T05:25:46Z " + scored_line("t3", "2026-12-07 05:25:46,001+0000"),  # a prefixed line
+        "not json " + peer.SCORED_MESSAGE,
+    ]
+
+    found = peer.scored_times(iter(lines), {"t1", "t2", "t3"})
+
+    assert found.keys() == {"t1", "t3"}
+    assert found["t1"] == pytest.approx(1796621143.240) and found["t3"] == pytest.approx(1796621146.001)
+
+
+def test_ratios_pair_each_round_and_load_and_take_the_median() -> None:
+    def run(cloud: str, round_number: int, rate: float, tx_per_s: float, p95: int, cpu: float) -> dict[str, object]:
+        return {
+            "cloud": cloud,
+            "round": round_number,
+            "offered_tx_per_s": rate or None,
+            "end_to_end_tx_per_s": tx_per_s,
+            "latency_ms_p95": p95,
+            "cpu_ms_per_transaction": cpu,
+        }
+
+    runs = [
+        run("local cloud", 1, 0, 60.0, 900, 20.0),
+        run(peer.PEER.name, 1, 0, 50.0, 1000, 25.0),
+        run(peer.PEER.name, 2, 0, 40.0, 1000, 20.0),
+        run("local cloud", 2, 0, 60.0, 800, 20.0),
+        run("local cloud", 1, 50, 50.0, 300, 18.0),
+        run(peer.PEER.name, 1, 50, 50.0, 200, 18.0),
+    ]
+
+    result = peer.ratios(runs)
+
+    saturated = result["saturated end_to_end_tx_per_s (local / peer, higher is better)"]
+    assert saturated == {"per_round": [1.2, 1.5], "median": 1.35}
+    assert result["50/s latency_ms_p95 (local / peer, lower is better)"] == {"per_round": [1.5], "median": 1.5}
+    assert result["saturated cpu_ms_per_transaction (local / peer, lower is better)"]["per_round"] == [0.8, 1.0]

@@ -144,17 +144,26 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
+# Provisioned at 5 units: one partition, so the table's stream has one shard and batches are made of all its
+# records (an on-demand table's stream has four shards: see the "sharded" table).
+ONE_PARTITION: dict[str, Any] = {
+    "BillingMode": "PROVISIONED",
+    "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+}
+ON_DEMAND: dict[str, Any] = {"BillingMode": "PAY_PER_REQUEST"}
+
+
 def _stream_table(session: Any, name: str) -> str:
     return session.client("dynamodb").create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        **ONE_PARTITION,
     )["TableDescription"]["LatestStreamArn"]
 
 
-def _keyed_stream_table(session: Any, name: str) -> str:
+def _keyed_stream_table(session: Any, name: str, capacity: dict[str, Any] = ONE_PARTITION) -> str:
     """A table keyed (pk, n) with a stream: several items share a hash key."""
     return session.client("dynamodb").create_table(
         TableName=name,
@@ -163,8 +172,8 @@ def _keyed_stream_table(session: Any, name: str) -> str:
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "n", "AttributeType": "N"},
         ],
-        BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        **capacity,
     )["TableDescription"]["LatestStreamArn"]
 
 
@@ -204,8 +213,8 @@ def cloud(target: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
         TableName="items",
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        **ONE_PARTITION,
     )
     _, stream_dlq_arn = _queue(sqs, "stream-failures")
     lam.create_event_source_mapping(
@@ -260,6 +269,12 @@ def cloud(target: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
         StartingPosition="LATEST",
         BatchSize=2,
         ParallelizationFactor=4,
+    )
+    lam.create_event_source_mapping(  # the default factor, 1, on an on-demand table's four shards
+        EventSourceArn=_keyed_stream_table(session, "sharded", ON_DEMAND),
+        FunctionName="ordered",
+        StartingPosition="LATEST",
+        BatchSize=2,
     )
     session.client("pipes").create_pipe(
         Name="lanes-pipe",
@@ -556,6 +571,24 @@ def test_a_parallelization_factor_runs_batches_of_a_shard_at_once_and_each_keys_
     assert max(at_once) >= 2, "batches of the one shard overlapped"
     assert max(at_once) <= factor, "never more batches at once than the factor"
     assert cloud.errors() == []
+
+
+def test_the_shards_of_an_on_demand_table_s_stream_are_read_at_once_each_key_in_order(cloud: LocalCloud) -> None:
+    write_keyed(cloud, "sharded", keys=8, per_key=5)
+
+    assert cloud.wait_idle(quiet_s=0.5, timeout_s=60)
+
+    shards = cloud.client("dynamodbstreams").describe_stream(StreamArn=_stream_arn(cloud, "sharded"))
+    assert len(shards["StreamDescription"]["Shards"]) == 4, "four partitions on demand: four shards"
+    orders, at_once = observed(cloud, "sharded")
+    assert orders == {f"k{k}": [0, 1, 2, 3, 4] for k in range(8)}, "each key's records in order, none twice"
+    assert max(at_once) >= 2, "batches of different shards overlapped"
+    assert max(at_once) <= 4, "one batch per shard at a time (parallelization factor 1)"
+    assert cloud.errors() == []
+
+
+def _stream_arn(cloud: LocalCloud, table: str) -> str:
+    return str(cloud.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"])
 
 
 def test_a_failing_record_holds_back_only_its_own_lane_and_goes_to_the_destination(cloud: LocalCloud) -> None:

@@ -42,9 +42,16 @@ def dynamodb(aws: LocalAWS) -> Any:
 
 
 def make_table(dynamodb: Any, name: str, *, stream: bool = False) -> str:
-    spec: dict[str, Any] = {}
+    """A table keyed (id, ts) with a GSI by user; with a stream, provisioned at 5 units: one partition, so its
+    stream has one shard (an on-demand table's has four: test_an_on_demand_table_s_stream_has_a_shard_per_partition)."""
+    spec: dict[str, Any] = {"BillingMode": "PAY_PER_REQUEST"}
+    throughput = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
     if stream:
-        spec["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        spec = {
+            "BillingMode": "PROVISIONED",
+            "ProvisionedThroughput": throughput,
+            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        }
     return dynamodb.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
@@ -61,9 +68,9 @@ def make_table(dynamodb: Any, name: str, *, stream: bool = False) -> str:
                     {"AttributeName": "ts", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
+                **({"ProvisionedThroughput": throughput} if stream else {}),
             }
         ],
-        BillingMode="PAY_PER_REQUEST",
         **spec,
     )["TableDescription"].get("LatestStreamArn", "")
 
@@ -276,6 +283,121 @@ def test_a_stream_write_wakes_a_waiting_reader(dynamodb: Any) -> None:
     dynamodb.put_item(TableName="wake", Item=item("a", 1, "u1"))
 
     assert moto_dynamodb.wait_for_stream_write(seen, timeout_s=30) != seen
+
+
+# -- 9. a stream shard per table partition ---------------------------------------------------------------
+
+
+def streams_client(dynamodb: Any) -> Any:
+    return boto3.client(
+        "dynamodbstreams",
+        endpoint_url=dynamodb.meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def shard_records(streams: Any, stream_arn: str) -> dict[str, list[dict[str, Any]]]:
+    """Every shard of the stream and its records, from the start."""
+    shards = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+    found = {}
+    for shard in shards:
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        found[shard["ShardId"]] = streams.get_records(ShardIterator=iterator)["Records"]
+    return found
+
+
+def test_an_on_demand_table_s_stream_has_a_shard_per_partition_and_a_key_s_records_stay_in_one_in_order(
+    dynamodb: Any,
+) -> None:
+    stream_arn = dynamodb.create_table(
+        TableName="on-demand",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "ts", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "ts", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+    for ts in range(3):
+        for key in range(20):
+            dynamodb.put_item(TableName="on-demand", Item={"id": {"S": f"k{key}"}, "ts": {"N": str(ts)}})
+    streams = streams_client(dynamodb)
+
+    found = shard_records(streams, stream_arn)
+
+    assert len(found) == moto_dynamodb.ON_DEMAND_PARTITIONS
+    keys_by_shard = {shard: {r["dynamodb"]["Keys"]["id"]["S"] for r in records} for shard, records in found.items()}
+    assert all(keys_by_shard.values()), "20 keys spread over every shard"
+    assert sum(len(keys) for keys in keys_by_shard.values()) == 20, "each key's records in one shard only"
+    for records in found.values():
+        numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+        assert numbers == sorted(numbers), "sequence numbers grow within a shard"
+        for key in {r["dynamodb"]["Keys"]["id"]["S"] for r in records}:
+            order = [r["dynamodb"]["Keys"]["ts"]["N"] for r in records if r["dynamodb"]["Keys"]["id"]["S"] == key]
+            assert order == ["0", "1", "2"], "a key's records in the order written"
+    all_numbers = [r["dynamodb"]["SequenceNumber"] for records in found.values() for r in records]
+    assert len(set(all_numbers)) == 60, "sequence numbers unique in the stream"
+    with pytest.raises(streams.exceptions.ResourceNotFoundException):
+        streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId="shardId-00000000000000000000-00000000", ShardIteratorType="LATEST"
+        )
+
+
+def test_a_provisioned_table_has_a_shard_per_1000_write_units_and_moto_s_one_shard_outside_the_local_cloud(
+    dynamodb: Any,
+) -> None:
+    table = dynamodb_backends[ACCOUNT]["us-east-1"].tables[
+        dynamodb.create_table(
+            TableName="provisioned",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            ProvisionedThroughput={"ReadCapacityUnits": 3000, "WriteCapacityUnits": 1500},
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+        )["TableDescription"]["TableName"]
+    ]
+    assert moto_dynamodb.partitions(table) == 3, "1,500 / 1,000 + 3,000 / 3,000, rounded up"
+
+    before = moto_dynamodb.set_partitioned_streams(False)
+    try:
+        table.set_stream_specification({"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})  # a new stream
+        assert len(moto_dynamodb.stream_shards(table)) == 1
+    finally:
+        moto_dynamodb.set_partitioned_streams(before)
+
+
+def test_a_cancelled_transaction_writes_to_no_shard(dynamodb: Any) -> None:
+    stream_arn = dynamodb.create_table(
+        TableName="undo-shards",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]["LatestStreamArn"]
+    dynamodb.put_item(TableName="undo-shards", Item={"id": {"S": "taken"}})
+
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "undo-shards", "Item": {"id": {"S": f"phantom-{n}"}}}} for n in range(8)
+            ]
+            + [
+                {
+                    "Put": {
+                        "TableName": "undo-shards",
+                        "Item": {"id": {"S": "taken"}},
+                        "ConditionExpression": "attribute_not_exists(id)",
+                    }
+                }
+            ]
+        )
+
+    found = shard_records(streams_client(dynamodb), stream_arn)
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for records in found.values() for r in records] == ["taken"]
 
 
 # -- 4. attribute maps in responses as they are --------------------------------------------------------

@@ -1,5 +1,5 @@
 """Patches to moto, applied in the emulator's process by ``install()``: seven to its DynamoDB, one to
-its request dispatch.
+its request dispatch, and two behaviours it lacks.
 
 moto's DynamoDB is correct but written for unit tests, where tables hold a few items. The local
 cloud's tables hold thousands to hundreds of thousands, and three of moto's choices made every
@@ -44,7 +44,14 @@ went"). Each patch keeps moto's behaviour and answers; only the cost changes.
    (``dynamo_to_dict``, a tenth of the server's time) by type, not by a chain of ``isinstance`` and ``hasattr``
    checks per value; the same dictionaries and lists.
 
-And one behaviour moto lacks: a **global secondary index that lags** (``set_index_lag``). On AWS a GSI is
+And two behaviours moto lacks. **A stream shard per table partition** (9, ``set_partitioned_streams``, on in
+the local cloud): moto gives every stream one shard; DynamoDB gives a stream one open shard per partition of
+its table, and Lambda and Pipes read the shards at once. With it on, a stream has ``partitions(table)`` shards
+(four for an on-demand table, as AWS starts one with capacity for 4,000 writes a second; one per 1,000 write
+or 3,000 read units when provisioned), a record goes to the shard of its item's partition key (a hash: the
+records of one key stay in one shard, in order), ``DescribeStream`` lists them and ``GetShardIterator`` takes
+any of them; ``shard_writes`` tells an in-process reader whether a shard has anything new. Off, moto's one
+shard (the unit tests). A **global secondary index that lags** (``set_index_lag``). On AWS a GSI is
 eventually consistent: a write shows in it after a delay (usually well under a second, longer under load).
 With a lag set, each item that enters an index partition stays out of that index's query answers for a
 random time up to the lag (seeded: the same writes lag the same way); the base table is unaffected. Off
@@ -57,7 +64,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import inspect
+import json
+import math
 import random
 import threading
 import time
@@ -391,8 +401,9 @@ class _UndoLog:
         self.streams: dict[int, tuple[StreamShard, int]] = {}
 
     def before_write(self, table: Table, hash_key: DynamoType, range_key: DynamoType | None) -> None:
-        if table.stream_shard is not None and id(table.stream_shard) not in self.streams:
-            self.streams[id(table.stream_shard)] = (table.stream_shard, len(table.stream_shard.items))
+        for shard in stream_shards(table):
+            if id(shard) not in self.streams:
+                self.streams[id(shard)] = (shard, len(shard.items))
         current = _stored(table, hash_key, range_key)
         # An update changes the stored item in place: keep a copy of what it was.
         self.items.append((table, hash_key, range_key, copy.deepcopy(current) if current is not None else None))
@@ -503,7 +514,12 @@ _stream_generation = 0
 
 def _stream_add(self: StreamShard, old: Item | None, new: Item | None) -> None:
     global _stream_generation
-    _original["StreamShard.add"](self, old, new)
+    shards = stream_shards(self.table)
+    item = new if new is not None else old
+    shard = shards[_partition_of(item, len(shards))] if item is not None and len(shards) > 1 else self
+    _original["StreamShard.add"](shard, old, new)
+    key = (_stream_arn(self.table), shard.id)
+    _shard_writes[key] = _shard_writes.get(key, 0) + 1
     with _stream_writes:
         _stream_generation += 1
         _stream_writes.notify_all()
@@ -525,10 +541,30 @@ def wait_for_stream_write(seen: int, timeout_s: float) -> int:
 _issued: deque[tuple[float, str]] = deque()
 
 
-def _get_shard_iterator(self: DynamoDBStreamsBackend, *args: Any, **kwargs: Any) -> ShardIterator:
-    iterator = _original["DynamoDBStreamsBackend.get_shard_iterator"](self, *args, **kwargs)
+def _get_shard_iterator(
+    self: DynamoDBStreamsBackend,
+    arn: str,
+    shard_id: str,
+    shard_iterator_type: str,
+    sequence_number: int | None = None,
+) -> ShardIterator:
+    """moto's ``get_shard_iterator`` for any shard of the stream (moto asserts its one shard's id)."""
+    table = self._get_table_from_arn(arn)
+    shard = next((s for s in stream_shards(table) if s.id == shard_id), None)
+    if shard is None:
+        raise JsonRESTError(
+            "ResourceNotFoundException", f"Requested resource not found: Shard: {shard_id} in Stream: {arn}"
+        )
+    iterator = ShardIterator(self, shard, shard_iterator_type, sequence_number)
+    self.shard_iterators[iterator.arn] = iterator
     _track(self, iterator.arn)
     return iterator
+
+
+def _describe_stream(self: DynamoDBStreamsBackend, arn: str) -> dict[str, Any]:
+    stream: dict[str, Any] = _original["DynamoDBStreamsBackend.describe_stream"](self, arn)
+    stream["Shards"] = [shard.to_json() for shard in stream_shards(self._get_table_from_arn(arn))]
+    return stream
 
 
 def _get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> dict[str, Any]:
@@ -546,6 +582,75 @@ def _track(backend: DynamoDBStreamsBackend, arn: str) -> None:
     _issued.append((now, arn))
     while _issued and now - _issued[0][0] > SHARD_ITERATOR_LIFETIME_S:
         backend.shard_iterators.pop(_issued.popleft()[1], None)
+
+
+# -- 9. a stream shard per table partition --------------------------------------------------------------
+
+# A partition serves 1,000 write and 3,000 read units a second; a new on-demand table serves up to 4,000 write
+# request units at once (twice its initial previous peak of 2,000): four partitions.
+ON_DEMAND_PARTITIONS = 4
+PARTITION_WRITE_UNITS = 1000
+PARTITION_READ_UNITS = 3000
+SHARD_SEQUENCE_SPACING = 10**18  # the sequence numbers of shard i start at moto's + i x this: unique in a stream
+
+_partitioned_streams = False
+_shards: weakref.WeakKeyDictionary[StreamShard, list[StreamShard]] = weakref.WeakKeyDictionary()
+_shard_writes: dict[tuple[str, str], int] = {}
+
+
+def set_partitioned_streams(on: bool) -> bool:
+    """Give each stream one shard per partition of its table (``partitions``), as DynamoDB does, from the
+    next stream enabled or first used; off: moto's one shard. Returns the previous setting."""
+    global _partitioned_streams
+    before, _partitioned_streams = _partitioned_streams, on
+    return before
+
+
+def partitions(table: Table) -> int:
+    """The partitions of a new table: four on demand, else one per 1,000 write or 3,000 read units."""
+    if table.billing_mode == "PAY_PER_REQUEST":
+        return ON_DEMAND_PARTITIONS
+    throughput = table.throughput or {}
+    units = (
+        throughput.get("WriteCapacityUnits", 0) / PARTITION_WRITE_UNITS
+        + throughput.get("ReadCapacityUnits", 0) / PARTITION_READ_UNITS
+    )
+    return max(1, math.ceil(units))
+
+
+def stream_shards(table: Table) -> list[StreamShard]:
+    """The open shards of a table's stream: moto's own shard first, then the others (same table, ids and
+    sequence numbers of their own), decided once per stream."""
+    primary = table.stream_shard
+    if primary is None:
+        return []
+    shards = _shards.get(primary)
+    if shards is None:
+        shards = [primary]
+        for n in range(1, partitions(table) if _partitioned_streams else 1):
+            shard = StreamShard(table.account_id, table)
+            shard.id = f"{primary.id[:-2]}{n:02x}"
+            shard.starting_sequence_number = primary.starting_sequence_number + n * SHARD_SEQUENCE_SPACING
+            shard.created_on = primary.created_on
+            shards.append(shard)
+        _shards[primary] = shards
+    return shards
+
+
+def _partition_of(item: Item, count: int) -> int:
+    """The shard of an item: its partition key's hash, so that the records of one key stay in one shard, in order."""
+    key = item.hash_key.to_json() if item.hash_key is not None else {}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+def _stream_arn(table: Table) -> str:
+    return f"{table.table_arn}/stream/{table.latest_stream_label}"
+
+
+def shard_writes(stream_arn: str, shard_id: str) -> int:
+    """How many records the shard has been given so far (a stream reader skips a shard with none new)."""
+    return _shard_writes.get((stream_arn, shard_id), 0)
 
 
 # -- 4. attribute maps in responses --------------------------------------------------------------------
@@ -653,6 +758,7 @@ def install() -> None:
             _get_shard_iterator,
         ),
         "DynamoDBStreamsBackend.get_records": (DynamoDBStreamsBackend, "get_records", _get_records),
+        "DynamoDBStreamsBackend.describe_stream": (DynamoDBStreamsBackend, "describe_stream", _describe_stream),
         "BaseJSONSerializer._serialize_type_map": (BaseJSONSerializer, "_serialize_type_map", _serialize_type_map),
         "Item.__init__": (Item, "__init__", _item_init),
         "method_names_from_class": (moto_responses, "method_names_from_class", _method_names_from_class),

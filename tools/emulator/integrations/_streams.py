@@ -3,9 +3,9 @@
 A ``StreamReader`` follows each shard with the ``NextShardIterator`` of its last ``GetRecords`` and
 keeps the last sequence number it saw, to start again after it if an iterator expires. A
 ``StreamPoller`` sleeps until a table writes to a stream (moto runs in this process) rather than
-polling on a timer. ``Lanes`` run the batches of one shard several at a time (a parallelization factor
-above 1) with the records of one partition key in order. Record age and the failure record of a batch
-are shared here too.
+polling on a timer. ``Lanes`` run the batches of every shard at once, and of one shard several at a
+time (a parallelization factor above 1), with the records of one partition key in order. Record age and
+the failure record of a batch are shared here too.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from tools.emulator.timings import Timings
 log = logging.getLogger("emulator")
 
 WAKE_UP_S = 0.25  # the longest a stream poller sleeps without a write (stop, shard discovery)
+GET_RECORDS_LIMIT = 1000  # GetRecords' maximum
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ class StreamReader:
         self.timings = timings
         self.iterators: dict[str, str | None] = {}  # shard -> next iterator (None: the shard is closed)
         self.last_sequence: dict[str, str] = {}
-        self.pending: deque[StreamRecord] = deque()  # read from the stream, not yet handed out
+        self.pending: dict[str, deque[StreamRecord]] = {}  # per shard: read from the stream, not yet handed out
+        self.read_up_to: dict[str, int] = {}  # per shard: its shard_writes() when a read found nothing more
         self.hash_key: str | None = None  # the table's partition key attribute (DescribeStream's KeySchema)
         self._discovered = 0.0
         self._discover()
@@ -72,6 +74,13 @@ class StreamReader:
         for shard in description["Shards"]:
             if shard["ShardId"] not in self.iterators:
                 self.iterators[shard["ShardId"]] = self._iterator(shard["ShardId"])
+                self.pending[shard["ShardId"]] = deque()
+
+    def shards(self) -> list[str]:
+        """The stream's shards (new ones are discovered every ``DISCOVER_EVERY_S``)."""
+        if time.monotonic() - self._discovered > self.DISCOVER_EVERY_S:
+            self._discover()
+        return list(self.iterators)
 
     def _iterator(self, shard_id: str) -> str:
         request: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard_id}
@@ -85,11 +94,18 @@ class StreamReader:
         iterator = self.iterators[shard_id]
         if iterator is None:
             return []
+        written = moto_dynamodb.shard_writes(self.stream_arn, shard_id)
+        if self.read_up_to.get(shard_id) == written:
+            return []  # nothing written to this shard since a read found it empty: no GetRecords
         try:
-            reply = self.client.get_records(ShardIterator=iterator, Limit=1000)
+            reply = self.client.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
         except self.client.exceptions.ExpiredIteratorException:
-            reply = self.client.get_records(ShardIterator=self._iterator(shard_id), Limit=1000)
+            reply = self.client.get_records(ShardIterator=self._iterator(shard_id), Limit=GET_RECORDS_LIMIT)
         self.iterators[shard_id] = reply.get("NextShardIterator")
+        if len(reply["Records"]) < GET_RECORDS_LIMIT:
+            self.read_up_to[shard_id] = written
+        else:
+            self.read_up_to.pop(shard_id, None)
         now = time.time()
         records = []
         for raw in reply["Records"]:
@@ -108,39 +124,86 @@ class StreamReader:
         value = keys.get(self.hash_key) if self.hash_key else None
         return json.dumps(value if value is not None else keys, sort_keys=True)
 
-    def read(self, limit: int, keep: Callable[[dict[str, Any]], bool] | None = None) -> tuple[list[StreamRecord], int]:
-        """Up to ``limit`` records that ``keep`` accepts, oldest first, and how many were read and
-        dropped because it did not: filter criteria apply before batching, as in Lambda and Pipes,
-        so a batch holds ``limit`` matching records when the stream has them."""
+    def read(
+        self, limit: int, keep: Callable[[dict[str, Any]], bool] | None = None, shard_id: str | None = None
+    ) -> tuple[list[StreamRecord], int]:
+        """Up to ``limit`` records that ``keep`` accepts, oldest first, of one shard (or of each shard in
+        turn), and how many were read and dropped because it did not: filter criteria apply before
+        batching, as in Lambda and Pipes, so a batch holds ``limit`` matching records when the stream has them."""
         batch: list[StreamRecord] = []
         dropped = 0
-        fetched = False
-        while len(batch) < limit:
-            if not self.pending:
-                if fetched:
-                    break
-                fetched = True
-                if time.monotonic() - self._discovered > self.DISCOVER_EVERY_S:
-                    self._discover()
-                for shard_id in list(self.iterators):
-                    self.pending.extend(self._fetch(shard_id))
-                continue
-            record = self.pending.popleft()
-            if keep is None or keep(record.event):
-                batch.append(record)
-            else:
-                dropped += 1
+        for shard in [shard_id] if shard_id is not None else self.shards():
+            pending, fetched = self.pending[shard], False
+            while len(batch) < limit:
+                if not pending:
+                    if fetched:
+                        break
+                    fetched = True
+                    pending.extend(self._fetch(shard))
+                    continue
+                record = pending.popleft()
+                if keep is None or keep(record.event):
+                    batch.append(record)
+                else:
+                    dropped += 1
         return batch, dropped
 
 
 class StreamPoller(Poller):
-    """A poller of a DynamoDB stream that sleeps until some table writes a stream record."""
+    """A poller of a DynamoDB stream that sleeps until some table writes a stream record.
+
+    A stream of one shard read with a parallelization factor of 1 is processed one batch after the other
+    on the poller's thread (``lanes`` None); otherwise the batches go to ``Lanes``: one batch at a time
+    per lane, the lanes of all shards at once, as Lambda and Pipes read every shard of a stream at once."""
+
+    reader: StreamReader
+    lanes: Lanes | None
 
     def before_poll(self) -> None:
         self._generation = moto_dynamodb.stream_generation()
 
     def idle_wait(self) -> None:
         moto_dynamodb.wait_for_stream_write(self._generation, timeout_s=WAKE_UP_S)
+
+    def make_lanes(self, factor: int, batch_size: int, process: Callable[[list[StreamRecord]], None]) -> Lanes | None:
+        if factor <= 1 and len(self.reader.shards()) <= 1:
+            return None
+        return Lanes(self.name, factor, batch_size, process, self.activity, self._lane_failed)
+
+    def _lane_failed(self, error: BaseException) -> None:
+        self.error = error
+
+    def stop(self) -> None:
+        super().stop()
+        if self.lanes is not None:
+            self.lanes.stop()
+
+    def poll_stream(
+        self, batch_size: int, keep: Callable[[dict[str, Any]], bool], process: Callable[[list[StreamRecord]], None]
+    ) -> tuple[int, int, bool]:
+        """Read and hand over one round of batches: (records, records filtered out, whether to read again
+        at once). One shard, no lanes: one batch, processed here. Lanes: each shard's records, as many as its
+        lanes have room for; when every shard's lanes are full, wait for room."""
+        if self.lanes is None:
+            batch, dropped = self.reader.read(batch_size, keep)
+            if batch:
+                process(batch)
+            return len(batch), dropped, False
+        records = dropped = 0
+        shards = self.reader.shards()
+        full = True
+        for shard in shards:
+            room = self.lanes.room(shard)
+            if room <= 0:
+                continue
+            full = False
+            batch, skipped = self.reader.read(room, keep, shard)
+            records, dropped = records + len(batch), dropped + skipped
+            if batch:
+                self.lanes.add(batch)
+        if full:
+            self.lanes.wait_for_room(shards, WAKE_UP_S)
+        return records, dropped, full
 
 
 def lane_of(partition_key: str, factor: int) -> int:
@@ -150,7 +213,7 @@ def lane_of(partition_key: str, factor: int) -> int:
 
 
 class Lanes:
-    """The batches of each stream shard, ``factor`` at a time: a parallelization factor above 1.
+    """The batches of each stream shard, ``factor`` at a time (a parallelization factor), all shards at once.
 
     A record goes to the lane of its shard and partition key (``lane_of``); a lane takes up to
     ``batch_size`` of its records at a time and calls ``process`` with them, one batch after the other,
@@ -178,20 +241,21 @@ class Lanes:
         self._stopped = False
         self.most_at_once = 0  # the most batches of this consumer in flight at the same moment
 
-    def room(self) -> int:
-        """How many more records the poller may hand over (the fullest shard decides)."""
+    def room(self, shard: str) -> int:
+        """How many more records of ``shard`` the poller may hand over."""
         with self._cond:
-            return self._room_locked()
+            return self._room_locked(shard)
 
-    def wait_for_room(self, timeout_s: float) -> None:
+    def wait_for_room(self, shards: list[str], timeout_s: float) -> None:
+        """Wait until one of ``shards`` has room (or the lanes stop, or the time-out passes)."""
         with self._cond:
-            self._cond.wait_for(lambda: self._stopped or self._room_locked() > 0, timeout=timeout_s)
+            self._cond.wait_for(
+                lambda: self._stopped or any(self._room_locked(s) > 0 for s in shards), timeout=timeout_s
+            )
 
-    def _room_locked(self) -> int:
-        waiting: dict[str, int] = {}
-        for (shard, _), queue in self._queues.items():
-            waiting[shard] = waiting.get(shard, 0) + len(queue)
-        return self.factor * self.batch_size - max(waiting.values(), default=0)
+    def _room_locked(self, shard: str) -> int:
+        waiting = sum(len(queue) for (of, _), queue in self._queues.items() if of == shard)
+        return self.factor * self.batch_size - waiting
 
     def add(self, records: list[StreamRecord]) -> None:
         """Queue records, in stream order, each on its lane (started on first use)."""

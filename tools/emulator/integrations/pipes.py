@@ -4,12 +4,12 @@ Read from ``ListPipes``/``DescribePipe``: the source stream's batch size, parall
 starting position, ``MaximumRetryAttempts``, ``MaximumRecordAgeInSeconds`` and dead-letter queue, the
 filter criteria, and the target. A bus target gets the batch as ``PutEvents`` requests of up to 10
 entries, one event per record (``detail`` = the record, with the pipe's ``Source`` and ``DetailType``),
-a queue or topic one message per record, a Lambda target the batch (synchronously). A factor above 1
-runs that many batches of a shard at once, the records of one item hash key in order
-(``_streams.Lanes``). A record older than the maximum age, or whose delivery failed more than the retry
-limit, goes to the dead-letter queue with the batch information. Enrichment, input templates and
-batching windows are not emulated. Record ages count in the emulator's time (real seconds times
-``time_scale``).
+a queue or topic one message per record, a Lambda target the batch (synchronously). The shards of the
+stream are read at once, and a factor above 1 runs that many batches of a shard at once, the records
+of one item hash key in order (``_streams.Lanes``). A record older than the maximum age, or whose
+delivery failed more than the retry limit, goes to the dead-letter queue with the batch information.
+Enrichment, input templates and batching windows are not emulated. Record ages count in the
+emulator's time (real seconds times ``time_scale``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from tools.emulator.integrations._streams import (
-    WAKE_UP_S,
-    Lanes,
     StreamPoller,
     StreamReader,
     StreamRecord,
@@ -99,44 +97,19 @@ class PipePoller(StreamPoller):
         self.sent = 0
         self.dead_lettered = 0
         self._counts = threading.Lock()  # lanes update the counters from their threads
-        self.lanes = (
-            Lanes(
-                self.name, pipe.parallelization_factor, pipe.batch_size, self._deliver, ctx.activity, self._lane_failed
-            )
-            if pipe.parallelization_factor > 1
-            else None
-        )
+        self.lanes = self.make_lanes(pipe.parallelization_factor, pipe.batch_size, self._deliver)
 
     def poll(self) -> bool:
         self.activity.start()
-        batch: list[StreamRecord] = []
-        dropped = 0
-        room = 1
+        records = dropped = 0
+        again = False
         try:
-            if self.lanes is None:
-                batch, dropped = self.reader.read(self.pipe.batch_size, self._matches)
-            elif (room := self.lanes.room()) > 0:
-                batch, dropped = self.reader.read(room, self._matches)
-            self.read_count += len(batch) + dropped
+            records, dropped, again = self.poll_stream(self.pipe.batch_size, self._matches, self._deliver)
+            self.read_count += records + dropped
             self.filtered_out += dropped
-            if batch and self.lanes is not None:
-                self.lanes.add(batch)
-            elif batch:
-                self._deliver(batch)
         finally:
-            self.activity.done(worked=bool(batch or dropped))
-        if room <= 0 and self.lanes is not None:
-            self.lanes.wait_for_room(WAKE_UP_S)
-            return True  # read again at once: records may be waiting
-        return bool(batch or dropped)
-
-    def stop(self) -> None:
-        super().stop()
-        if self.lanes is not None:
-            self.lanes.stop()
-
-    def _lane_failed(self, error: BaseException) -> None:
-        self.error = error
+            self.activity.done(worked=bool(records or dropped))
+        return again or bool(records or dropped)
 
     def _matches(self, event: dict[str, Any]) -> bool:
         return matches(self.pipe.filters, event)

@@ -4,10 +4,11 @@ Read from ``ListEventSourceMappings``: filter criteria, batch size, starting pos
 ``ReportBatchItemFailures`` (the batch is checkpointed before the first reported failure and retried
 from there), ``BisectBatchOnFunctionError``, ``MaximumRetryAttempts``, ``MaximumRecordAgeInSeconds``
 and the on-failure destination, which gets Lambda's ``DDBStreamBatchInfo`` record with the condition
-``RetryAttemptsExhausted`` or ``RecordAgeExceeded``. ``ParallelizationFactor`` batches of one shard at
-a time (``_streams.Lanes``: the records of one item hash key in order, retries included; with the
-default 1, one batch after the other on the poller's thread); batching windows are not emulated (a
-batch goes as soon as it is read). Record ages count in the emulator's time: real seconds times
+``RetryAttemptsExhausted`` or ``RecordAgeExceeded``. Every shard of the stream at once, and
+``ParallelizationFactor`` batches of one shard at a time (``_streams.Lanes``: the records of one item
+hash key in order, retries included; a stream of one shard with the default factor 1 is processed one
+batch after the other on the poller's thread); batching windows are not emulated (a batch goes as
+soon as it is read). Record ages count in the emulator's time: real seconds times
 ``time_scale``.
 """
 
@@ -20,8 +21,6 @@ from typing import Any
 
 from tools.emulator.integrations._mappings import EventSourceMapping, read_mappings
 from tools.emulator.integrations._streams import (
-    WAKE_UP_S,
-    Lanes,
     StreamPoller,
     StreamReader,
     StreamRecord,
@@ -50,52 +49,22 @@ class StreamMappingPoller(StreamPoller):
         self.failed_batches = 0
         self.expired = 0
         self._counts = threading.Lock()  # lanes update the counters from their threads
-        self.lanes = (
-            Lanes(
-                self.name,
-                mapping.parallelization_factor,
-                mapping.batch_size,
-                self._process_new,
-                ctx.activity,
-                self._lane_failed,
-            )
-            if mapping.parallelization_factor > 1
-            else None
-        )
+        self.lanes = self.make_lanes(mapping.parallelization_factor, mapping.batch_size, self._process_new)
 
     def poll(self) -> bool:
         self.activity.start()
-        batch: list[StreamRecord] = []
-        dropped = 0
-        room = 1
+        records = dropped = 0
+        again = False
         try:
-            if self.lanes is None:
-                batch, dropped = self.reader.read(self.mapping.batch_size, self._matches)
-            elif (room := self.lanes.room()) > 0:
-                batch, dropped = self.reader.read(room, self._matches)
+            records, dropped, again = self.poll_stream(self.mapping.batch_size, self._matches, self._process_new)
             self.filtered_out += dropped
-            if batch and self.lanes is not None:
-                self.lanes.add(batch)
-            elif batch:
-                self._process(batch, attempts=0)
         finally:
-            self.activity.done(worked=bool(batch or dropped))
-        if room <= 0 and self.lanes is not None:
-            self.lanes.wait_for_room(WAKE_UP_S)
-            return True  # read again at once: records may be waiting
-        return bool(batch or dropped)
-
-    def stop(self) -> None:
-        super().stop()
-        if self.lanes is not None:
-            self.lanes.stop()
+            self.activity.done(worked=bool(records or dropped))
+        return again or bool(records or dropped)
 
     def _process_new(self, batch: list[StreamRecord]) -> None:
-        """A batch a lane took from the stream: its first attempt."""
+        """A batch read from the stream: its first attempt."""
         self._process(batch, attempts=0)
-
-    def _lane_failed(self, error: BaseException) -> None:
-        self.error = error
 
     def _matches(self, event: dict[str, Any]) -> bool:
         return matches(self.mapping.filters, event)

@@ -442,3 +442,83 @@ def test_with_an_index_lag_a_new_item_shows_in_the_index_only_after_a_while_and_
     finally:
         moto_dynamodb.set_index_lag(0.0)
     assert "soon" in shown, "it shows once the lag has passed"
+
+
+# -- 9. updates copied without copy.deepcopy -------------------------------------------------------------
+
+
+def _moto_s_copies() -> Any:
+    """moto's own ``copy`` and ``deepcopy`` in the modules patch 9 points at its copies."""
+    from contextlib import ExitStack
+
+    from moto.dynamodb import models, responses
+    from moto.dynamodb.models import table
+    from moto.dynamodb.parsing import validators
+
+    stack = ExitStack()
+    for module in (table, models, responses):
+        stack.enter_context(mock.patch.object(module, "copy", copy))
+    stack.enter_context(mock.patch.object(validators, "deepcopy", copy.deepcopy))
+    return stack
+
+
+def _updates(dynamodb: Any, table: str) -> list[Any]:
+    """An UpdateItem and a transaction's update, each appending to a list, and a cancelled transaction: the answers,
+    the item and the stream's images."""
+    key = {"id": {"S": "a"}, "ts": {"N": "1"}}
+    dynamodb.put_item(TableName=table, Item=item("a", 1, "u1", seen={"L": [{"M": {"n": {"N": "1"}}}]}, s={"SS": ["x"]}))
+    dynamodb.put_item(TableName=table, Item=item("b", 1, "u1"))
+    append = {
+        "UpdateExpression": "SET #e = list_append(if_not_exists(#e, :none), :entry), #k = :kind",
+        "ExpressionAttributeNames": {"#e": "seen", "#k": "kind"},
+        "ExpressionAttributeValues": {
+            ":none": {"L": []},
+            ":entry": {"L": [{"M": {"n": {"N": "2"}}}]},
+            ":kind": {"S": "k"},
+        },
+    }
+    answers: list[Any] = [
+        dynamodb.update_item(TableName=table, Key=key, ReturnValues="ALL_OLD", **append)["Attributes"]
+    ]
+    dynamodb.transact_write_items(TransactItems=[{"Update": {"TableName": table, "Key": key, **append}}])
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Update": {"TableName": table, "Key": key, **append}},
+                put_if_absent(table, item("b", 1, "u1")),
+            ]
+        )
+    answers.append(dynamodb.get_item(TableName=table, Key=key)["Item"])
+    shard = dynamodb_backends[ACCOUNT]["us-east-1"].tables[table].stream_shard
+    answers += [
+        {
+            k: v
+            for k, v in record.record["dynamodb"].items()
+            if k not in ("ApproximateCreationDateTime", "SequenceNumber", "SizeBytes")
+        }
+        for record in shard.items
+    ]
+    return answers
+
+
+def test_an_update_copies_its_item_without_deepcopy_and_answers_as_with_moto_s_copies(dynamodb: Any) -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    make_table(dynamodb, "update-copies", stream=True)
+    make_table(dynamodb, "update-copies-moto", stream=True)
+    deep_copies: list[Any] = []
+    real_deepcopy = copy.deepcopy
+
+    def counting(value: Any, memo: Any = None) -> Any:
+        deep_copies.append(value)
+        return real_deepcopy(value, memo)
+
+    with mock.patch.object(copy, "deepcopy", counting):
+        patched = _updates(dynamodb, "update-copies")
+    with _moto_s_copies():
+        moto_own = _updates(dynamodb, "update-copies-moto")
+
+    assert patched == moto_own
+    assert patched[1]["seen"]["L"] == [{"M": {"n": {"N": str(n)}}} for n in (1, 2, 2)], "the cancelled append undone"
+    copied = [type(value).__name__ for value in deep_copies if isinstance(value, (Item, DynamoType))]
+    assert copied == [], "items and attribute values went through copy.deepcopy"

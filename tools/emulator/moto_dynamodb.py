@@ -1,4 +1,4 @@
-"""Patches to moto, applied in the emulator's process by ``install()``: seven to its DynamoDB, one to
+"""Patches to moto, applied in the emulator's process by ``install()``: eight to its DynamoDB, one to
 its request dispatch.
 
 moto's DynamoDB is correct but written for unit tests, where tables hold a few items. The local
@@ -43,6 +43,12 @@ went"). Each patch keeps moto's behaviour and answers; only the cost changes.
    function without ``deepcopy``'s dispatch and memo. And an answer's items turned into plain data
    (``dynamo_to_dict``, a tenth of the server's time) by type, not by a chain of ``isinstance`` and ``hasattr``
    checks per value; the same dictionaries and lists.
+9. Updates copied without ``copy.deepcopy``. An ``UpdateItem`` copies the item it changes through ``copy.deepcopy``
+   twice (moto's response keeps it for ``ReturnValues``, moto's ``update_item`` for the stream's old image), a
+   transaction's undo log (patch 1) a third time, and ``list_append`` copies the list it appends to: for a list
+   that grows with each update, most of the update's time. These copies (``copy`` as moto's DynamoDB models, table
+   and responses modules see it, and ``deepcopy`` as its update-expression validators see it) go through patch 8's
+   functions for items and attribute values: the same copies. Anything else still goes to ``copy.deepcopy``.
 
 And one behaviour moto lacks: a **global secondary index that lags** (``set_index_lag``). On AWS a GSI is
 eventually consistent: a write shows in it after a delay (usually well under a second, longer under load).
@@ -312,18 +318,29 @@ def _dynamo_to_dict(obj: Any) -> Any:
     return _original["dynamo_to_dict"](obj)
 
 
-class _TableCopy:
-    """The ``copy`` module as moto's ``table`` module sees it: ``deepcopy`` of a list of items (a query's results)
-    goes through ``_copy_item``; anything else to ``copy.deepcopy``."""
+class _MotoCopy:
+    """The ``copy`` module as moto's DynamoDB modules see it (patches 8 and 9): ``deepcopy`` of an item, of a list
+    of items (a query's results) or of an attribute value goes through ``_copy_item`` and ``_copy_value``; anything
+    else (tables, expression trees, ``None``) to ``copy.deepcopy``."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)
 
     @staticmethod
     def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-        if type(value) is list and all(type(item) is Item for item in value):
-            return [_copy_item(item) for item in value]
-        return copy.deepcopy(value, memo)
+        return _deepcopy(value, memo)
+
+
+def _deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """``copy.deepcopy``, by ``_copy_item`` and ``_copy_value`` for items and attribute values (the same copies)."""
+    kind = type(value)
+    if kind is Item:
+        return _copy_item(value)
+    if kind is DynamoType:
+        return _copy_value(value)
+    if kind is list and value and all(type(item) is Item for item in value):
+        return [_copy_item(item) for item in value]
+    return copy.deepcopy(value, memo)
 
 
 def _query_candidates(
@@ -395,7 +412,7 @@ class _UndoLog:
             self.streams[id(table.stream_shard)] = (table.stream_shard, len(table.stream_shard.items))
         current = _stored(table, hash_key, range_key)
         # An update changes the stored item in place: keep a copy of what it was.
-        self.items.append((table, hash_key, range_key, copy.deepcopy(current) if current is not None else None))
+        self.items.append((table, hash_key, range_key, _copy_item(current) if current is not None else None))
 
     def undo(self) -> None:
         for table, hash_key, range_key, previous in reversed(self.items):
@@ -660,11 +677,16 @@ def install() -> None:
     for name, (owner, attribute, replacement) in targets.items():
         _original[name] = getattr(owner, attribute)
         setattr(owner, attribute, replacement)
-    from moto.dynamodb.models import table as table_module
-
-    _original["table.copy"] = table_module.copy
-    table_module.copy = _TableCopy()  # type: ignore[assignment]
+    from moto.dynamodb import models as models_module
     from moto.dynamodb import responses as dynamodb_responses
+    from moto.dynamodb.models import table as table_module
+    from moto.dynamodb.parsing import validators as validators_module
+
+    for module in (table_module, models_module, dynamodb_responses):  # patches 8 and 9
+        _original[f"{module.__name__}.copy"] = module.copy
+        setattr(module, "copy", _MotoCopy())  # noqa: B010 (mypy sees the modules as one union)
+    _original["validators.deepcopy"] = validators_module.deepcopy
+    validators_module.deepcopy = _deepcopy  # type: ignore[assignment]
 
     _original["dynamo_to_dict"] = dynamodb_responses.dynamo_to_dict
     dynamodb_responses.dynamo_to_dict = _dynamo_to_dict

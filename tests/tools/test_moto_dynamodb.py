@@ -522,3 +522,53 @@ def test_an_update_copies_its_item_without_deepcopy_and_answers_as_with_moto_s_c
     assert patched[1]["seen"]["L"] == [{"M": {"n": {"N": str(n)}}} for n in (1, 2, 2)], "the cancelled append undone"
     copied = [type(value).__name__ for value in deep_copies if isinstance(value, (Item, DynamoType))]
     assert copied == [], "items and attribute values went through copy.deepcopy"
+
+
+# -- 10. and 11. attribute values to plain data, and their sizes -------------------------------------------
+
+VARIED = {
+    "s": {"S": "x"},
+    "n": {"N": "1.50"},
+    "flag": {"BOOL": False},
+    "none": {"NULL": True},
+    "strings": {"SS": ["a", "bé"]},
+    "numbers": {"NS": ["1", "20"]},
+    "binary": {"B": "aGk="},
+    "binaries": {"BS": [b"hi", b"\x00"]},
+    "nested": {"L": [{"N": "1"}, {"M": {"k": {"SS": ["c"]}, "b": {"B": "aGk="}, "l": {"L": [{"M": {}}, {"L": []}]}}}]},
+}
+
+
+def test_an_item_becomes_the_same_plain_data_without_copying_each_level_again(aws: LocalAWS) -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    stored = Item(DynamoType({"S": "t1"}), DynamoType({"N": "1"}), copy.deepcopy(VARIED))
+    deep_copies: list[Any] = []
+    real_deepcopy = copy.deepcopy
+
+    def counting(value: Any, memo: Any = None) -> Any:
+        deep_copies.append(value)
+        return real_deepcopy(value, memo)
+
+    with mock.patch.object(copy, "deepcopy", counting):
+        patched = (stored.to_json(), stored.to_regular_json(), [v.to_regular_json() for v in stored.attrs.values()])
+    assert not deep_copies, "the values went through copy.deepcopy"
+    with mock.patch.object(DynamoType, "to_regular_json", moto_dynamodb._original["DynamoType.to_regular_json"]):
+        moto_own = (stored.to_json(), stored.to_regular_json(), [v.to_regular_json() for v in stored.attrs.values()])
+    assert patched == moto_own
+
+
+def test_an_attribute_is_measured_as_it_is_and_its_size_is_moto_s(aws: LocalAWS) -> None:
+    values = [DynamoType(value) for value in VARIED.values()] + [DynamoType({"M": VARIED})]
+    built: list[Any] = []
+    init = DynamoType.__init__
+
+    def counting(self: DynamoType, value: Any) -> None:
+        built.append(value)
+        init(self, value)
+
+    with mock.patch.object(DynamoType, "__init__", counting):
+        patched = [value.size() for value in values]
+    assert not built, "the sizes built new DynamoTypes"
+    with mock.patch.object(DynamoType, "size", moto_dynamodb._original["DynamoType.size"]):
+        assert patched == [value.size() for value in values]

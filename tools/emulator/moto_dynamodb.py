@@ -1,4 +1,4 @@
-"""Patches to moto, applied in the emulator's process by ``install()``: eight to its DynamoDB, one to
+"""Patches to moto, applied in the emulator's process by ``install()``: ten to its DynamoDB, one to
 its request dispatch.
 
 moto's DynamoDB is correct but written for unit tests, where tables hold a few items. The local
@@ -49,6 +49,14 @@ went"). Each patch keeps moto's behaviour and answers; only the cost changes.
    that grows with each update, most of the update's time. These copies (``copy`` as moto's DynamoDB models, table
    and responses modules see it, and ``deepcopy`` as its update-expression validators see it) go through patch 8's
    functions for items and attribute values: the same copies. Anything else still goes to ``copy.deepcopy``.
+10. Attribute values to plain data without copying each level again. moto's ``DynamoType.to_regular_json`` (an
+   item's ``to_json``: responses and stream records) deep-copies a value, then converts each nested value, which
+   deep-copies it again: a value at depth d is copied d times. Here each nested value is converted once; the same
+   dictionaries and lists (anything not an attribute value is still deep-copied, binary still decoded).
+11. Attribute sizes without rebuilding the values. moto's ``DynamoType.size`` (the 400 KB check on every attribute
+   an update sets sums the sizes of the whole item) builds a new ``DynamoType`` for each value of a map and each
+   member of a set, and so copies every nested list and map; here each value is measured as it is, case by case
+   in moto's order: the same sizes.
 
 And one behaviour moto lacks: a **global secondary index that lags** (``set_index_lag``). On AWS a GSI is
 eventually consistent: a write shows in it after a delay (usually well under a second, longer under load).
@@ -61,6 +69,7 @@ Concurrency: the patches rely on patch 7: one DynamoDB or DynamoDB Streams actio
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import inspect
@@ -648,6 +657,53 @@ def _lock_actions() -> None:
                 setattr(handler, name, _locked(member))
 
 
+# -- 10. attribute values to plain data ------------------------------------------------------------------
+
+_ATOMS = (str, int, float, bool, type(None), bytes)  # what copy.deepcopy returns as they are
+
+
+def _to_regular_json(self: DynamoType) -> dict[str, Any]:
+    """moto's ``DynamoType.to_regular_json``, without deep-copying each nested value before converting it (and so
+    copying a value at depth d d times): nested attribute values are converted, anything else deep-copied."""
+    value = self.value
+    if isinstance(value, dict):
+        value = {k: v.to_regular_json() if isinstance(v, DynamoType) else _plain_copy(v) for k, v in value.items()}
+    elif isinstance(value, list):
+        value = [v.to_regular_json() if isinstance(v, DynamoType) else _plain_copy(v) for v in value]
+    else:
+        value = _plain_copy(value)
+    if self.is_binary() and isinstance(value, str):
+        value = base64.b64decode(value)
+    return {self.type: value}
+
+
+def _plain_copy(value: Any) -> Any:
+    """``copy.deepcopy(value)``: strings, numbers, booleans, None and bytes are their own copies."""
+    return value if type(value) in _ATOMS else copy.deepcopy(value)
+
+
+# -- 11. attribute sizes ------------------------------------------------------------------------------
+
+
+def _size(self: DynamoType) -> int:
+    """moto's ``DynamoType.size``, without building a new ``DynamoType`` (and so copying the whole nested value) for
+    each value of a map and each member of a set: the same sizes, case by case in moto's order."""
+    kind, value = self.type, self.value
+    if kind == "N":
+        return len(str(value))
+    if kind in ("SS", "NS", "BS"):
+        if kind == "NS":
+            return sum(len(str(v)) for v in value)
+        return sum(1 if isinstance(v, bool) else bytesize(v) for v in value)
+    if kind == "L":
+        return sum(v.size() for v in value)
+    if kind == "M":
+        return sum(bytesize(k) + (v if type(v) is DynamoType else DynamoType(v)).size() for k, v in value.items())
+    if isinstance(value, bool):
+        return 1
+    return bytesize(value)
+
+
 # -- install ------------------------------------------------------------------------------------------
 
 
@@ -672,6 +728,8 @@ def install() -> None:
         "DynamoDBStreamsBackend.get_records": (DynamoDBStreamsBackend, "get_records", _get_records),
         "BaseJSONSerializer._serialize_type_map": (BaseJSONSerializer, "_serialize_type_map", _serialize_type_map),
         "Item.__init__": (Item, "__init__", _item_init),
+        "DynamoType.to_regular_json": (DynamoType, "to_regular_json", _to_regular_json),
+        "DynamoType.size": (DynamoType, "size", _size),
         "method_names_from_class": (moto_responses, "method_names_from_class", _method_names_from_class),
     }
     for name, (owner, attribute, replacement) in targets.items():

@@ -572,3 +572,76 @@ def test_an_attribute_is_measured_as_it_is_and_its_size_is_moto_s(aws: LocalAWS)
     assert not built, "the sizes built new DynamoTypes"
     with mock.patch.object(DynamoType, "size", moto_dynamodb._original["DynamoType.size"]):
         assert patched == [value.size() for value in values]
+
+
+# -- 12. update expressions parsed once ------------------------------------------------------------------
+
+
+def test_an_update_expression_is_parsed_once_and_updates_as_moto_s_parse_does(dynamodb: Any) -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    make_table(dynamodb, "parsing")
+    make_table(dynamodb, "parsing-moto")
+    expression = "SET #e = list_append(if_not_exists(#e, :none), :entry), n = if_not_exists(n, :zero) + :one REMOVE x"
+    tokens: list[str] = []
+    real_make_list = __import__("moto.dynamodb.parsing.tokens", fromlist=["ExpressionTokenizer"]).ExpressionTokenizer
+
+    def update(table: str) -> Any:
+        return [
+            dynamodb.update_item(
+                TableName=table,
+                Key={"id": {"S": "a"}, "ts": {"N": "1"}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames={"#e": "seen"},
+                ExpressionAttributeValues={
+                    ":none": {"L": []},
+                    ":entry": {"L": [{"S": f"e{n}"}]},
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+            for n in range(3)
+        ]
+
+    make_list = real_make_list.make_list
+
+    def counting(expression_str: str) -> Any:
+        tokens.append(expression_str)
+        return make_list(expression_str)
+
+    maps: list[Any] = []
+    action_counts = ActionCountValidator._processing_map
+
+    def building(self: Any) -> Any:
+        maps.append(self)
+        return action_counts(self)
+
+    with (
+        mock.patch.object(real_make_list, "make_list", counting),
+        mock.patch.object(ActionCountValidator, "_processing_map", building),
+    ):
+        patched = update("parsing")
+        for _ in range(2):
+            with pytest.raises(dynamodb.exceptions.ClientError, match="Invalid UpdateExpression"):
+                dynamodb.update_item(
+                    TableName="parsing", Key={"id": {"S": "a"}, "ts": {"N": "1"}}, UpdateExpression="SET"
+                )
+    assert tokens.count(expression) <= 1, "parsed once for all its updates"
+    assert len(maps) <= 6, f"a walker built its map {len(maps)} times in 3 updates, not once per pass"
+    assert tokens.count("SET") == 2, "a parse error is raised each time"
+
+    with (
+        mock.patch.object(UpdateExpressionParser, "make", moto_dynamodb._original["UpdateExpressionParser.make"]),
+        mock.patch.object(
+            DepthFirstTraverser,
+            "nodes_to_be_processed",
+            moto_dynamodb._original["DepthFirstTraverser.nodes_to_be_processed"],
+        ),
+        mock.patch.object(DepthFirstTraverser, "process", moto_dynamodb._original["DepthFirstTraverser.process"]),
+    ):
+        moto_own = update("parsing-moto")
+    assert patched == moto_own
+    assert patched[-1]["seen"] == {"L": [{"S": "e0"}, {"S": "e1"}, {"S": "e2"}]} and patched[-1]["n"] == {"N": "3"}

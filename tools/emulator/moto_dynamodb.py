@@ -1,4 +1,4 @@
-"""Patches to moto, applied in the emulator's process by ``install()``: ten to its DynamoDB, one to
+"""Patches to moto, applied in the emulator's process by ``install()``: eleven to its DynamoDB, one to
 its request dispatch.
 
 moto's DynamoDB is correct but written for unit tests, where tables hold a few items. The local
@@ -57,6 +57,10 @@ went"). Each patch keeps moto's behaviour and answers; only the cost changes.
    an update sets sums the sizes of the whole item) builds a new ``DynamoType`` for each value of a map and each
    member of a set, and so copies every nested list and map; here each value is measured as it is, case by case
    in moto's order: the same sizes.
+12. Update expressions parsed once. moto parses an ``UpdateExpression`` twice per ``UpdateItem`` (request check and
+   update) and walks its tree ten times, building each walker's map of node types anew at every node. Here a
+   parsed expression is kept per string (up to 1024; moto only reads it: its validator works on a deep copy, and
+   a parse error is raised again each time), and each walker builds its map once.
 
 And one behaviour moto lacks: a **global secondary index that lags** (``set_index_lag``). On AWS a GSI is
 eventually consistent: a write shows in it after a delay (usually well under a second, longer under load).
@@ -99,6 +103,8 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
 from tools.emulator.timings import TIMINGS
@@ -704,6 +710,43 @@ def _size(self: DynamoType) -> int:
     return bytesize(value)
 
 
+# -- 12. update expressions parsed once ------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_update_expression(expression: str) -> Any:
+    return _original["UpdateExpressionParser.make"].__func__(UpdateExpressionParser, expression)
+
+
+def _make_update_expression(cls: type, expression_str: str) -> Any:
+    """moto's ``UpdateExpressionParser.make``, kept per expression string (an error is raised again each time)."""
+    if cls is UpdateExpressionParser:
+        return _parsed_update_expression(expression_str)
+    return _original["UpdateExpressionParser.make"].__func__(cls, expression_str)
+
+
+def _processing(self: DepthFirstTraverser) -> dict[type, Any]:
+    processing = self.__dict__.get("_emulator_processing")
+    if processing is None:
+        processing = self.__dict__["_emulator_processing"] = self._processing_map()
+    return processing
+
+
+def _nodes_to_be_processed(self: DepthFirstTraverser) -> tuple[type, ...]:
+    """moto's: the node types of ``_processing_map``, which moto builds again for each node it visits."""
+    types = self.__dict__.get("_emulator_types")
+    if types is None:
+        types = self.__dict__["_emulator_types"] = tuple(_processing(self))
+    return types
+
+
+def _process(self: DepthFirstTraverser, node: Any) -> Any:
+    for class_key, processor in _processing(self).items():
+        if isinstance(node, class_key):
+            return processor(node)
+    return None
+
+
 # -- install ------------------------------------------------------------------------------------------
 
 
@@ -730,6 +773,13 @@ def install() -> None:
         "Item.__init__": (Item, "__init__", _item_init),
         "DynamoType.to_regular_json": (DynamoType, "to_regular_json", _to_regular_json),
         "DynamoType.size": (DynamoType, "size", _size),
+        "UpdateExpressionParser.make": (UpdateExpressionParser, "make", classmethod(_make_update_expression)),
+        "DepthFirstTraverser.nodes_to_be_processed": (
+            DepthFirstTraverser,
+            "nodes_to_be_processed",
+            _nodes_to_be_processed,
+        ),
+        "DepthFirstTraverser.process": (DepthFirstTraverser, "process", _process),
         "method_names_from_class": (moto_responses, "method_names_from_class", _method_names_from_class),
     }
     for name, (owner, attribute, replacement) in targets.items():

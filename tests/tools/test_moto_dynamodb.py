@@ -604,6 +604,19 @@ def test_an_update_expression_is_parsed_once_and_updates_as_moto_s_parse_does(dy
                 ReturnValues="ALL_NEW",
             )["Attributes"]
             for n in range(3)
+        ] + [
+            dynamodb.update_item(
+                TableName=table,
+                Key={"id": {"S": "a"}, "ts": {"N": "1"}},
+                UpdateExpression="ADD c :one, tags :t SET #e[0] = :one, m = if_not_exists(m, :t)",
+                ExpressionAttributeNames={"#e": "seen"},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":t": {"SS": ["x", "y"]},
+                },
+                ReturnValues="UPDATED_NEW",
+            ).get("Attributes")
+            for _ in range(2)
         ]
 
     make_list = real_make_list.make_list
@@ -641,7 +654,12 @@ def test_an_update_expression_is_parsed_once_and_updates_as_moto_s_parse_does(dy
             moto_dynamodb._original["DepthFirstTraverser.nodes_to_be_processed"],
         ),
         mock.patch.object(DepthFirstTraverser, "process", moto_dynamodb._original["DepthFirstTraverser.process"]),
+        mock.patch.object(
+            DepthFirstTraverser,
+            "traverse_node_recursively",
+            moto_dynamodb._original["DepthFirstTraverser.traverse_node_recursively"],
+        ),
     ):
         moto_own = update("parsing-moto")
     assert patched == moto_own
-    assert patched[-1]["seen"] == {"L": [{"S": "e0"}, {"S": "e1"}, {"S": "e2"}]} and patched[-1]["n"] == {"N": "3"}
+    assert patched[2]["seen"] == {"L": [{"S": "e0"}, {"S": "e1"}, {"S": "e2"}]} and patched[2]["n"] == {"N": "3"}

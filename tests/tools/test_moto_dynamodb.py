@@ -285,7 +285,7 @@ def test_a_stream_write_wakes_a_waiting_reader(dynamodb: Any) -> None:
     assert moto_dynamodb.wait_for_stream_write(seen, timeout_s=30) != seen
 
 
-# -- 9. a stream shard per table partition ---------------------------------------------------------------
+# -- 13. a stream shard per table partition ---------------------------------------------------------------
 
 
 def streams_client(dynamodb: Any) -> Any:
@@ -564,3 +564,224 @@ def test_with_an_index_lag_a_new_item_shows_in_the_index_only_after_a_while_and_
     finally:
         moto_dynamodb.set_index_lag(0.0)
     assert "soon" in shown, "it shows once the lag has passed"
+
+
+# -- 9. updates copied without copy.deepcopy -------------------------------------------------------------
+
+
+def _moto_s_copies() -> Any:
+    """moto's own ``copy`` and ``deepcopy`` in the modules patch 9 points at its copies."""
+    from contextlib import ExitStack
+
+    from moto.dynamodb import models, responses
+    from moto.dynamodb.models import table
+    from moto.dynamodb.parsing import validators
+
+    stack = ExitStack()
+    for module in (table, models, responses):
+        stack.enter_context(mock.patch.object(module, "copy", copy))
+    stack.enter_context(mock.patch.object(validators, "deepcopy", copy.deepcopy))
+    return stack
+
+
+def _updates(dynamodb: Any, table: str) -> list[Any]:
+    """An UpdateItem and a transaction's update, each appending to a list, and a cancelled transaction: the answers,
+    the item and the stream's images."""
+    key = {"id": {"S": "a"}, "ts": {"N": "1"}}
+    dynamodb.put_item(TableName=table, Item=item("a", 1, "u1", seen={"L": [{"M": {"n": {"N": "1"}}}]}, s={"SS": ["x"]}))
+    dynamodb.put_item(TableName=table, Item=item("b", 1, "u1"))
+    append = {
+        "UpdateExpression": "SET #e = list_append(if_not_exists(#e, :none), :entry), #k = :kind",
+        "ExpressionAttributeNames": {"#e": "seen", "#k": "kind"},
+        "ExpressionAttributeValues": {
+            ":none": {"L": []},
+            ":entry": {"L": [{"M": {"n": {"N": "2"}}}]},
+            ":kind": {"S": "k"},
+        },
+    }
+    answers: list[Any] = [
+        dynamodb.update_item(TableName=table, Key=key, ReturnValues="ALL_OLD", **append)["Attributes"]
+    ]
+    dynamodb.transact_write_items(TransactItems=[{"Update": {"TableName": table, "Key": key, **append}}])
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Update": {"TableName": table, "Key": key, **append}},
+                put_if_absent(table, item("b", 1, "u1")),
+            ]
+        )
+    answers.append(dynamodb.get_item(TableName=table, Key=key)["Item"])
+    shard = dynamodb_backends[ACCOUNT]["us-east-1"].tables[table].stream_shard
+    answers += [
+        {
+            k: v
+            for k, v in record.record["dynamodb"].items()
+            if k not in ("ApproximateCreationDateTime", "SequenceNumber", "SizeBytes")
+        }
+        for record in shard.items
+    ]
+    return answers
+
+
+def test_an_update_copies_its_item_without_deepcopy_and_answers_as_with_moto_s_copies(dynamodb: Any) -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    make_table(dynamodb, "update-copies", stream=True)
+    make_table(dynamodb, "update-copies-moto", stream=True)
+    deep_copies: list[Any] = []
+    real_deepcopy = copy.deepcopy
+
+    def counting(value: Any, memo: Any = None) -> Any:
+        deep_copies.append(value)
+        return real_deepcopy(value, memo)
+
+    with mock.patch.object(copy, "deepcopy", counting):
+        patched = _updates(dynamodb, "update-copies")
+    with _moto_s_copies():
+        moto_own = _updates(dynamodb, "update-copies-moto")
+
+    assert patched == moto_own
+    assert patched[1]["seen"]["L"] == [{"M": {"n": {"N": str(n)}}} for n in (1, 2, 2)], "the cancelled append undone"
+    copied = [type(value).__name__ for value in deep_copies if isinstance(value, (Item, DynamoType))]
+    assert copied == [], "items and attribute values went through copy.deepcopy"
+
+
+# -- 10. and 11. attribute values to plain data, and their sizes -------------------------------------------
+
+VARIED = {
+    "s": {"S": "x"},
+    "n": {"N": "1.50"},
+    "flag": {"BOOL": False},
+    "none": {"NULL": True},
+    "strings": {"SS": ["a", "bé"]},
+    "numbers": {"NS": ["1", "20"]},
+    "binary": {"B": "aGk="},
+    "binaries": {"BS": [b"hi", b"\x00"]},
+    "nested": {"L": [{"N": "1"}, {"M": {"k": {"SS": ["c"]}, "b": {"B": "aGk="}, "l": {"L": [{"M": {}}, {"L": []}]}}}]},
+}
+
+
+def test_an_item_becomes_the_same_plain_data_without_copying_each_level_again(aws: LocalAWS) -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    stored = Item(DynamoType({"S": "t1"}), DynamoType({"N": "1"}), copy.deepcopy(VARIED))
+    deep_copies: list[Any] = []
+    real_deepcopy = copy.deepcopy
+
+    def counting(value: Any, memo: Any = None) -> Any:
+        deep_copies.append(value)
+        return real_deepcopy(value, memo)
+
+    with mock.patch.object(copy, "deepcopy", counting):
+        patched = (stored.to_json(), stored.to_regular_json(), [v.to_regular_json() for v in stored.attrs.values()])
+    assert not deep_copies, "the values went through copy.deepcopy"
+    with mock.patch.object(DynamoType, "to_regular_json", moto_dynamodb._original["DynamoType.to_regular_json"]):
+        moto_own = (stored.to_json(), stored.to_regular_json(), [v.to_regular_json() for v in stored.attrs.values()])
+    assert patched == moto_own
+
+
+def test_an_attribute_is_measured_as_it_is_and_its_size_is_moto_s(aws: LocalAWS) -> None:
+    values = [DynamoType(value) for value in VARIED.values()] + [DynamoType({"M": VARIED})]
+    built: list[Any] = []
+    init = DynamoType.__init__
+
+    def counting(self: DynamoType, value: Any) -> None:
+        built.append(value)
+        init(self, value)
+
+    with mock.patch.object(DynamoType, "__init__", counting):
+        patched = [value.size() for value in values]
+    assert not built, "the sizes built new DynamoTypes"
+    with mock.patch.object(DynamoType, "size", moto_dynamodb._original["DynamoType.size"]):
+        assert patched == [value.size() for value in values]
+
+
+# -- 12. update expressions parsed once ------------------------------------------------------------------
+
+
+def test_an_update_expression_is_parsed_once_and_updates_as_moto_s_parse_does(dynamodb: Any) -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    make_table(dynamodb, "parsing")
+    make_table(dynamodb, "parsing-moto")
+    expression = "SET #e = list_append(if_not_exists(#e, :none), :entry), n = if_not_exists(n, :zero) + :one REMOVE x"
+    tokens: list[str] = []
+    real_make_list = __import__("moto.dynamodb.parsing.tokens", fromlist=["ExpressionTokenizer"]).ExpressionTokenizer
+
+    def update(table: str) -> Any:
+        return [
+            dynamodb.update_item(
+                TableName=table,
+                Key={"id": {"S": "a"}, "ts": {"N": "1"}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames={"#e": "seen"},
+                ExpressionAttributeValues={
+                    ":none": {"L": []},
+                    ":entry": {"L": [{"S": f"e{n}"}]},
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+            for n in range(3)
+        ] + [
+            dynamodb.update_item(
+                TableName=table,
+                Key={"id": {"S": "a"}, "ts": {"N": "1"}},
+                UpdateExpression="ADD c :one, tags :t SET #e[0] = :one, m = if_not_exists(m, :t)",
+                ExpressionAttributeNames={"#e": "seen"},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":t": {"SS": ["x", "y"]},
+                },
+                ReturnValues="UPDATED_NEW",
+            ).get("Attributes")
+            for _ in range(2)
+        ]
+
+    make_list = real_make_list.make_list
+
+    def counting(expression_str: str) -> Any:
+        tokens.append(expression_str)
+        return make_list(expression_str)
+
+    maps: list[Any] = []
+    action_counts = ActionCountValidator._processing_map
+
+    def building(self: Any) -> Any:
+        maps.append(self)
+        return action_counts(self)
+
+    with (
+        mock.patch.object(real_make_list, "make_list", counting),
+        mock.patch.object(ActionCountValidator, "_processing_map", building),
+    ):
+        patched = update("parsing")
+        for _ in range(2):
+            with pytest.raises(dynamodb.exceptions.ClientError, match="Invalid UpdateExpression"):
+                dynamodb.update_item(
+                    TableName="parsing", Key={"id": {"S": "a"}, "ts": {"N": "1"}}, UpdateExpression="SET"
+                )
+    assert tokens.count(expression) <= 1, "parsed once for all its updates"
+    assert len(maps) <= 6, f"a walker built its map {len(maps)} times in 3 updates, not once per pass"
+    assert tokens.count("SET") == 2, "a parse error is raised each time"
+
+    with (
+        mock.patch.object(UpdateExpressionParser, "make", moto_dynamodb._original["UpdateExpressionParser.make"]),
+        mock.patch.object(
+            DepthFirstTraverser,
+            "nodes_to_be_processed",
+            moto_dynamodb._original["DepthFirstTraverser.nodes_to_be_processed"],
+        ),
+        mock.patch.object(DepthFirstTraverser, "process", moto_dynamodb._original["DepthFirstTraverser.process"]),
+        mock.patch.object(
+            DepthFirstTraverser,
+            "traverse_node_recursively",
+            moto_dynamodb._original["DepthFirstTraverser.traverse_node_recursively"],
+        ),
+    ):
+        moto_own = update("parsing-moto")
+    assert patched == moto_own
+    assert patched[2]["seen"] == {"L": [{"S": "e0"}, {"S": "e1"}, {"S": "e2"}]} and patched[2]["n"] == {"N": "3"}

@@ -1,4 +1,4 @@
-"""Patches to moto, applied in the emulator's process by ``install()``: seven to its DynamoDB, one to
+"""Patches to moto, applied in the emulator's process by ``install()``: eleven to its DynamoDB, one to
 its request dispatch, and two behaviours it lacks.
 
 moto's DynamoDB is correct but written for unit tests, where tables hold a few items. The local
@@ -43,8 +43,27 @@ went"). Each patch keeps moto's behaviour and answers; only the cost changes.
    function without ``deepcopy``'s dispatch and memo. And an answer's items turned into plain data
    (``dynamo_to_dict``, a tenth of the server's time) by type, not by a chain of ``isinstance`` and ``hasattr``
    checks per value; the same dictionaries and lists.
+9. Updates copied without ``copy.deepcopy``. An ``UpdateItem`` copies the item it changes through ``copy.deepcopy``
+   twice (moto's response keeps it for ``ReturnValues``, moto's ``update_item`` for the stream's old image), a
+   transaction's undo log (patch 1) a third time, and ``list_append`` copies the list it appends to: for a list
+   that grows with each update, most of the update's time. These copies (``copy`` as moto's DynamoDB models, table
+   and responses modules see it, and ``deepcopy`` as its update-expression validators see it) go through patch 8's
+   functions for items and attribute values: the same copies. Anything else still goes to ``copy.deepcopy``.
+10. Attribute values to plain data without copying each level again. moto's ``DynamoType.to_regular_json`` (an
+   item's ``to_json``: responses and stream records) deep-copies a value, then converts each nested value, which
+   deep-copies it again: a value at depth d is copied d times. Here each nested value is converted once; the same
+   dictionaries and lists (anything not an attribute value is still deep-copied, binary still decoded).
+11. Attribute sizes without rebuilding the values. moto's ``DynamoType.size`` (the 400 KB check on every attribute
+   an update sets sums the sizes of the whole item) builds a new ``DynamoType`` for each value of a map and each
+   member of a set, and so copies every nested list and map; here each value is measured as it is, case by case
+   in moto's order: the same sizes.
+12. Update expressions parsed once. moto parses an ``UpdateExpression`` twice per ``UpdateItem`` (request check and
+   update) and walks its tree ten times, building each walker's map of node types anew at every node. Here a
+   parsed expression is kept per string (up to 1024; moto only reads it: its validator works on a deep copy, and
+   a parse error is raised again each time), and each walker builds its map once and makes its ``isinstance``
+   checks (of moto's abstract node classes, slow) once per node class: the same nodes processed, in the same order.
 
-And two behaviours moto lacks. **A stream shard per table partition** (9, ``set_partitioned_streams``, on in
+And two behaviours moto lacks. **A stream shard per table partition** (13, ``set_partitioned_streams``, on in
 the local cloud): moto gives every stream one shard; DynamoDB gives a stream one open shard per partition of
 its table, and Lambda and Pipes read the shards at once. With it on, a stream has ``partitions(table)`` shards
 (four for an on-demand table, as AWS starts one with capacity for 4,000 writes a second; one per 1,000 write
@@ -62,6 +81,7 @@ Concurrency: the patches rely on patch 7: one DynamoDB or DynamoDB Streams actio
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import hashlib
@@ -94,6 +114,8 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
 from tools.emulator.timings import TIMINGS
@@ -322,18 +344,29 @@ def _dynamo_to_dict(obj: Any) -> Any:
     return _original["dynamo_to_dict"](obj)
 
 
-class _TableCopy:
-    """The ``copy`` module as moto's ``table`` module sees it: ``deepcopy`` of a list of items (a query's results)
-    goes through ``_copy_item``; anything else to ``copy.deepcopy``."""
+class _MotoCopy:
+    """The ``copy`` module as moto's DynamoDB modules see it (patches 8 and 9): ``deepcopy`` of an item, of a list
+    of items (a query's results) or of an attribute value goes through ``_copy_item`` and ``_copy_value``; anything
+    else (tables, expression trees, ``None``) to ``copy.deepcopy``."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)
 
     @staticmethod
     def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-        if type(value) is list and all(type(item) is Item for item in value):
-            return [_copy_item(item) for item in value]
-        return copy.deepcopy(value, memo)
+        return _deepcopy(value, memo)
+
+
+def _deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """``copy.deepcopy``, by ``_copy_item`` and ``_copy_value`` for items and attribute values (the same copies)."""
+    kind = type(value)
+    if kind is Item:
+        return _copy_item(value)
+    if kind is DynamoType:
+        return _copy_value(value)
+    if kind is list and value and all(type(item) is Item for item in value):
+        return [_copy_item(item) for item in value]
+    return copy.deepcopy(value, memo)
 
 
 def _query_candidates(
@@ -406,7 +439,7 @@ class _UndoLog:
                 self.streams[id(shard)] = (shard, len(shard.items))
         current = _stored(table, hash_key, range_key)
         # An update changes the stored item in place: keep a copy of what it was.
-        self.items.append((table, hash_key, range_key, copy.deepcopy(current) if current is not None else None))
+        self.items.append((table, hash_key, range_key, _copy_item(current) if current is not None else None))
 
     def undo(self) -> None:
         for table, hash_key, range_key, previous in reversed(self.items):
@@ -584,7 +617,7 @@ def _track(backend: DynamoDBStreamsBackend, arn: str) -> None:
         backend.shard_iterators.pop(_issued.popleft()[1], None)
 
 
-# -- 9. a stream shard per table partition --------------------------------------------------------------
+# -- 13. a stream shard per table partition --------------------------------------------------------------
 
 # A partition serves 1,000 write and 3,000 read units a second; a new on-demand table serves up to 4,000 write
 # request units at once (twice its initial previous peak of 2,000): four partitions.
@@ -736,6 +769,131 @@ def _lock_actions() -> None:
                 setattr(handler, name, _locked(member))
 
 
+# -- 10. attribute values to plain data ------------------------------------------------------------------
+
+_ATOMS = (str, int, float, bool, type(None), bytes)  # what copy.deepcopy returns as they are
+
+
+def _to_regular_json(self: DynamoType) -> dict[str, Any]:
+    """moto's ``DynamoType.to_regular_json``, without deep-copying each nested value before converting it (and so
+    copying a value at depth d d times): nested attribute values are converted, anything else deep-copied."""
+    value = self.value
+    if isinstance(value, dict):
+        value = {k: v.to_regular_json() if isinstance(v, DynamoType) else _plain_copy(v) for k, v in value.items()}
+    elif isinstance(value, list):
+        value = [v.to_regular_json() if isinstance(v, DynamoType) else _plain_copy(v) for v in value]
+    else:
+        value = _plain_copy(value)
+    if self.is_binary() and isinstance(value, str):
+        value = base64.b64decode(value)
+    return {self.type: value}
+
+
+def _plain_copy(value: Any) -> Any:
+    """``copy.deepcopy(value)``: strings, numbers, booleans, None and bytes are their own copies."""
+    return value if type(value) in _ATOMS else copy.deepcopy(value)
+
+
+# -- 11. attribute sizes ------------------------------------------------------------------------------
+
+
+def _size(self: DynamoType) -> int:
+    """moto's ``DynamoType.size``, without building a new ``DynamoType`` (and so copying the whole nested value) for
+    each value of a map and each member of a set: the same sizes, case by case in moto's order."""
+    kind, value = self.type, self.value
+    if kind == "N":
+        return len(str(value))
+    if kind in ("SS", "NS", "BS"):
+        if kind == "NS":
+            return sum(len(str(v)) for v in value)
+        return sum(1 if isinstance(v, bool) else bytesize(v) for v in value)
+    if kind == "L":
+        return sum(v.size() for v in value)
+    if kind == "M":
+        return sum(bytesize(k) + (v if type(v) is DynamoType else DynamoType(v)).size() for k, v in value.items())
+    if isinstance(value, bool):
+        return 1
+    return bytesize(value)
+
+
+# -- 12. update expressions parsed once ------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_update_expression(expression: str) -> Any:
+    return _original["UpdateExpressionParser.make"].__func__(UpdateExpressionParser, expression)
+
+
+def _make_update_expression(cls: type, expression_str: str) -> Any:
+    """moto's ``UpdateExpressionParser.make``, kept per expression string (an error is raised again each time)."""
+    if cls is UpdateExpressionParser:
+        return _parsed_update_expression(expression_str)
+    return _original["UpdateExpressionParser.make"].__func__(cls, expression_str)
+
+
+def _processing(self: DepthFirstTraverser) -> dict[type, Any]:
+    processing = self.__dict__.get("_emulator_processing")
+    if processing is None:
+        processing = self.__dict__["_emulator_processing"] = self._processing_map()
+    return processing
+
+
+def _nodes_to_be_processed(self: DepthFirstTraverser) -> tuple[type, ...]:
+    """moto's: the node types of ``_processing_map``, which moto builds again for each node it visits."""
+    types = self.__dict__.get("_emulator_types")
+    if types is None:
+        types = self.__dict__["_emulator_types"] = tuple(_processing(self))
+    return types
+
+
+_NO_PROCESSOR = object()
+
+
+def _processor(self: DepthFirstTraverser, kind: type) -> Any:
+    """The first processor of ``_processing_map`` whose node type ``kind`` is a subclass of; ``_NO_PROCESSOR`` if none
+    (moto's ``isinstance`` checks, kept per node class: moto registers no virtual subclasses of its node types)."""
+    processors: dict[type, Any] | None = self.__dict__.get("_emulator_processors")
+    if processors is None:
+        processors = self.__dict__["_emulator_processors"] = {}
+    processor = processors.get(kind)
+    if processor is None:
+        processor = processors[kind] = next(
+            (p for class_key, p in _processing(self).items() if issubclass(kind, class_key)), _NO_PROCESSOR
+        )
+    return processor
+
+
+def _process(self: DepthFirstTraverser, node: Any) -> Any:
+    processor = _processor(self, type(node))
+    return None if processor is _NO_PROCESSOR else processor(node)
+
+
+_node_classes: dict[type, bool] = {}
+
+
+def _is_node(kind: type) -> bool:
+    known = _node_classes.get(kind)
+    if known is None:
+        known = _node_classes[kind] = issubclass(kind, Node)
+    return known
+
+
+def _traverse_node_recursively(self: DepthFirstTraverser, node: Any, child_id: int = -1) -> Any:
+    """moto's ``DepthFirstTraverser.traverse_node_recursively``, with its type checks kept per node class."""
+    if _is_node(type(node)):
+        parent_node = node.parent
+        if node.children is not None:
+            for i, child_node in enumerate(node.children):
+                self.pre_processing_of_child(node, i)
+                self.traverse_node_recursively(child_node, i)
+        if _processor(self, type(node)) is not _NO_PROCESSOR:
+            node = self.process(node)
+            node.parent = parent_node
+            if parent_node:
+                parent_node.children[child_id] = node
+    return node
+
+
 # -- install ------------------------------------------------------------------------------------------
 
 
@@ -761,16 +919,35 @@ def install() -> None:
         "DynamoDBStreamsBackend.describe_stream": (DynamoDBStreamsBackend, "describe_stream", _describe_stream),
         "BaseJSONSerializer._serialize_type_map": (BaseJSONSerializer, "_serialize_type_map", _serialize_type_map),
         "Item.__init__": (Item, "__init__", _item_init),
+        "DynamoType.to_regular_json": (DynamoType, "to_regular_json", _to_regular_json),
+        "DynamoType.size": (DynamoType, "size", _size),
+        "UpdateExpressionParser.make": (UpdateExpressionParser, "make", classmethod(_make_update_expression)),
+        "DepthFirstTraverser.nodes_to_be_processed": (
+            DepthFirstTraverser,
+            "nodes_to_be_processed",
+            _nodes_to_be_processed,
+        ),
+        "DepthFirstTraverser.process": (DepthFirstTraverser, "process", _process),
+        "DepthFirstTraverser.traverse_node_recursively": (
+            DepthFirstTraverser,
+            "traverse_node_recursively",
+            _traverse_node_recursively,
+        ),
         "method_names_from_class": (moto_responses, "method_names_from_class", _method_names_from_class),
     }
     for name, (owner, attribute, replacement) in targets.items():
         _original[name] = getattr(owner, attribute)
         setattr(owner, attribute, replacement)
-    from moto.dynamodb.models import table as table_module
-
-    _original["table.copy"] = table_module.copy
-    table_module.copy = _TableCopy()  # type: ignore[assignment]
+    from moto.dynamodb import models as models_module
     from moto.dynamodb import responses as dynamodb_responses
+    from moto.dynamodb.models import table as table_module
+    from moto.dynamodb.parsing import validators as validators_module
+
+    for module in (table_module, models_module, dynamodb_responses):  # patches 8 and 9
+        _original[f"{module.__name__}.copy"] = module.copy
+        setattr(module, "copy", _MotoCopy())  # noqa: B010 (mypy sees the modules as one union)
+    _original["validators.deepcopy"] = validators_module.deepcopy
+    validators_module.deepcopy = _deepcopy  # type: ignore[assignment]
 
     _original["dynamo_to_dict"] = dynamodb_responses.dynamo_to_dict
     dynamodb_responses.dynamo_to_dict = _dynamo_to_dict

@@ -3,6 +3,7 @@ does not grow with the table. Each test fails without the patch it names."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import urllib.request
@@ -81,6 +82,20 @@ def item(key: str, ts: int, user: str, **extra: Any) -> dict[str, Any]:
 
 def put_if_absent(table: str, attributes: dict[str, Any]) -> dict[str, Any]:
     return {"Put": {"TableName": table, "Item": attributes, "ConditionExpression": "attribute_not_exists(id)"}}
+
+
+@contextlib.contextmanager
+def counting_deepcopy() -> Iterator[list[Any]]:
+    """Every value ``copy.deepcopy`` is called with inside the block (the copies are still made)."""
+    seen: list[Any] = []
+    real_deepcopy = copy.deepcopy
+
+    def counting(value: Any, memo: Any = None) -> Any:
+        seen.append(value)
+        return real_deepcopy(value, memo)
+
+    with mock.patch.object(copy, "deepcopy", counting):
+        yield seen
 
 
 # -- 1. transactions with an undo log ------------------------------------------------------------------
@@ -198,14 +213,7 @@ def test_a_query_answers_copies_of_the_items_made_without_deepcopy(dynamodb: Any
     make_table(dynamodb, "copies")
     nested = {"tags": {"SS": ["a", "b"]}, "seen": {"L": [{"N": "1"}, {"M": {"k": {"S": "v"}}}]}}
     dynamodb.put_item(TableName="copies", Item=item("t1", 1, "u1", **nested))
-    deep_copies: list[Any] = []
-    real_deepcopy = copy.deepcopy
-
-    def counting(value: Any, memo: Any = None) -> Any:
-        deep_copies.append(value)
-        return real_deepcopy(value, memo)
-
-    with mock.patch.object(copy, "deepcopy", counting):
+    with counting_deepcopy() as deep_copies:
         found = dynamodb.query(
             TableName="copies",
             KeyConditionExpression="id = :id",
@@ -220,7 +228,7 @@ def test_a_query_answers_copies_of_the_items_made_without_deepcopy(dynamodb: Any
         .get_item(DynamoType({"S": "t1"}), DynamoType({"N": "1"}))
     )
     copied = moto_dynamodb._copy_item(stored)
-    assert copied == real_deepcopy(stored) and copied.to_json() == stored.to_json()
+    assert copied == copy.deepcopy(stored) and copied.to_json() == stored.to_json()
     assert copied.attrs["tags"].value is not stored.attrs["tags"].value, "a set is a list of its own"
     assert copied.attrs["seen"].value[1].value is not stored.attrs["seen"].value[1].value, "a map is a dict of its own"
 
@@ -628,14 +636,7 @@ def test_an_update_copies_its_item_without_deepcopy_and_answers_as_with_moto_s_c
 
     make_table(dynamodb, "update-copies", stream=True)
     make_table(dynamodb, "update-copies-moto", stream=True)
-    deep_copies: list[Any] = []
-    real_deepcopy = copy.deepcopy
-
-    def counting(value: Any, memo: Any = None) -> Any:
-        deep_copies.append(value)
-        return real_deepcopy(value, memo)
-
-    with mock.patch.object(copy, "deepcopy", counting):
+    with counting_deepcopy() as deep_copies:
         patched = _updates(dynamodb, "update-copies")
     with _moto_s_copies():
         moto_own = _updates(dynamodb, "update-copies-moto")
@@ -665,14 +666,7 @@ def test_an_item_becomes_the_same_plain_data_without_copying_each_level_again(aw
     from moto.dynamodb.models.dynamo_type import Item
 
     stored = Item(DynamoType({"S": "t1"}), DynamoType({"N": "1"}), copy.deepcopy(VARIED))
-    deep_copies: list[Any] = []
-    real_deepcopy = copy.deepcopy
-
-    def counting(value: Any, memo: Any = None) -> Any:
-        deep_copies.append(value)
-        return real_deepcopy(value, memo)
-
-    with mock.patch.object(copy, "deepcopy", counting):
+    with counting_deepcopy() as deep_copies:
         patched = (stored.to_json(), stored.to_regular_json(), [v.to_regular_json() for v in stored.attrs.values()])
     assert not deep_copies, "the values went through copy.deepcopy"
     with mock.patch.object(DynamoType, "to_regular_json", moto_dynamodb._original["DynamoType.to_regular_json"]):

@@ -25,8 +25,8 @@ are closed before the server starts (``patch_moto``):
 Every request passes through the moto gateway (``aws.gateway``, ``tools.emulator.gateway``), and
 moto's DynamoDB runs with the emulator's patches (``tools.emulator.moto_dynamodb``), moto's SNS keeps
 e-mail subscriptions pending until they are confirmed with the mailed token (``tools.emulator.moto_sns``).
-While a server runs, the process switches threads every ``SWITCH_INTERVAL_S`` and DynamoDB streams have
-a shard per table partition (``moto_dynamodb.set_partitioned_streams``).
+While a server runs, DynamoDB streams have a shard per table partition
+(``moto_dynamodb.set_partitioned_streams``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import io
 import logging
 import os
 import socket
-import sys
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -47,10 +46,6 @@ if TYPE_CHECKING:
 
 TEST_CREDENTIAL = "test"
 DEFAULT_REGION = "us-east-1"
-# The server's threads share one interpreter lock. At Python's default 5 ms a thread is preempted in the middle
-# of a DynamoDB call, while it holds the one-at-a-time DynamoDB lock, and every call queued behind it waits for
-# the other threads' turns too; at 20 ms a call almost always finishes (or blocks on its socket) first.
-SWITCH_INTERVAL_S = 0.02
 # Where AWS publishes the Powertools layer of each release; the emulator's values name a layer version
 # of 0 (a placeholder: the emulator runs the project's own Powertools, never a layer).
 POWERTOOLS_PARAMETER = "/aws/service/powertools/python/{architecture}/{runtime}/{release}"
@@ -196,7 +191,6 @@ class LocalAWS:
         self.endpoint = ""
         self.gateway: Any = None
         self._partitioned_before = False
-        self._switch_interval_before = sys.getswitchinterval()
 
     def __enter__(self) -> Self:
         try:
@@ -206,8 +200,6 @@ class LocalAWS:
         except ImportError:
             raise ToolError("moto is not installed: run `make venv` (or pip install -e '.[emulator]')") from None
         patch_moto()
-        self._switch_interval_before = sys.getswitchinterval()
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
         moto_sns.patch_moto_sns()
         moto_dynamodb.install()
         self._partitioned_before = moto_dynamodb.set_partitioned_streams(True)  # a shard per table partition
@@ -246,7 +238,6 @@ class LocalAWS:
             inprocess.unregister(self.endpoint)
             self._server.stop()
             moto_dynamodb.set_partitioned_streams(self._partitioned_before)
-            sys.setswitchinterval(self._switch_interval_before)
             close_connections(self._connections)
             self._server = None
 

@@ -356,6 +356,18 @@ def test_an_on_demand_table_s_stream_has_a_shard_per_partition_and_a_key_s_recor
         )
 
 
+def test_the_keys_of_one_shard_spread_over_all_the_lanes_of_a_parallelization_factor() -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    from tools.emulator.integrations._streams import lane_of
+
+    keys = [f"k{n}" for n in range(200)]
+    in_first_shard = [
+        k for k in keys if moto_dynamodb._partition_of(Item(DynamoType({"S": k}), None, {"id": {"S": k}}), 4) == 0
+    ]
+    assert {lane_of(json.dumps({"S": k}, sort_keys=True), 4) for k in in_first_shard} == {0, 1, 2, 3}
+
+
 def test_a_provisioned_table_has_a_shard_per_1000_write_units_and_moto_s_one_shard_outside_the_local_cloud(
     dynamodb: Any,
 ) -> None:

@@ -791,3 +791,109 @@ def test_an_update_expression_is_parsed_once_and_updates_as_moto_s_parse_does(dy
         moto_own = update("parsing-moto")
     assert patched == moto_own
     assert patched[2]["seen"] == {"L": [{"S": "e0"}, {"S": "e1"}, {"S": "e2"}]} and patched[2]["n"] == {"N": "3"}
+
+
+# -- 14. an update expression's checks once, and its tree copied by a walker ------------------------------
+
+
+def _shape(node: Any, nodes: list[Any] | None = None) -> Any:
+    """A tree as plain data: each node's class, type and children, and its parent as the position of the parent in a
+    depth-first walk (what a copy must keep: the structure and where each parent points)."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    nodes = [] if nodes is None else nodes
+    if not isinstance(node, Node):
+        return ("leaf", type(node).__name__, node if isinstance(node, (str, int, float)) else repr(node))
+    nodes.append(node)
+    parent = next((i for i, seen in enumerate(nodes) if seen is node.parent), None)
+    children = [_shape(child, nodes) for child in node.children or []]
+    return (type(node).__name__, node.type, parent, children)
+
+
+def test_an_expression_tree_is_copied_as_deepcopy_copies_it() -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    for expression in (
+        "SET #e = list_append(if_not_exists(#e, :none), :entry), n = if_not_exists(n, :zero) + :one REMOVE x",
+        "ADD c :one, tags :t SET #e[0] = :one, m.k[2].z = if_not_exists(m, :t) DELETE s :v",
+    ):
+        tree = moto_dynamodb._original["UpdateExpressionParser.make"].__func__(UpdateExpressionParser, expression)
+        copied = moto_dynamodb._copy_tree(tree)
+        assert _shape(copied) == _shape(copy.deepcopy(tree)) == _shape(tree)
+        originals: list[Any] = []
+        copies: list[Any] = []
+        _shape(tree, originals)
+        _shape(copied, copies)
+        assert not {id(node) for node in originals} & {id(node) for node in copies}, "every node is new"
+    assert moto_dynamodb._copy_tree(["a", {"b": 1}]) == ["a", {"b": 1}], "anything else is deep-copied"
+
+
+def test_an_update_expression_is_checked_once_and_a_bad_one_fails_every_time(dynamodb: Any) -> None:
+    from moto.dynamodb.parsing.validators import ActionCountValidator, Validator
+
+    make_table(dynamodb, "checked")
+    make_table(dynamodb, "checked-moto")
+    key = {"id": {"S": "a"}, "ts": {"N": "1"}}
+    good = "SET #e = list_append(if_not_exists(#e, :none), :entry), #k = :kind"
+
+    def updates(table: str, *, bad: bool = True) -> list[Any]:
+        answers: list[Any] = []
+        for n in range(3):
+            answers.append(
+                dynamodb.update_item(
+                    TableName=table,
+                    Key=key,
+                    UpdateExpression=good,
+                    ExpressionAttributeNames={"#e": "seen", "#k": "kind"},
+                    ExpressionAttributeValues={
+                        ":none": {"L": []},
+                        ":entry": {"L": [{"N": str(n)}]},
+                        ":kind": {"S": "k"},
+                    },
+                    ReturnValues="ALL_NEW",
+                )["Attributes"]
+            )
+        if not bad:
+            return answers
+        good_values = {":none": {"L": []}, ":entry": {"L": []}, ":kind": {"S": "k"}}
+        for refused_expression, names, values in (
+            (good, {"#e": "seen", "#k": "ts"}, good_values),  # the same expression setting the range key: refused
+            (good, {"#e": "kind", "#k": "kind"}, good_values),  # the same path twice
+            ("SET a = :v ADD b :v ADD c :v", {}, {":v": {"N": "1"}}),  # two ADD clauses
+        ):
+            for _ in range(2):
+                with pytest.raises(dynamodb.exceptions.ClientError) as refused:
+                    dynamodb.update_item(
+                        TableName=table,
+                        Key=key,
+                        UpdateExpression=refused_expression,
+                        **({"ExpressionAttributeNames": names} if names else {}),
+                        ExpressionAttributeValues=values,
+                    )
+                answers.append(refused.value.response["Error"])
+        return answers
+
+    counted: list[Any] = []
+    verify = ActionCountValidator.verify_action_counts
+
+    def counting(self: Any, node: Any) -> Any:
+        counted.append(node)
+        return verify(self, node)
+
+    patched = updates("checked")
+    with mock.patch.object(ActionCountValidator, "verify_action_counts", counting):
+        updates("checked", bad=False)
+    expression_checks = len(counted)
+    with (
+        mock.patch.object(Validator, "__init__", moto_dynamodb._original["Validator.__init__"]),
+        mock.patch.object(Validator, "validate", moto_dynamodb._original["Validator.validate"]),
+    ):
+        moto_own = updates("checked-moto")
+        with mock.patch.object(ActionCountValidator, "verify_action_counts", counting):
+            updates("checked-moto", bad=False)
+    moto_checks = len(counted) - expression_checks
+    assert patched == moto_own
+    assert patched[2]["seen"] == {"L": [{"N": "0"}, {"N": "1"}, {"N": "2"}]}
+    assert [error["Code"] for error in patched[3:]] == ["ValidationException"] * 6
+    assert "ts" in patched[3]["Message"] and "Two document paths" in patched[5]["Message"]
+    assert moto_checks > 0 and expression_checks == 0, f"checked again {expression_checks} times (moto: {moto_checks})"

@@ -1,4 +1,4 @@
-"""Patches to moto, applied in the emulator's process by ``install()``: eleven to its DynamoDB, one to
+"""Patches to moto, applied in the emulator's process by ``install()``: twelve to its DynamoDB, one to
 its request dispatch, and two behaviours it lacks.
 
 moto's DynamoDB is correct but written for unit tests, where tables hold a few items. The local
@@ -62,6 +62,12 @@ went"). Each patch keeps moto's behaviour and answers; only the cost changes.
    parsed expression is kept per string (up to 1024; moto only reads it: its validator works on a deep copy, and
    a parse error is raised again each time), and each walker builds its map once and makes its ``isinstance``
    checks (of moto's abstract node classes, slow) once per node class: the same nodes processed, in the same order.
+14. An update expression's checks once, and its tree copied by a walker. moto's update validator deep-copies the
+   parsed tree (``copy.deepcopy``: two thirds of the copy is its dispatch and memo) and walks it ten times; the first
+   three walks only check the expression (one clause of each kind, no overlapping paths, no key attribute set) and
+   depend on nothing but the expression, its attribute names and the table's key attributes. Here the tree is
+   copied by one walk (the same new nodes, parents pointing into the copy), and those three checks run once per
+   (expression, names, key attributes) that passed them; one that fails them fails every time, as before.
 
 And two behaviours moto lacks. **A stream shard per table partition** (13, ``set_partitioned_streams``, on in
 the local cloud): moto gives every stream one shard; DynamoDB gives a stream one open shard per partition of
@@ -82,6 +88,7 @@ Concurrency: the patches rely on patch 7: one DynamoDB or DynamoDB Streams actio
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import functools
 import hashlib
@@ -93,7 +100,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any, cast
 
@@ -116,6 +123,12 @@ from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+from moto.dynamodb.parsing.validators import (
+    ActionCountValidator,
+    OverlappingPathsValidator,
+    UpdateHashRangeKeyValidator,
+    Validator,
+)
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
 from tools.emulator.timings import TIMINGS
@@ -897,6 +910,108 @@ def _traverse_node_recursively(self: DepthFirstTraverser, node: Any, child_id: i
     return node
 
 
+# -- 14. an update expression's checks once, and its tree copied by a walker ---------------------------
+
+# moto's UpdateExpressionValidator walks its tree with these three first: checks of the expression alone (its
+# clauses, overlapping paths, no key attribute set), which return the tree unchanged or raise.
+_EXPRESSION_CHECKS = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+_checked_expressions: dict[tuple[Any, ...], bool] = {}
+_CHECKED_LIMIT = 4096
+
+
+class _NotATree(Exception):
+    """A value ``_copy_tree`` leaves to ``copy.deepcopy``."""
+
+
+def _copy_tree(root: Any) -> Any:
+    """``copy.deepcopy`` of an expression tree (nodes with ``type``, ``children`` and ``parent``; strings, numbers and
+    attribute values as leaves), by one walk instead of ``deepcopy``'s dispatch and memo per object; anything else
+    goes to ``copy.deepcopy``. The same copy: new nodes and lists, parents pointing into the copy, scalars shared."""
+    pairs: list[tuple[Any, Any]] = []
+    copies: dict[int, Any] = {}
+
+    def walk(value: Any) -> Any:
+        kind = type(value)
+        if kind in _PLAIN:
+            return value
+        if kind is DynamoType:
+            return _copy_value(value)
+        if not _is_node(kind):
+            raise _NotATree
+        attributes = value.__dict__
+        children = attributes.get("children")
+        if attributes.keys() - {"type", "children", "parent"} or (children is not None and type(children) is not list):
+            raise _NotATree
+        node = object.__new__(kind)
+        copies[id(value)] = node
+        pairs.append((value, node))
+        node.__dict__.update(attributes)
+        if children is not None:
+            node.children = [walk(child) for child in children]
+        return node
+
+    try:
+        copied = walk(root)
+        for original, node in pairs:
+            parent = original.__dict__.get("parent")
+            if parent is not None:
+                node.parent = copies[id(parent)]  # KeyError: a parent outside the tree
+    except (_NotATree, KeyError):
+        return copy.deepcopy(root)
+    return copied
+
+
+def _validator_init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+    with _tree_copies():
+        _original["Validator.__init__"](self, expression, *args, **kwargs)
+    self._emulator_expression = expression
+
+
+_copying_tree = threading.local()
+
+
+@contextlib.contextmanager
+def _tree_copies() -> Iterator[None]:
+    _copying_tree.on = True
+    try:
+        yield
+    finally:
+        _copying_tree.on = False
+
+
+def _validators_deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """``deepcopy`` as moto's validators module sees it: the validator's copy of its tree by ``_copy_tree``, the rest
+    by ``_deepcopy`` (patch 9)."""
+    if getattr(_copying_tree, "on", False) and memo is None:
+        return _copy_tree(value)
+    return _deepcopy(value, memo)
+
+
+def _validate(self: Any) -> Any:
+    """moto's ``Validator.validate``, without the three checks of an update expression that already passed them with
+    the same attribute names on a table with the same key attributes (their answer depends on nothing else)."""
+    processors = self.processors
+    expression = self.__dict__.get("_emulator_expression")
+    if expression is None or tuple(type(p) for p in processors[: len(_EXPRESSION_CHECKS)]) != _EXPRESSION_CHECKS:
+        return _original["Validator.validate"](self)
+    key = (
+        expression,
+        tuple(sorted((self.expression_attribute_names or {}).items())),
+        tuple(self.table.table_key_attrs),
+    )
+    node = self.node_to_validate
+    checks = len(_EXPRESSION_CHECKS)
+    if key not in _checked_expressions:
+        for processor in processors[:checks]:
+            node = processor.traverse(node)
+        if len(_checked_expressions) >= _CHECKED_LIMIT:
+            _checked_expressions.clear()
+        _checked_expressions[key] = True
+    for processor in processors[checks:]:
+        node = processor.traverse(node)
+    return node
+
+
 # -- install ------------------------------------------------------------------------------------------
 
 
@@ -937,6 +1052,8 @@ def install() -> None:
             _traverse_node_recursively,
         ),
         "method_names_from_class": (moto_responses, "method_names_from_class", _method_names_from_class),
+        "Validator.__init__": (Validator, "__init__", _validator_init),
+        "Validator.validate": (Validator, "validate", _validate),
     }
     for name, (owner, attribute, replacement) in targets.items():
         _original[name] = getattr(owner, attribute)
@@ -950,7 +1067,7 @@ def install() -> None:
         _original[f"{module.__name__}.copy"] = module.copy
         setattr(module, "copy", _MotoCopy())  # noqa: B010 (mypy sees the modules as one union)
     _original["validators.deepcopy"] = validators_module.deepcopy
-    validators_module.deepcopy = _deepcopy  # type: ignore[assignment]
+    validators_module.deepcopy = _validators_deepcopy  # type: ignore[assignment]  # patches 9 and 14
 
     _original["dynamo_to_dict"] = dynamodb_responses.dynamo_to_dict
     dynamodb_responses.dynamo_to_dict = _dynamo_to_dict

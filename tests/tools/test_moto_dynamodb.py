@@ -293,6 +293,42 @@ def test_a_stream_write_wakes_a_waiting_reader(dynamodb: Any) -> None:
     assert moto_dynamodb.wait_for_stream_write(seen, timeout_s=30) != seen
 
 
+def test_an_in_process_read_of_a_shard_answers_as_get_records_does(dynamodb: Any) -> None:
+    from tools.emulator.integrations.base import json_ready
+
+    stream_arn = make_table(dynamodb, "in-process", stream=True)
+    dynamodb.put_item(TableName="in-process", Item=item("a", 1, "u1", blob={"B": b"\x00hi"}, tags={"SS": ["x"]}))
+    dynamodb.update_item(
+        TableName="in-process",
+        Key={"id": {"S": "a"}, "ts": {"N": "1"}},
+        UpdateExpression="SET n = :n",
+        ExpressionAttributeValues={":n": {"N": "2.50"}},
+    )
+    dynamodb.delete_item(TableName="in-process", Key={"id": {"S": "a"}, "ts": {"N": "1"}})
+    streams = streams_client(dynamodb)
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
+    def iterator() -> str:
+        return str(
+            streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+                "ShardIterator"
+            ]
+        )
+
+    answer = streams.get_records(ShardIterator=iterator(), Limit=2)
+    read, next_iterator = moto_dynamodb.read_shard(stream_arn, iterator(), 2)
+
+    assert [record for record, _ in read] == json_ready(answer["Records"])
+    assert [record["eventName"] for record, _ in read] == ["INSERT", "MODIFY"]
+    assert [int(created) for _, created in read] == [
+        record["dynamodb"]["ApproximateCreationDateTime"] for record, _ in read
+    ]
+    rest, _ = moto_dynamodb.read_shard(stream_arn, str(next_iterator), 1000)
+    assert [record["eventName"] for record, _ in rest] == ["REMOVE"], "the next iterator continues after the first read"
+    with pytest.raises(moto_dynamodb.ExpiredIterator):
+        moto_dynamodb.read_shard(stream_arn, stream_arn + "/never-issued", 10)
+
+
 # -- 13. a stream shard per table partition ---------------------------------------------------------------
 
 

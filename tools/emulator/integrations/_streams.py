@@ -18,11 +18,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from tools.emulator import moto_dynamodb
-from tools.emulator.integrations.base import Activity, Poller, iso, json_ready, now_iso
+from tools.emulator.integrations.base import Activity, Poller, iso, now_iso
 from tools.emulator.timings import Timings
 
 log = logging.getLogger("emulator")
@@ -98,21 +97,19 @@ class StreamReader:
         if self.read_up_to.get(shard_id) == written:
             return []  # nothing written to this shard since a read found it empty: no GetRecords
         try:
-            reply = self.client.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
-        except self.client.exceptions.ExpiredIteratorException:
-            reply = self.client.get_records(ShardIterator=self._iterator(shard_id), Limit=GET_RECORDS_LIMIT)
-        self.iterators[shard_id] = reply.get("NextShardIterator")
-        if len(reply["Records"]) < GET_RECORDS_LIMIT:
+            read, next_iterator = moto_dynamodb.read_shard(self.stream_arn, iterator, GET_RECORDS_LIMIT)
+        except moto_dynamodb.ExpiredIterator:
+            read, next_iterator = moto_dynamodb.read_shard(self.stream_arn, self._iterator(shard_id), GET_RECORDS_LIMIT)
+        self.iterators[shard_id] = next_iterator
+        if len(read) < GET_RECORDS_LIMIT:
             self.read_up_to[shard_id] = written
         else:
             self.read_up_to.pop(shard_id, None)
         now = time.time()
         records = []
-        for raw in reply["Records"]:
-            created = raw["dynamodb"].get("ApproximateCreationDateTime")
-            created_s = created.timestamp() if isinstance(created, datetime) else now
+        for raw, created_s in read:
             self.timings.add("stream read (write to read)", now - created_s)
-            event = {**json_ready(raw), "eventSourceARN": self.stream_arn}
+            event = {**raw, "eventSourceARN": self.stream_arn}
             records.append(StreamRecord(event, shard_id, created_s, self._partition_key(event)))
         if records:
             self.last_sequence[shard_id] = records[-1].sequence_number

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import boto3
 import botocore.exceptions
 import pytest
@@ -213,3 +215,69 @@ def test_moto_reads_back_what_aws_reads_back_for_the_attributes_terraform_sets()
         rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])
         [rule] = [r for r in rules["SecurityGroupRules"] if r.get("PrefixListId") == prefix_list]
         assert rule["Description"] == "HTTPS to s3"
+
+
+def test_a_json_request_reaches_moto_with_its_body_and_no_form_parsing(monkeypatch: pytest.MonkeyPatch):
+    from werkzeug.formparser import FormDataParser
+
+    parsed: list[str | None] = []
+    parse = FormDataParser.parse
+
+    def counting(self, stream, mimetype, *args, **kwargs):
+        parsed.append(mimetype)
+        return parse(self, stream, mimetype, *args, **kwargs)
+
+    monkeypatch.setattr(FormDataParser, "parse", counting)
+    with LocalAWS() as aws:
+        dynamodb = client(aws, "dynamodb")
+        dynamodb.create_table(
+            TableName="json-bodies",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        stored = {"id": {"S": "a"}, "note": {"S": "é & = ?"}, "n": {"N": "1.5"}}
+        dynamodb.put_item(TableName="json-bodies", Item=stored)
+        assert dynamodb.get_item(TableName="json-bodies", Key={"id": {"S": "a"}})["Item"] == stored
+        assert not parsed, "a DynamoDB (JSON) body went through the form parser"
+        client(aws, "sns").create_topic(Name="form-encoded")  # the query protocol: a form, parsed as before
+        assert "application/x-www-form-urlencoded" in parsed
+
+
+def test_sqs_and_logs_json_requests_reach_moto_s_handler_without_flask_with_its_answers_and_errors(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    import flask
+
+    through_flask: list[str] = []
+    full_dispatch = flask.Flask.full_dispatch_request
+
+    def counting(self):
+        through_flask.append(flask.request.headers.get("X-Amz-Target", "?"))
+        return full_dispatch(self)
+
+    monkeypatch.setattr(flask.Flask, "full_dispatch_request", counting)
+    with LocalAWS() as aws:
+        sqs, logs = client(aws, "sqs"), client(aws, "logs")
+        url = sqs.create_queue(QueueName="direct", Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
+        sqs.send_message(
+            QueueUrl=url, MessageBody="hello", MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}}
+        )
+        [message] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], AttributeNames=["All"])["Messages"]
+        with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+            sqs.get_queue_url(QueueName="missing")
+        logs.create_log_group(logGroupName="/direct")
+        logs.create_log_stream(logGroupName="/direct", logStreamName="s")
+        logs.put_log_events(
+            logGroupName="/direct",
+            logStreamName="s",
+            logEvents=[{"timestamp": int(time.time() * 1000), "message": "m"}],
+        )
+        events = logs.get_log_events(logGroupName="/direct", logStreamName="s")["events"]
+        with pytest.raises(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName="/direct")
+
+    assert message["Body"] == "hello" and message["MessageAttributes"]["k"]["StringValue"] == "v"
+    assert message["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert [e["message"] for e in events] == ["m"]
+    assert not [t for t in through_flask if t.startswith(("AmazonSQS.", "Logs_"))], through_flask

@@ -92,6 +92,8 @@ def _form_action(environ: dict[str, Any]) -> str:
 DIRECT_TARGETS = {
     "DynamoDB_20120810": ("moto.dynamodb.responses", "DynamoHandler"),
     "DynamoDBStreams_20120810": ("moto.dynamodbstreams.responses", "DynamoDBStreamsHandler"),
+    "AmazonSQS": ("moto.sqs.responses", "SQSResponse"),
+    "Logs_20140328": ("moto.logs.responses", "LogsResponse"),
 }
 
 
@@ -101,8 +103,20 @@ def direct_app(dispatch: Callable[..., Any]) -> App:
     from botocore.exceptions import ClientError
     from moto.moto_server.werkzeug_app import BackendRequest
 
+    class JsonRequest(BackendRequest):
+        """moto's request, without werkzeug's form parser for a JSON body (it finds no form in one and leaves the
+        body as it is: the same ``data``) and without Flask's look-up of an application's body size limit (there is
+        no application here: werkzeug's default, no limit, as Flask answers outside one)."""
+
+        max_content_length = None
+
+        @property
+        def want_form_data_parsed(self) -> bool:
+            content_type = self.environ.get("CONTENT_TYPE") or ""
+            return bool(content_type) and "json" not in content_type
+
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        request = BackendRequest(environ)
+        request = JsonRequest(environ)
         try:
             result = dispatch(request, request.raw_url, dict(request.headers))
         except ClientError as error:

@@ -89,3 +89,10 @@ _.transaction_ids  # the replay's scores by transaction (tests/e2e/test_live_equ
 # test_labels.py).
 _.single_process
 _.effective
+
+# The local cloud's overrides that werkzeug and moto read: a request's body size limit and whether to parse a form
+# (tools/emulator/gateway.py direct_app), and the parsed update expression a validator was given
+# (tools/emulator/moto_dynamodb.py, patch 14).
+_.max_content_length
+_.want_form_data_parsed
+_._emulator_expression

@@ -933,3 +933,82 @@ def test_an_update_expression_is_checked_once_and_a_bad_one_fails_every_time(dyn
     assert [error["Code"] for error in patched[3:]] == ["ValidationException"] * 6
     assert "ts" in patched[3]["Message"] and "Two document paths" in patched[5]["Message"]
     assert moto_checks > 0 and expression_checks == 0, f"checked again {expression_checks} times (moto: {moto_checks})"
+
+
+# -- 15. the response serialiser's member look-ups kept ---------------------------------------------------
+
+
+def _serialised(service: str, operation: str, result: Any) -> Any:
+    from moto.core.responses import XFormedAttributePicker, get_serializer_class, get_service_model
+
+    model = get_service_model(service)
+    serializer_class = get_serializer_class(model.service_name, model.protocol)
+    serializer = serializer_class(
+        operation_model=model.operation_model(operation), value_picker=XFormedAttributePicker()
+    )
+    return serializer.serialize(result)
+
+
+ANSWERS = [
+    (
+        "dynamodb",
+        "Query",
+        {
+            "Count": 2,
+            "ScannedCount": 2,
+            "Items": [{"id": {"S": "a"}, "n": {"N": "1"}}, {"id": {"S": "b"}, "l": {"L": [{"M": {"x": {"S": "y"}}}]}}],
+            "LastEvaluatedKey": {"id": {"S": "b"}},
+            "ConsumedCapacity": {"TableName": "t", "CapacityUnits": 0.5, "Table": {"CapacityUnits": 0.5}},
+        },
+    ),
+    ("dynamodb", "UpdateItem", {"Attributes": {"id": {"S": "a"}, "flag": {"BOOL": True}}}),
+    ("dynamodb", "TransactWriteItems", {"ConsumedCapacity": [{"TableName": "t", "CapacityUnits": 3.0}]}),
+    (
+        "sqs",
+        "ReceiveMessage",
+        {
+            "Messages": [
+                {
+                    "MessageId": "m1",
+                    "ReceiptHandle": "r1",
+                    "MD5OfBody": "x",
+                    "Body": "hello",
+                    "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1"},
+                    "MessageAttributes": {"k": {"DataType": "String", "StringValue": "v"}},
+                }
+            ]
+        },
+    ),
+    (
+        "logs",
+        "GetLogEvents",
+        {"events": [{"timestamp": 1, "message": "m", "ingestionTime": 2}], "nextForwardToken": "f"},
+    ),
+]
+
+
+def test_the_serialiser_looks_members_up_once_per_shape_and_answers_as_moto_does(aws: LocalAWS) -> None:
+    from moto.core import serialize
+
+    made: list[str] = []
+    init = serialize.AttributeAliasProvider.__init__
+
+    def counting(self: Any, context: Any) -> None:
+        made.append(type(self).__name__)
+        init(self, context)
+
+    with mock.patch.object(serialize.AttributeAliasProvider, "__init__", counting):
+        first = [_serialised(*answer) for answer in ANSWERS]
+        made_first = len(made)
+        again = [_serialised(*answer) for answer in ANSWERS]
+    with mock.patch.object(
+        serialize.XFormedAttributePicker,
+        "get_possible_keys",
+        moto_dynamodb._original["XFormedAttributePicker.get_possible_keys"],
+    ):
+        moto_own = [_serialised(*answer) for answer in ANSWERS]
+
+    assert first == again == moto_own
+    assert json.loads(first[0]["body"])["Items"][1]["l"] == {"L": [{"M": {"x": {"S": "y"}}}]}
+    assert json.loads(first[3]["body"])["Messages"][0]["MessageAttributes"]["k"]["StringValue"] == "v"
+    assert len(made) == made_first, "the second time, no alias provider was made"

@@ -107,7 +107,7 @@ from typing import Any, cast
 
 from moto.core import responses as moto_responses
 from moto.core.exceptions import JsonRESTError
-from moto.core.serialize import BaseJSONSerializer
+from moto.core.serialize import BaseJSONSerializer, XFormedAttributePicker
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -1055,6 +1055,26 @@ def _validate(self: Any) -> Any:
     return node
 
 
+# -- 15. the response serialiser's member look-ups kept ---------------------------------------------------
+
+_possible_keys: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+
+def _get_possible_keys(self: XFormedAttributePicker, context: Any) -> Iterator[str]:
+    """moto's ``XFormedAttributePicker.get_possible_keys``: the keys under which the serialiser looks for a member
+    of a structure in an answer. moto makes six alias providers for every member of every structure of every answer;
+    for an answer that is a ``dict`` (no ``Meta``, class name ``dict``) what they give depends only on the member's
+    name, its shape and the structure holding it: kept per those, the same keys in the same order."""
+    if type(context.obj) is not dict:
+        return cast(Iterator[str], _original["XFormedAttributePicker.get_possible_keys"](self, context))
+    shape = context.shape
+    key = (type(self), tuple(self.alias_providers), context.key, shape, getattr(shape, "parent", None))
+    keys = _possible_keys.get(key)
+    if keys is None:
+        keys = _possible_keys[key] = tuple(_original["XFormedAttributePicker.get_possible_keys"](self, context))
+    return iter(keys)
+
+
 # -- install ------------------------------------------------------------------------------------------
 
 
@@ -1097,6 +1117,11 @@ def install() -> None:
         "method_names_from_class": (moto_responses, "method_names_from_class", _method_names_from_class),
         "Validator.__init__": (Validator, "__init__", _validator_init),
         "Validator.validate": (Validator, "validate", _validate),
+        "XFormedAttributePicker.get_possible_keys": (
+            XFormedAttributePicker,
+            "get_possible_keys",
+            _get_possible_keys,
+        ),
     }
     for name, (owner, attribute, replacement) in targets.items():
         _original[name] = getattr(owner, attribute)

@@ -1012,3 +1012,69 @@ def test_the_serialiser_looks_members_up_once_per_shape_and_answers_as_moto_does
     assert json.loads(first[0]["body"])["Items"][1]["l"] == {"L": [{"M": {"x": {"S": "y"}}}]}
     assert json.loads(first[3]["body"])["Messages"][0]["MessageAttributes"]["k"]["StringValue"] == "v"
     assert len(made) == made_first, "the second time, no alias provider was made"
+
+
+# -- 16. condition expressions parsed once --------------------------------------------------------------
+
+
+def test_a_condition_is_parsed_once_and_decides_as_moto_s_parse_does(dynamodb: Any) -> None:
+    from moto.dynamodb import comparisons
+
+    make_table(dynamodb, "conditions")
+    make_table(dynamodb, "conditions-moto")
+    absent = "attribute_not_exists(id)"
+    newer = "attribute_not_exists(id) OR #at < :at"
+
+    def writes(table: str) -> list[Any]:
+        outcomes: list[Any] = []
+
+        def attempt(call: Any) -> None:
+            try:
+                call()
+                outcomes.append("ok")
+            except dynamodb.exceptions.ClientError as error:
+                outcomes.append(error.response["Error"]["Code"])
+
+        for n in range(3):  # the first put of the key passes, the next two fail
+            attempt(
+                lambda: dynamodb.put_item(
+                    TableName=table, Item=item("a", 1, "u", at={"N": "5"}), ConditionExpression=absent
+                )
+            )
+            key = f"t{n % 2}"
+            attempt(
+                lambda key=key: dynamodb.transact_write_items(TransactItems=[put_if_absent(table, item(key, 1, "u"))])
+            )
+        for at in ("4", "6", "6"):  # the same expression with other values decides by its own (the item's at: 5)
+            attempt(
+                lambda at=at: dynamodb.put_item(  # type: ignore[misc]
+                    TableName=table,
+                    Item=item("a", 1, "u", at={"N": "5"}),
+                    ConditionExpression=newer,
+                    ExpressionAttributeNames={"#at": "at"},
+                    ExpressionAttributeValues={":at": {"N": at}},
+                )
+            )
+        return outcomes
+
+    parses: list[str] = []
+    real = comparisons.ConditionExpressionParser._lex_condition_expression
+
+    def counting(self: Any) -> Any:
+        parses.append(self.condition_expression)
+        return real(self)
+
+    with mock.patch.object(comparisons.ConditionExpressionParser, "_lex_condition_expression", counting):
+        patched = writes("conditions")
+        for _ in range(2):
+            with pytest.raises(ValueError, match="Bad comparison"):
+                comparisons.ConditionExpressionParser("id <>", {}, {}).parse()
+    with mock.patch.object(moto_dynamodb, "_conditions", {}), mock.patch.object(moto_dynamodb, "_CONDITIONS_LIMIT", 0):
+        moto_own = writes("conditions-moto")  # nothing kept: every condition parsed, as moto does
+
+    failed = "ConditionalCheckFailedException"
+    assert patched == moto_own
+    assert patched[:6] == ["ok", "ok", failed, "ok", failed, "TransactionCanceledException"]
+    assert patched[6:9] == [failed, "ok", "ok"], "the value :at decides (5 < 4, 5 < 6), not the first parse's"
+    assert parses.count(absent) <= 1 and parses.count(newer) == 2, parses  # absent: maybe kept from a test before
+    assert parses.count("id <>") == 2, "a parse error every time"

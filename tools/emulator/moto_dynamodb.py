@@ -1,5 +1,5 @@
-"""Patches to moto, applied in the emulator's process by ``install()``: twelve to its DynamoDB, one to
-its request dispatch, and two behaviours it lacks.
+"""Patches to moto, applied in the emulator's process by ``install()``: thirteen to its DynamoDB, two to
+its request dispatch and response serialiser, and two behaviours it lacks.
 
 moto's DynamoDB is correct but written for unit tests, where tables hold a few items. The local
 cloud's tables hold thousands to hundreds of thousands, and three of moto's choices made every
@@ -68,6 +68,13 @@ went"). Each patch keeps moto's behaviour and answers; only the cost changes.
    depend on nothing but the expression, its attribute names and the table's key attributes. Here the tree is
    copied by one walk (the same new nodes, parents pointing into the copy), and those three checks run once per
    (expression, names, key attributes) that passed them; one that fails them fails every time, as before.
+15. The response serialiser's member look-ups kept. For each member of each structure of every answer, moto makes
+   six alias providers to list the keys under which the member may sit in the answer; for an answer that is a
+   ``dict`` the list depends only on the member, its shape and its structure, and is kept per those.
+16. Condition expressions parsed once. moto parses a request's ``ConditionExpression`` (or filter) twice, to check
+   the request and to decide; here the parse is kept per expression, attribute names and values (the operators
+   only read the item they are given; the names and values found, which the request check reads, are noted
+   again). A parse that fails is not kept, nor one with binary values.
 
 And two behaviours moto lacks. **A stream shard per table partition** (13, ``set_partitioned_streams``, on in
 the local cloud): moto gives every stream one shard; DynamoDB gives a stream one open shard per partition of
@@ -108,7 +115,7 @@ from typing import Any, cast
 from moto.core import responses as moto_responses
 from moto.core.exceptions import JsonRESTError
 from moto.core.serialize import BaseJSONSerializer, XFormedAttributePicker
-from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.comparisons import ConditionExpressionParser, get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
     ItemSizeTooLarge,
@@ -1075,6 +1082,45 @@ def _get_possible_keys(self: XFormedAttributePicker, context: Any) -> Iterator[s
     return iter(keys)
 
 
+# -- 16. condition expressions parsed once --------------------------------------------------------------
+
+_conditions: dict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = {}
+_CONDITIONS_LIMIT = 4096
+
+
+def _parse_condition(self: ConditionExpressionParser) -> Any:
+    """moto's ``ConditionExpressionParser.parse``, kept per expression, attribute names and values: moto parses a
+    request's condition (or filter) twice, to check the request and to decide, every time, and its operators only
+    read the item they are given. A kept parse returns the same operators and notes the same names and values found
+    (what the request check reads). An expression that fails to parse is not kept (it fails every time), nor one
+    whose values are not plain JSON (binary)."""
+    parse = _original["ConditionExpressionParser.parse"]
+    expression = self.condition_expression
+    if not expression:
+        return parse(self)
+    try:
+        key = (
+            expression,
+            json.dumps(self.expression_attribute_names or {}, sort_keys=True),  # the request check has {}, the
+            json.dumps(self.expression_attribute_values or {}, sort_keys=True),  # action None: no names either way
+        )
+    except TypeError:
+        return parse(self)
+    kept = _conditions.get(key)
+    if kept is None:
+        names_before, values_before = len(self.expr_attr_names_found), len(self.expr_attr_values_found)
+        operators = parse(self)
+        kept = (operators, self.expr_attr_names_found[names_before:], self.expr_attr_values_found[values_before:])
+        if len(_conditions) >= _CONDITIONS_LIMIT:
+            _conditions.clear()
+        _conditions[key] = kept
+        return operators
+    operators, names, values = kept
+    self.expr_attr_names_found.extend(names)
+    self.expr_attr_values_found.extend(values)
+    return operators
+
+
 # -- install ------------------------------------------------------------------------------------------
 
 
@@ -1117,6 +1163,7 @@ def install() -> None:
         "method_names_from_class": (moto_responses, "method_names_from_class", _method_names_from_class),
         "Validator.__init__": (Validator, "__init__", _validator_init),
         "Validator.validate": (Validator, "validate", _validate),
+        "ConditionExpressionParser.parse": (ConditionExpressionParser, "parse", _parse_condition),
         "XFormedAttributePicker.get_possible_keys": (
             XFormedAttributePicker,
             "get_possible_keys",

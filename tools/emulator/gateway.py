@@ -92,9 +92,10 @@ def _form_action(environ: dict[str, Any]) -> str:
 DIRECT_TARGETS = {
     "DynamoDB_20120810": ("moto.dynamodb.responses", "DynamoHandler"),
     "DynamoDBStreams_20120810": ("moto.dynamodbstreams.responses", "DynamoDBStreamsHandler"),
-    "AmazonSQS": ("moto.sqs.responses", "SQSResponse"),
     "Logs_20140328": ("moto.logs.responses", "LogsResponse"),
 }
+# Not SQS: with its calls on this path, the notify-team crash fault test (tests/e2e/test_faults.py) saw the crashed
+# invocation reach its SNS publish seconds later and the publish repeated by the client's retry; not explained yet.
 
 
 def direct_app(dispatch: Callable[..., Any]) -> App:

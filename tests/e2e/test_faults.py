@@ -417,8 +417,10 @@ def deliveries_of(pipeline: Pipeline, transaction_id: str, timeout_s: float) -> 
     copies: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
     while True:
+        # A long poll: moto answers as soon as a message arrives. Without one, the loop asked again at once while
+        # nothing had arrived: a busy loop in the process that runs the emulator, beside the calls it waits for.
         while messages := pipeline.sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1
         ).get("Messages", []):
             for message in messages:
                 alert = json.loads(message["Body"])

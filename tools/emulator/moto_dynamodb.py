@@ -95,7 +95,6 @@ Concurrency: the patches rely on patch 7: one DynamoDB or DynamoDB Streams actio
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import datetime
 import functools
@@ -1012,27 +1011,14 @@ def _copy_tree(root: Any) -> Any:
 
 
 def _validator_init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
-    with _tree_copies():
-        _original["Validator.__init__"](self, expression, *args, **kwargs)
-    self._emulator_expression = expression
-
-
-_copying_tree = threading.local()
-
-
-@contextlib.contextmanager
-def _tree_copies() -> Iterator[None]:
-    _copying_tree.on = True
-    try:
-        yield
-    finally:
-        _copying_tree.on = False
+    _original["Validator.__init__"](self, expression, *args, **kwargs)
+    self._emulator_expression = expression  # the parsed tree it copied: what ``_validate`` keeps its checks per
 
 
 def _validators_deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-    """``deepcopy`` as moto's validators module sees it: the validator's copy of its tree by ``_copy_tree``, the rest
-    by ``_deepcopy`` (patch 9)."""
-    if getattr(_copying_tree, "on", False) and memo is None:
+    """``deepcopy`` as moto's validators module sees it: an expression tree (the validator's copy of the one it is
+    given) by ``_copy_tree``, the rest by ``_deepcopy`` (patch 9)."""
+    if memo is None and _is_node(type(value)):
         return _copy_tree(value)
     return _deepcopy(value, memo)
 

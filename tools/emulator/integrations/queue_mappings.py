@@ -6,7 +6,8 @@ messages stay, the others are deleted; an invalid report fails the batch), a fun
 whole batch. A failed message comes back after the queue's visibility timeout divided by
 ``time_scale``; the receive count and the redrive to the dead-letter queue after ``maxReceiveCount``
 are moto's own, done on receive. Lambda polls with several batches at once (five to start with):
-here ``min(5, MaximumConcurrency, the function's sandboxes)`` long-polling threads per mapping.
+here ``min(5, MaximumConcurrency, the function's sandboxes)`` long-polling threads per mapping. They receive
+and delete in process (``tools.emulator.moto_sqs``: moto's answers without an HTTP round trip each).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import time
 from typing import Any
 
+from tools.emulator import moto_sqs
 from tools.emulator.integrations._mappings import EventSourceMapping, read_mappings
 from tools.emulator.integrations.base import Context, Poller, PollingIntegration, matches
 from tools.emulator.runtime import Invocation
@@ -29,8 +31,8 @@ class QueuePoller(Poller):
         self.mapping = mapping
         self.ctx = ctx
         self.function = ctx.runtime.function(mapping.function_arn).name
-        self.sqs = ctx.session.client("sqs")
         self.queue_url = queue_url
+        self.region = mapping.source_arn.split(":")[3]
         self.visibility_s = visibility_s
         self.invocations = 0
         self.failed_messages = 0
@@ -38,14 +40,13 @@ class QueuePoller(Poller):
     def poll(self) -> bool:
         # A long poll (moto wakes it when a message arrives). It is not counted as activity while it
         # waits: a message that was received and is being processed shows in the queue's backlog.
-        messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=min(10, self.mapping.batch_size),
-            VisibilityTimeout=self.visibility_s,
-            WaitTimeSeconds=LONG_POLL_S,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        messages = moto_sqs.receive(
+            self.queue_url,
+            self.region,
+            max_messages=min(10, self.mapping.batch_size),
+            visibility_s=self.visibility_s,
+            wait_s=LONG_POLL_S,
+        )
         if not messages:
             return False
         self.activity.start()
@@ -92,14 +93,11 @@ class QueuePoller(Poller):
         return ids & reported  # the reported ids (all of them are ids of the batch)
 
     def _delete_messages(self, records: list[dict[str, Any]]) -> None:
-        for start in range(0, len(records), 10):
-            chunk = records[start : start + 10]
-            reply = self.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
-            )
-            if reply.get("Failed"):
-                raise RuntimeError(f"{self.name}: could not delete messages: {reply['Failed']}")
+        if not records:
+            return
+        failed = moto_sqs.delete(self.queue_url, self.region, [r["receiptHandle"] for r in records])
+        if failed:
+            raise RuntimeError(f"{self.name}: could not delete {len(failed)} messages: invalid receipt handles")
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -120,7 +118,7 @@ class QueuePoller(Poller):
             "md5OfBody": message["MD5OfBody"],
             "eventSource": "aws:sqs",
             "eventSourceARN": self.mapping.source_arn,
-            "awsRegion": self.mapping.source_arn.split(":")[3],
+            "awsRegion": self.region,
         }
 
 

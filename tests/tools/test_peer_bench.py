@@ -4,6 +4,11 @@ detect-fraud's log lines, and the local cloud's figures over the peer's, round b
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -57,3 +62,35 @@ def test_ratios_pair_each_round_and_load_and_take_the_median() -> None:
     assert saturated == {"per_round": [1.2, 1.5], "median": 1.35}
     assert result["50/s latency_ms_p95 (local / peer, lower is better)"] == {"per_round": [1.5], "median": 1.5}
     assert result["saturated cpu_ms_per_transaction (local / peer, lower is better)"]["per_round"] == [0.8, 1.0]
+
+
+def _states(leader: int) -> dict[int, str]:
+    return {pid: fields[0] for pid, fields in peer._session(leader)}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc: Linux only")
+def test_a_frozen_session_is_stopped_for_the_block_and_runs_again_after_it() -> None:
+    # A leader and a child of its session, both spinning: what MiniStack's server and its workers look like.
+    spin = (
+        "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'while True: pass']); exec('while True: pass')"
+    )
+    leader = subprocess.Popen([sys.executable, "-c", spin], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while len(_states(leader.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_states(leader.pid)) == 2
+
+        with peer.frozen(leader.pid):
+            assert set(_states(leader.pid).values()) == {"T"}  # both stopped
+            frozen_cpu = peer.session_cpu_seconds(leader.pid)
+            time.sleep(0.2)
+            assert peer.session_cpu_seconds(leader.pid) == frozen_cpu  # a stopped process uses no CPU
+
+        assert "T" not in set(_states(leader.pid).values())
+        while peer.session_cpu_seconds(leader.pid)["functions"] <= frozen_cpu["functions"]:
+            assert time.monotonic() < deadline, "the child never ran again"
+            time.sleep(0.05)
+    finally:
+        os.killpg(leader.pid, signal.SIGKILL)
+        leader.wait()

@@ -19,6 +19,9 @@ Each run reports, measured the same way on both:
 
 and the local cloud's figures over MiniStack's of the same round (ratios), then their medians over the rounds. The
 local cloud's CPU includes this benchmark's own watcher threads (they run in its process); MiniStack's does not.
+While the local cloud is measured, MiniStack's processes are stopped (SIGSTOP, ``frozen``), so its pollers take no
+CPU from the run; the local cloud runs in this process and cannot be stopped while MiniStack is measured, so each
+cloud's idle cost (deployed, warm, no traffic: CPU milliseconds a second) is measured once and reported.
 Where MiniStack cannot be installed or started, the section is skipped with the reason.
 """
 
@@ -28,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -50,6 +54,7 @@ from tools.emulator.timings import percentile
 
 REGION = "us-east-1"
 SCORED_MESSAGE = "Transaction scored"
+IDLE_S = 10.0  # how long each cloud's idle CPU is measured
 
 
 @dataclass(frozen=True)
@@ -169,20 +174,56 @@ def ministack(python: Path, peer: Peer = PEER) -> Iterator[tuple[str, int]]:
             server.wait()
 
 
-def session_cpu_seconds(leader: int) -> dict[str, float]:
-    """CPU time of the live processes of the session ``leader`` started (Linux ``/proc``): the leader's
-    (``server``) and the others' (``functions``: MiniStack's workers)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = {"server": 0.0, "functions": 0.0}
+def _session(leader: int) -> Iterator[tuple[int, list[str]]]:
+    """The live processes of the session ``leader`` started (Linux ``/proc``): each one's id and the fields of its
+    ``stat`` after the command name (``fields[3]`` is the session id, ``fields[11:13]`` its user and system ticks)."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[3]) == leader:  # the session id
-            seconds = (int(fields[11]) + int(fields[12])) / ticks
-            total["server" if int(stat.parent.name) == leader else "functions"] += seconds
+        if int(fields[3]) == leader:
+            yield int(stat.parent.name), fields
+
+
+def session_cpu_seconds(leader: int) -> dict[str, float]:
+    """CPU time of the live processes of the session ``leader`` started: the leader's (``server``) and the
+    others' (``functions``: MiniStack's workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = {"server": 0.0, "functions": 0.0}
+    for pid, fields in _session(leader):
+        total["server" if pid == leader else "functions"] += (int(fields[11]) + int(fields[12])) / ticks
     return total
+
+
+@contextlib.contextmanager
+def frozen(leader: int) -> Iterator[None]:
+    """Every process of the session ``leader`` started stopped (SIGSTOP) for the block, then let go on (SIGCONT):
+    the cloud that is not being measured takes no CPU from the one that is (its pollers and timers stand still).
+    A frozen process cannot start another, so the set stopped is the set let go."""
+    stopped: list[int] = []
+    try:
+        for pid, _ in _session(leader):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+        deadline = time.monotonic() + 5  # a signal is delivered when its process is next scheduled
+        while any(fields[0] != "T" for _, fields in _session(leader)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        yield
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def idle_cpu_ms_per_s(target: Target, seconds: float) -> float:
+    """CPU milliseconds ``target`` spends a second with nothing to do (deployed, warm, no traffic), over
+    ``seconds``: its pollers, timers and watchers."""
+    before, started = target.cpu_seconds(), time.monotonic()
+    time.sleep(seconds)
+    after, elapsed = target.cpu_seconds(), time.monotonic() - started
+    return round(sum(after[part] - before[part] for part in after) * 1000 / elapsed, 1)
 
 
 # -- a cloud under test --------------------------------------------------------------------------------
@@ -435,13 +476,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # A warm-up run each (the sandboxes' first calls, the workers' cold starts), not counted.
         for target in (local, peer):
             warm = _traffic(args.concurrency * 4, users, args.seed, days)
-            measure(target, warm, args.concurrency, 0.0)
+            with frozen(leader) if target is local else contextlib.nullcontext():
+                measure(target, warm, args.concurrency, 0.0)
+        # MiniStack stands frozen while the local cloud is measured; the local cloud cannot be (it runs in this
+        # process), so what each costs idle is measured and reported instead.
+        with frozen(leader):
+            result["idle_cpu_ms_per_s"] = {local.name: idle_cpu_ms_per_s(local, IDLE_S)}
+        result["idle_cpu_ms_per_s"][peer.name] = idle_cpu_ms_per_s(peer, IDLE_S)
+        progress(f"idle, CPU ms a second: {result['idle_cpu_ms_per_s']}")
         for round_number in range(args.peer_rounds):
             for rate in rates:
                 days -= 1
                 bodies = _traffic(args.posts, users, args.seed, days)
                 for target in (local, peer) if round_number % 2 == 0 else (peer, local):
-                    run_result = measure(target, bodies, args.concurrency, rate)
+                    with frozen(leader) if target is local else contextlib.nullcontext():
+                        run_result = measure(target, bodies, args.concurrency, rate)
                     run_result["round"] = round_number + 1
                     result["runs"].append(run_result)
                     progress(_line(run_result))
@@ -505,6 +554,10 @@ def report(result: dict[str, Any]) -> str:
     if "skipped" in result:
         return f"{head}: skipped: {result['skipped']}"
     lines = [head + ":"]
+    if idle := result.get("idle_cpu_ms_per_s"):
+        lines.append(
+            "  idle (deployed, warm, no traffic), CPU ms a second: " + ", ".join(f"{k} {v}" for k, v in idle.items())
+        )
     lines += ["  " + _line(r) for r in result["runs"]]
     lines += [f"  {name}: {v['per_round']} (median {v['median']})" for name, v in result["ratios"].items()]
     return "\n".join(lines)

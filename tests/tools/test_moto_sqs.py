@@ -3,6 +3,7 @@ ReceiveMessage and DeleteMessageBatch through boto3, on queues in the same state
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from tools.emulator.localaws import LocalAWS
 
 VOLATILE = {"MessageId", "ReceiptHandle"}  # new per message and per receive
 VOLATILE_ATTRIBUTES = {"SentTimestamp", "ApproximateFirstReceiveTimestamp"}  # epoch milliseconds of each queue's own
+# and a FIFO queue's SequenceNumber, each queue's own
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +36,36 @@ def sqs(aws: LocalAWS) -> Any:
 
 
 def comparable(message: dict[str, Any]) -> dict[str, Any]:
-    attributes = {k: v for k, v in message["Attributes"].items() if k not in VOLATILE_ATTRIBUTES}
+    """The message without what differs between two queues (ids, handles, the moments of each queue's own), after
+    checking those are there and of boto3's types."""
+    assert all(isinstance(message[key], str) and message[key] for key in VOLATILE)
+    assert all(isinstance(value, str) for value in message["Attributes"].values())
+    assert message["Attributes"].keys() >= VOLATILE_ATTRIBUTES
+    attributes = {k: v for k, v in message["Attributes"].items() if k not in {*VOLATILE_ATTRIBUTES, "SequenceNumber"}}
     return {**{k: v for k, v in message.items() if k not in VOLATILE}, "Attributes": attributes}
+
+
+def receive_both(sqs: Any, aws: LocalAWS, through_boto3: str, in_process: str) -> tuple[list[Any], list[Any]]:
+    expected = sqs.receive_message(
+        QueueUrl=through_boto3,
+        MaxNumberOfMessages=10,
+        VisibilityTimeout=30,
+        WaitTimeSeconds=0,
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    )["Messages"]
+    return expected, moto_sqs.receive(in_process, aws.region, max_messages=10, visibility_s=30, wait_s=0)
 
 
 def send_the_same(sqs: Any, urls: list[str]) -> None:
     for url in urls:
-        sqs.send_message(QueueUrl=url, MessageBody='{"alert_id": "a1"}')
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody='{"alert_id": "a1"}',
+            MessageSystemAttributes={
+                "AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-5759e988-bd862e3fe"}
+            },
+        )
         sqs.send_message(
             QueueUrl=url,
             MessageBody="with attributes",
@@ -56,17 +81,10 @@ def test_an_in_process_receive_answers_as_receive_message_does(aws: LocalAWS, sq
     through_boto3, in_process = (sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("boto3-side", "in-process"))
     send_the_same(sqs, [through_boto3, in_process])
 
-    expected = sqs.receive_message(
-        QueueUrl=through_boto3,
-        MaxNumberOfMessages=10,
-        VisibilityTimeout=30,
-        WaitTimeSeconds=0,
-        AttributeNames=["All"],
-        MessageAttributeNames=["All"],
-    )["Messages"]
-    found = moto_sqs.receive(in_process, aws.region, max_messages=10, visibility_s=30, wait_s=0)
+    expected, found = receive_both(sqs, aws, through_boto3, in_process)
 
     assert [comparable(m) for m in found] == [comparable(m) for m in expected]
+    assert found[0]["Attributes"]["AWSTraceHeader"] == "Root=1-5759e988-bd862e3fe"
     assert found[1]["MessageAttributes"]["raw"]["BinaryValue"] == b"\x00\xffbytes"
     assert found[0]["Attributes"]["ApproximateReceiveCount"] == "1"
     assert moto_sqs.receive(in_process, aws.region, max_messages=10, visibility_s=30, wait_s=0) == [], "in flight"
@@ -104,3 +122,30 @@ def test_a_batch_size_sqs_refuses_is_refused(aws: LocalAWS, sqs: Any) -> None:
     url = sqs.create_queue(QueueName="bounds")["QueueUrl"]
     with pytest.raises(ValueError, match="between 1 and 10"):
         moto_sqs.receive(url, aws.region, max_messages=11, visibility_s=30, wait_s=0)
+
+
+def test_a_fifo_queue_s_attributes_come_as_receive_message_gives_them(aws: LocalAWS, sqs: Any) -> None:
+    urls = [
+        sqs.create_queue(QueueName=f"{side}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        for side in ("boto3-side", "in-process")
+    ]
+    for url in urls:
+        sqs.send_message(QueueUrl=url, MessageBody="first", MessageGroupId="g1", MessageDeduplicationId="d1")
+
+    expected, found = receive_both(sqs, aws, *urls)
+
+    assert [comparable(m) for m in found] == [comparable(m) for m in expected]
+    assert {"MessageGroupId", "MessageDeduplicationId", "SequenceNumber"} <= found[0]["Attributes"].keys()
+
+
+def test_a_long_poll_returns_a_message_sent_while_it_waits(aws: LocalAWS, sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="long-poll")["QueueUrl"]
+    received: list[list[dict[str, Any]]] = []
+    waiting = threading.Thread(
+        target=lambda: received.append(moto_sqs.receive(url, aws.region, max_messages=1, visibility_s=30, wait_s=20))
+    )
+    waiting.start()
+    sqs.send_message(QueueUrl=url, MessageBody="while waiting")
+    waiting.join(timeout=60)
+
+    assert [[m["Body"] for m in batch] for batch in received] == [["while waiting"]]

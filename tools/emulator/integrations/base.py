@@ -40,6 +40,7 @@ from tools.emulator.topology import Topology
 log = logging.getLogger("emulator")
 
 POLL_INTERVAL_S = 0.1
+ERROR_BACKOFF_S = 1.0  # after a poll that raised
 
 Sender = Callable[..., None]
 
@@ -207,7 +208,8 @@ class Poller(threading.Thread):
                     return
                 self.error = exc
                 log.exception("%s: poll failed", self.name)
-                did_work = False
+                self._stop_event.wait(ERROR_BACKOFF_S)  # a lasting failure (a deleted queue) is not retried in a spin
+                continue
             if not did_work and not self._stop_event.is_set():
                 self.idle_wait()
 

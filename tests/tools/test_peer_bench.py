@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -68,29 +69,37 @@ def _states(leader: int) -> dict[int, str]:
     return {pid: fields[0] for pid, fields in peer._session(leader)}
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc: Linux only")
-def test_a_frozen_session_is_stopped_for_the_block_and_runs_again_after_it() -> None:
-    # A leader and a child of its session, both spinning: what MiniStack's server and its workers look like.
-    spin = (
-        "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'while True: pass']); exec('while True: pass')"
-    )
-    leader = subprocess.Popen([sys.executable, "-c", spin], start_new_session=True)
+@pytest.fixture
+def session() -> Iterator[int]:
+    """A leader and a child of its session, both idle: what MiniStack's server and its workers look like."""
+    nap = "import time\nwhile True: time.sleep(0.05)"
+    spawn = f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {nap!r}]); exec({nap!r})"
+    leader = subprocess.Popen([sys.executable, "-c", spawn], start_new_session=True)
     try:
         deadline = time.monotonic() + 30
         while len(_states(leader.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(_states(leader.pid)) == 2
-
-        with peer.frozen(leader.pid):
-            assert set(_states(leader.pid).values()) == {"T"}  # both stopped
-            frozen_cpu = peer.session_cpu_seconds(leader.pid)
-            time.sleep(0.2)
-            assert peer.session_cpu_seconds(leader.pid) == frozen_cpu  # a stopped process uses no CPU
-
-        assert "T" not in set(_states(leader.pid).values())
-        while peer.session_cpu_seconds(leader.pid)["functions"] <= frozen_cpu["functions"]:
-            assert time.monotonic() < deadline, "the child never ran again"
-            time.sleep(0.05)
+        yield leader.pid
     finally:
         os.killpg(leader.pid, signal.SIGKILL)
         leader.wait()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc: Linux only")
+def test_a_frozen_session_is_stopped_for_the_block_and_runs_again_after_it(session: int) -> None:
+    with peer.frozen(session):
+        assert set(_states(session).values()) == {"T"}  # both stopped
+        frozen_cpu = peer.session_cpu_seconds(session)
+        time.sleep(0.2)
+        assert peer.session_cpu_seconds(session) == frozen_cpu  # a stopped process uses no CPU
+
+    assert "T" not in set(_states(session).values())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc: Linux only")
+def test_a_frozen_session_is_let_go_when_the_block_fails(session: int) -> None:
+    with pytest.raises(RuntimeError), peer.frozen(session):
+        raise RuntimeError("the measurement failed")
+
+    assert "T" not in set(_states(session).values())

@@ -18,7 +18,8 @@ Each run reports, measured the same way on both:
 - CPU per transaction: the server's process and its function workers (``/proc``), over the transactions scored.
 
 and the local cloud's figures over MiniStack's of the same round (ratios), then their medians over the rounds. The
-local cloud's CPU includes this benchmark's own watcher threads (they run in its process); MiniStack's does not.
+local cloud's CPU includes this benchmark's alert watcher (it runs in its process; MiniStack's does not); the CPU is
+read once the last transaction is scored, before the local cloud's log is read for the times (its own lines only).
 While the local cloud is measured, MiniStack's processes are stopped (SIGSTOP, ``frozen``), so its pollers take no
 CPU from the run; the local cloud runs in this process and cannot be stopped while MiniStack is measured, so each
 cloud's idle cost (deployed, warm, no traffic: CPU milliseconds a second) is measured once and reported.
@@ -36,6 +37,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 import urllib.request
@@ -150,6 +152,10 @@ def ministack(python: Path, peer: Peer = PEER) -> Iterator[tuple[str, int]]:
             start_new_session=True,
         )
     endpoint = f"http://127.0.0.1:{port}"
+    # A bench stopped with SIGTERM still tears MiniStack down (Python's default handler runs no finally blocks; a
+    # frozen MiniStack would stay stopped for good: it is a session of its own).
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if on_main_thread else None
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -165,13 +171,19 @@ def ministack(python: Path, peer: Peer = PEER) -> Iterator[tuple[str, int]]:
         yield endpoint, server.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, 15)
-        try:
+            os.killpg(server.pid, signal.SIGTERM)
+            os.killpg(server.pid, signal.SIGCONT)  # a process left stopped (frozen) acts on SIGTERM only once let go
+        with contextlib.suppress(subprocess.TimeoutExpired):
             server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, 9)
-            server.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)  # the server, or a worker the server left behind
+        server.wait()
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _session(leader: int) -> Iterator[tuple[int, list[str]]]:
@@ -200,21 +212,37 @@ def session_cpu_seconds(leader: int) -> dict[str, float]:
 def frozen(leader: int) -> Iterator[None]:
     """Every process of the session ``leader`` started stopped (SIGSTOP) for the block, then let go on (SIGCONT):
     the cloud that is not being measured takes no CPU from the one that is (its pollers and timers stand still).
-    A frozen process cannot start another, so the set stopped is the set let go."""
-    stopped: list[int] = []
+    A process started while the others were being stopped is found by the next look and stopped too; the
+    freeze holds once a look finds every process stopped (or gone: a zombie). Freeze a quiet session (``settle``):
+    its clocks run on while it stands, and work in flight times out when it is let go."""
+    stopped: set[int] = set()
     try:
-        for pid, _ in _session(leader):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGSTOP)
-                stopped.append(pid)
         deadline = time.monotonic() + 5  # a signal is delivered when its process is next scheduled
-        while any(fields[0] != "T" for _, fields in _session(leader)) and time.monotonic() < deadline:
+        while True:
+            running = [pid for pid, fields in _session(leader) if fields[0] not in "TtZX"]
+            if not running:
+                break
+            if time.monotonic() > deadline:
+                raise ToolError(f"could not stop the processes {running} of session {leader}")
+            for pid in running:
+                with contextlib.suppress(ProcessLookupError):
+                    if pid not in stopped:
+                        os.kill(pid, signal.SIGSTOP)
+                        stopped.add(pid)
             time.sleep(0.01)
         yield
     finally:
         for pid in stopped:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
+
+
+def settle(target: Target, *, quiet_ms_per_s: float = 20.0, timeout_s: float = 60.0) -> None:
+    """Wait until ``target`` is quiet: a second in which it spent less than ``quiet_ms_per_s`` of CPU (its last
+    run's alerts, retries and log shipping done), for ``timeout_s`` at most."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and idle_cpu_ms_per_s(target, 1.0) >= quiet_ms_per_s:
+        pass
 
 
 def idle_cpu_ms_per_s(target: Target, seconds: float) -> float:
@@ -266,14 +294,15 @@ class Target:
     def log_lines(self, since_ms: int) -> Iterator[str]:
         raise NotImplementedError
 
-    def scored(self, wanted: set[str], accepted: set[str], since_ms: int) -> dict[str, float]:
-        """Wait (5 minutes at most) until every accepted transaction is scored; when each was."""
+    def wait_scored(self, accepted: set[str], since_ms: int) -> None:
+        """Wait (5 minutes at most) until every accepted transaction is scored."""
         deadline = time.monotonic() + 300
-        while True:
-            scored = scored_times(self.log_lines(since_ms), wanted)
-            if accepted <= scored.keys() or time.monotonic() > deadline:
-                return scored
+        while not accepted <= self.scored(accepted, since_ms).keys() and time.monotonic() < deadline:
             time.sleep(1)
+
+    def scored(self, wanted: set[str], since_ms: int) -> dict[str, float]:
+        """When each of the ``wanted`` transactions scored so far was scored."""
+        return scored_times(self.log_lines(since_ms), wanted)
 
 
 class LocalTarget(Target):
@@ -282,16 +311,16 @@ class LocalTarget(Target):
         self.api_url, self.api_key, self.outputs = cloud.api_url, cloud.api_key, cloud.outputs
         self.detect = cloud.topology.function("detect-fraud").name
 
-    def scored(self, wanted: set[str], accepted: set[str], since_ms: int) -> dict[str, float]:
+    def wait_scored(self, accepted: set[str], since_ms: int) -> None:
         # Waits on the emulator's own count (no log reading meanwhile, in the process whose CPU is measured).
         deadline = time.monotonic() + 300
         while self.cloud.ledger[(self.detect, "ok")] - self.before < len(accepted) and time.monotonic() < deadline:
             time.sleep(0.05)
         self.cloud.wait_idle(quiet_s=0.5, timeout_s=60)
-        return super().scored(wanted, accepted, since_ms)
 
     def start(self) -> None:
         self.before = self.cloud.ledger[(self.detect, "ok")]
+        self.log_offset = self.cloud.runtime.log_file(self.detect).stat().st_size  # this run's lines come after
 
     def client(self, service: str) -> Any:
         return self.cloud.client(service)
@@ -300,8 +329,10 @@ class LocalTarget(Target):
         return {"server": time.process_time(), "functions": sum(self.cloud.runtime.cpu_seconds().values())}
 
     def log_lines(self, since_ms: int) -> Iterator[str]:
-        with open(self.cloud.runtime.log_file(self.detect), encoding="utf-8", errors="replace") as log:
-            yield from log
+        with open(self.cloud.runtime.log_file(self.detect), "rb") as log:
+            log.seek(self.log_offset)
+            for line in log:
+                yield line.decode("utf-8", errors="replace")
 
 
 class PeerTarget(Target):
@@ -338,10 +369,11 @@ def measure(target: Target, bodies: list[dict[str, Any]], concurrency: int, rate
     cpu_before = target.cpu_seconds()
     results = bench.post_all(target, bodies, concurrency, rate)  # type: ignore[arg-type]
     accepted = {r["id"] for r in results if r["status"] == 201}
-    scored = target.scored(wanted, accepted, since_ms)
+    target.wait_scored(accepted, since_ms)
     cpu_after = target.cpu_seconds()
     cpu = {part: cpu_after[part] - cpu_before[part] for part in cpu_after}
     watcher.stop()
+    scored = target.scored(wanted, since_ms)  # the local cloud's log read in its own process, not counted
     sent = {r["id"]: r["sent"] for r in results}
     first = min(sent.values(), default=time.time())
     latencies = sorted(watcher.arrived[tid] - sent[tid] for tid in watcher.arrived if tid in sent)
@@ -402,7 +434,7 @@ def preload_peer(target: PeerTarget, cloud_like: Any, size: int, seed: int, user
         chunk = items[start : start + 25]
         dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item}} for item in chunk]})
     wanted = {item["transaction_id"]["S"] for item in items if item.get("kind", {}).get("S") == "transaction"}
-    target.scored(wanted, wanted, since_ms)
+    target.wait_scored(wanted, since_ms)
 
 
 # -- the section ---------------------------------------------------------------------------------------
@@ -476,19 +508,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # A warm-up run each (the sandboxes' first calls, the workers' cold starts), not counted.
         for target in (local, peer):
             warm = _traffic(args.concurrency * 4, users, args.seed, days)
+            if target is local:
+                settle(peer)
             with frozen(leader) if target is local else contextlib.nullcontext():
                 measure(target, warm, args.concurrency, 0.0)
         # MiniStack stands frozen while the local cloud is measured; the local cloud cannot be (it runs in this
-        # process), so what each costs idle is measured and reported instead.
+        # process), so what each costs idle is measured, the same way, and reported instead.
+        idle: dict[str, float] = {}
+        settle(peer)
+        idle[peer.name] = idle_cpu_ms_per_s(peer, IDLE_S)
         with frozen(leader):
-            result["idle_cpu_ms_per_s"] = {local.name: idle_cpu_ms_per_s(local, IDLE_S)}
-        result["idle_cpu_ms_per_s"][peer.name] = idle_cpu_ms_per_s(peer, IDLE_S)
-        progress(f"idle, CPU ms a second: {result['idle_cpu_ms_per_s']}")
+            settle(local)
+            idle[local.name] = idle_cpu_ms_per_s(local, IDLE_S)
+        result["idle_cpu_ms_per_s"] = idle
+        progress(f"idle, CPU ms a second: {idle}")
         for round_number in range(args.peer_rounds):
             for rate in rates:
                 days -= 1
                 bodies = _traffic(args.posts, users, args.seed, days)
                 for target in (local, peer) if round_number % 2 == 0 else (peer, local):
+                    if target is local:
+                        settle(peer)
                     with frozen(leader) if target is local else contextlib.nullcontext():
                         run_result = measure(target, bodies, args.concurrency, rate)
                     run_result["round"] = round_number + 1

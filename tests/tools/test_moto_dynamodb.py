@@ -7,7 +7,7 @@ import contextlib
 import copy
 import json
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from unittest import mock
 
@@ -26,20 +26,8 @@ ACCOUNT = "123456789012"
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAWS]:
-    with LocalAWS() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def dynamodb(aws: LocalAWS) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=aws.endpoint,
-        region_name=aws.region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+def dynamodb(aws_client: Callable[[str], Any]) -> Any:
+    return aws_client("dynamodb")
 
 
 def make_table(dynamodb: Any, name: str, *, stream: bool = False) -> str:

@@ -4,10 +4,9 @@ ReceiveMessage and DeleteMessageBatch through boto3, on queues in the same state
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 
 from tools.emulator import moto_sqs
@@ -19,20 +18,8 @@ VOLATILE_ATTRIBUTES = {"SentTimestamp", "ApproximateFirstReceiveTimestamp"}  # e
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAWS]:
-    with LocalAWS() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def sqs(aws: LocalAWS) -> Any:
-    return boto3.client(
-        "sqs",
-        endpoint_url=aws.endpoint,
-        region_name=aws.region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+def sqs(aws_client: Callable[[str], Any]) -> Any:
+    return aws_client("sqs")
 
 
 def comparable(message: dict[str, Any]) -> dict[str, Any]:

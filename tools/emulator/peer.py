@@ -245,6 +245,18 @@ def settle(target: Target, *, quiet_ms_per_s: float = 20.0, timeout_s: float = 6
         pass
 
 
+@contextlib.contextmanager
+def turn(target: Target, peer: PeerTarget) -> Iterator[None]:
+    """``target``'s turn to be measured: MiniStack (``peer``) as it is for its own, settled and frozen for the local
+    cloud's."""
+    if target is peer:
+        yield
+        return
+    settle(peer)
+    with frozen(peer.leader):
+        yield
+
+
 def idle_cpu_ms_per_s(target: Target, seconds: float) -> float:
     """CPU milliseconds ``target`` spends a second with nothing to do (deployed, warm, no traffic), over
     ``seconds``: its pollers, timers and watchers."""
@@ -508,16 +520,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # A warm-up run each (the sandboxes' first calls, the workers' cold starts), not counted.
         for target in (local, peer):
             warm = _traffic(args.concurrency * 4, users, args.seed, days)
-            if target is local:
-                settle(peer)
-            with frozen(leader) if target is local else contextlib.nullcontext():
+            with turn(target, peer):
                 measure(target, warm, args.concurrency, 0.0)
         # MiniStack stands frozen while the local cloud is measured; the local cloud cannot be (it runs in this
         # process), so what each costs idle is measured, the same way, and reported instead.
         idle: dict[str, float] = {}
         settle(peer)
         idle[peer.name] = idle_cpu_ms_per_s(peer, IDLE_S)
-        with frozen(leader):
+        with turn(local, peer):
             settle(local)
             idle[local.name] = idle_cpu_ms_per_s(local, IDLE_S)
         result["idle_cpu_ms_per_s"] = idle
@@ -527,9 +537,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 days -= 1
                 bodies = _traffic(args.posts, users, args.seed, days)
                 for target in (local, peer) if round_number % 2 == 0 else (peer, local):
-                    if target is local:
-                        settle(peer)
-                    with frozen(leader) if target is local else contextlib.nullcontext():
+                    with turn(target, peer):
                         run_result = measure(target, bodies, args.concurrency, rate)
                     run_result["round"] = round_number + 1
                     result["runs"].append(run_result)

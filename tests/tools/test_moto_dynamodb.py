@@ -91,13 +91,7 @@ def counting_deepcopy() -> Iterator[list[Any]]:
 
 def test_a_cancelled_transaction_is_undone_and_a_stream_iterator_outlives_it(dynamodb: Any) -> None:
     stream_arn = make_table(dynamodb, "undo", stream=True)
-    streams = boto3.client(
-        "dynamodbstreams",
-        endpoint_url=dynamodb.meta.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    streams = streams_client(dynamodb)
     shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="LATEST")[
         "ShardIterator"
@@ -250,13 +244,7 @@ def test_an_answer_s_items_become_the_same_plain_data_as_moto_makes_them(aws: Lo
 
 def test_shard_iterators_expire_instead_of_accumulating(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     stream_arn = make_table(dynamodb, "iterators", stream=True)
-    streams = boto3.client(
-        "dynamodbstreams",
-        endpoint_url=dynamodb.meta.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    streams = streams_client(dynamodb)
     shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
         "ShardIterator"

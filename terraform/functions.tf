@@ -76,11 +76,11 @@ locals {
       key_services = ["dynamodb"]
       statements = [
         {
-          # TransactWriteItems is authorised per item: two conditional Puts (transaction and claim) and the
-          # Update of the user's recent-activity bucket (lambdas/fraud/storage.py). GetItem reads the claim of
-          # a repeated id (duplicate or conflict).
+          # TransactWriteItems is authorised per item: three Puts (transaction and claim, both conditional,
+          # and the transaction's entry in its user's recent activity; lambdas/fraud/storage.py). GetItem reads
+          # the claim of a repeated id (duplicate or conflict).
           sid       = "RecordTransactions"
-          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+          actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
           resources = [module.data.table_arn]
         },
       ]
@@ -108,7 +108,7 @@ locals {
             resources = [module.data.user_index_arn]
           },
           {
-            # The users' recent-activity buckets, read strongly consistently from the table itself: only
+            # The users' recent-activity entries, read strongly consistently from the table itself: only
             # their partitions (keys "recent#<user_id>"), never a transaction by id.
             sid       = "QueryRecentActivity"
             actions   = ["dynamodb:Query"]

@@ -47,7 +47,7 @@ HISTORY_FIELDS = (
     "merchant_id",
     "location",
 )
-"""The fields of a transaction that ``Item`` reads: all a history needs of it (the recent-activity buckets keep
+"""The fields of a transaction that ``Item`` reads: all a history needs of it (the recent-activity entries keep
 these, ``fraud.storage``)."""
 
 

@@ -2,10 +2,10 @@
 
 What detect-fraud does for each inserted transaction, outside the handler so it reads like the backtest: the
 history is the user's transactions before this one in ``(timestamp, received_at, transaction_id)`` order (the
-order the backtest replays in), read newest first from the user index, plus the user's recent-activity buckets
+order the backtest replays in), read newest first from the user index, plus the user's recent-activity entries
 (``TransactionStore.recent_transactions``, read strongly consistently). The user index is eventually consistent:
 a transaction scored right after the user's previous one was written may not find it there yet, whichever sandbox
-scores it; the buckets, written in the same transaction as each item, always have it.
+scores it; the entries, written in the same transaction as each item, always have it.
 
 The block and allow lists (``fraud.lists``) apply after the engine, to the live and the shadow assessment alike:
 the score stays the engine's, the band is forced or capped.

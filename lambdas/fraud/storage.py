@@ -40,17 +40,24 @@ SHARD_COUNTS_ID = "time-bucket-shards"  # state item: the shard counts the analy
 # Attributes process-transaction adds to a transaction item; they are not part of the transaction.
 STORAGE_ATTRIBUTES = ("kind", "body_hash", "received_at", "time_bucket", "expires_at")
 
-# A user's recent activity: every transaction is also appended, in the same TransactWriteItems, to the item
-# (transaction_id = "recent#<user_id>", timestamp = the minute it was received in) that detect-fraud reads with a
-# strongly consistent Query. The user index is eventually consistent (usually well under a second behind the
-# table, longer under load): this is how a transaction's scoring sees the user's transactions written just
-# before it, whichever sandbox scores it. "#" cannot appear in a transaction id (the schema's pattern), so these
-# keys never meet a transaction's. They carry no user_id and no time_bucket: neither index holds them, and the
-# stream filters (kind = transaction) drop their records.
+# A user's recent activity: every transaction also writes, in the same TransactWriteItems, an item of its own under
+# the user's key (transaction_id = "recent#<user_id>", timestamp = ``recent_sort_key``: the millisecond it was
+# received, then six digits of its id's hash) holding its history fields (``entry``), which detect-fraud reads with a
+# strongly consistent Query. The user index is eventually consistent (usually well under a second behind the table,
+# longer under load): this is how a transaction's scoring sees the user's transactions written just before it,
+# whichever sandbox scores it. An item per transaction, not a list appended to per minute: a write costs units for
+# the whole item it changes, so a list would grow each write's cost with the minute's traffic (a card-testing burst
+# on one user would throttle its partition key near 9 a second) and stop at DynamoDB's 400 KB an item (about 1,800
+# entries). "#" cannot appear in a transaction id (the schema's pattern), so these keys never meet a transaction's.
+# They carry no user_id and no time_bucket: neither index holds them, and the stream filters (kind = transaction)
+# drop their records.
 RECENT_PREFIX = "recent#"
 RECENT_KIND = "recent"
-RECENT_TTL_S = 3600  # DynamoDB's TTL removes a bucket an hour after its minute: the index has long caught up
-RECENT_WINDOW_MS = 5 * MINUTE_MS  # how far around a transaction's receipt its scoring reads recent buckets
+RECENT_TTL_S = 3600  # DynamoDB's TTL removes an entry an hour after its receipt: the index has long caught up
+RECENT_WINDOW_MS = 5 * MINUTE_MS  # how far around a transaction's receipt its scoring reads recent entries
+RECENT_ID_SPAN = 10**6  # the sort key's digits below the millisecond: two ids of one user and millisecond collide
+# only when their hashes agree modulo this (one in a million); the later then replaces the earlier's entry, which the
+# user index still holds. received_at * RECENT_ID_SPAN stays within a signed 64-bit integer until the year 2262.
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -101,9 +108,15 @@ def minute_key(timestamp_ms: int) -> str:
     return datetime.fromtimestamp(timestamp_ms // 1000, tz=UTC).strftime("%Y%m%d%H%M")
 
 
-def recent_key(user_id: str, received_at_ms: int) -> dict[str, Any]:
-    """The key of the recent-activity bucket of ``user_id`` for the minute ``received_at_ms`` is in."""
-    return {"transaction_id": f"{RECENT_PREFIX}{user_id}", "timestamp": received_at_ms - received_at_ms % MINUTE_MS}
+def recent_key(user_id: str, received_at_ms: int, transaction_id: str) -> dict[str, Any]:
+    """The key of the recent-activity entry of ``transaction_id``, received at ``received_at_ms`` from ``user_id``."""
+    return {"transaction_id": f"{RECENT_PREFIX}{user_id}", "timestamp": recent_sort_key(received_at_ms, transaction_id)}
+
+
+def recent_sort_key(received_at_ms: int, transaction_id: str) -> int:
+    """A recent-activity entry's sort key: ``received_at_ms`` then six digits of ``transaction_id``'s hash, so the
+    entries of one user's millisecond get keys of their own and a range of keys is a range of receive times."""
+    return received_at_ms * RECENT_ID_SPAN + shard_of(transaction_id, RECENT_ID_SPAN)
 
 
 def time_bucket(received_at_ms: int, transaction_id: str, shards: int) -> str:
@@ -143,7 +156,7 @@ def transaction_of(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class TransactionStore:
-    """The ``transactions-<suffix>`` table, its two indexes and the users' recent-activity buckets.
+    """The ``transactions-<suffix>`` table, its two indexes and the users' recent-activity entries.
 
     ``client`` is a low-level boto3 DynamoDB client. ``retention_days``: the items written get
     ``expires_at`` (the table's TTL attribute, epoch seconds) that many days after they were received;
@@ -179,9 +192,9 @@ class TransactionStore:
         """Write a validated transaction once; classify a repeat of its id.
 
         One ``TransactWriteItems`` writes the claim item (``timestamp = 0``, guards the id across
-        timestamps) and the transaction item, both only if absent, and appends the transaction's history
-        fields to its user's recent-activity bucket (``RECENT_PREFIX``): all or nothing, so a repeat adds
-        nothing to the bucket. When the claim already exists the
+        timestamps) and the transaction item, both only if absent, and its history fields as an entry of its
+        user's recent activity (``RECENT_PREFIX``): all or nothing, so a repeat writes no second entry. When
+        the claim already exists the
         stored ``body_hash`` tells an exact retry from a different body under the same id. A
         ``TransactionConflict`` (another request is writing the same id right now) is waited out: the
         claim is read and, while it is not visible yet, the write is tried again a few times. Any
@@ -209,25 +222,13 @@ class TransactionStore:
             for put in (claim, item)
         ]
         entry = {key: transaction[key] for key in HISTORY_FIELDS if transaction.get(key) is not None}
-        request.append(
-            {
-                "Update": {
-                    "TableName": self.table_name,
-                    "Key": serialize_item(recent_key(str(transaction["user_id"]), received_at)),
-                    "UpdateExpression": "SET #e = list_append(if_not_exists(#e, :none), :entry), #k = :kind, "
-                    "expires_at = if_not_exists(expires_at, :expires)",
-                    "ExpressionAttributeNames": {"#e": "entries", "#k": "kind"},
-                    "ExpressionAttributeValues": serialize_item(
-                        {
-                            ":none": [],
-                            ":entry": [{**entry, "received_at": received_at}],
-                            ":kind": RECENT_KIND,
-                            ":expires": received_at // 1000 + RECENT_TTL_S,
-                        }
-                    ),
-                }
-            }
-        )
+        recent = {
+            **recent_key(str(transaction["user_id"]), received_at, transaction_id),
+            "kind": RECENT_KIND,
+            "entry": {**entry, "received_at": received_at},
+            "expires_at": received_at // 1000 + RECENT_TTL_S,
+        }
+        request.append({"Put": {"TableName": self.table_name, "Item": serialize_item(recent)}})
         for attempt in range(CONFLICT_RETRIES + 1):
             try:
                 self.client.transact_write_items(TransactItems=request)
@@ -297,7 +298,7 @@ class TransactionStore:
 
     def recent_transactions(self, user_id: str, received_at: int) -> list[dict[str, Any]]:
         """The user's transactions received within ``RECENT_WINDOW_MS`` of ``received_at``, from the
-        recent-activity buckets, read strongly consistently (one Query; each entry holds the fields the
+        recent-activity entries, read strongly consistently (one Query, paged; each entry holds the fields the
         history needs and ``received_at``). What the user index may not show yet."""
         request: dict[str, Any] = {
             "TableName": self.table_name,
@@ -306,8 +307,8 @@ class TransactionStore:
             "ExpressionAttributeValues": serialize_item(
                 {
                     ":pk": f"{RECENT_PREFIX}{user_id}",
-                    ":from": recent_key(user_id, received_at - RECENT_WINDOW_MS)["timestamp"],
-                    ":to": received_at + RECENT_WINDOW_MS,
+                    ":from": (received_at - RECENT_WINDOW_MS) * RECENT_ID_SPAN,
+                    ":to": (received_at + RECENT_WINDOW_MS + 1) * RECENT_ID_SPAN - 1,
                 }
             ),
             "ConsistentRead": True,
@@ -315,8 +316,7 @@ class TransactionStore:
         found: list[dict[str, Any]] = []
         while True:
             page = self.client.query(**request)
-            for raw in page.get("Items", []):
-                found.extend(deserialize_item(raw).get("entries", []))
+            found.extend(_deserializer.deserialize(raw["entry"]) for raw in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return found
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

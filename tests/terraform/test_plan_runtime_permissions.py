@@ -41,8 +41,8 @@ IDEMPOTENCY = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "d
 STREAM_READ = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
 # Exactly the AWS calls in lambdas/*.py (boto3 and Powertools), per function.
 CODE_CALLS = {
-    # TransactWriteItems (2 Puts, the Update of the user's recent-activity bucket), the claim read
-    "process-transaction": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"},
+    # TransactWriteItems (3 Puts: the transaction, its claim, its entry in the user's recent activity), the claim read
+    "process-transaction": {"dynamodb:PutItem", "dynamodb:GetItem"},
     # rules, shadow rules and model pointer parameters, read together (GetParameters) and one by one (and their
     # history: handler_kit.CachedDocument falls back to the newest valid version); model artifacts from the bucket
     "detect-fraud": {
@@ -155,8 +155,8 @@ def test_each_function_role_allows_exactly_the_calls_its_code_and_triggers_make(
         assert role_actions(any_plan, key) == expected, key
 
 
-def test_process_transaction_may_only_put_get_and_update_items_of_the_transactions_table(any_plan):
-    """Puts of the transaction and its claim, the Update of the user's recent-activity bucket, the claim read."""
+def test_process_transaction_may_only_put_and_get_items_of_the_transactions_table(any_plan):
+    """Puts of the transaction, its claim and its recent-activity entry; the claim read. No Update, no Delete."""
     (statement,) = [
         s
         for s in document(
@@ -164,10 +164,10 @@ def test_process_transaction_may_only_put_get_and_update_items_of_the_transactio
         )
         if s.get("sid") == "RecordTransactions"
     ]
-    assert set(statement["actions"]) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert set(statement["actions"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}
 
 
-def test_detect_fraud_may_query_the_table_itself_only_for_recent_activity_buckets(any_plan):
+def test_detect_fraud_may_query_the_table_itself_only_for_recent_activity(any_plan):
     (statement,) = [
         s
         for s in document(any_plan, r'^module\.functions\["detect-fraud"\]\.data\.aws_iam_policy_document\.scoped$')

@@ -165,7 +165,7 @@ def create_state_table(dynamodb: Any, name: str) -> None:
 
 
 def table_items(aws: SimpleNamespace, table: str | None = None, *, recent: bool = False) -> list[dict[str, Any]]:
-    """Every item of a table (a test may scan; the functions never do); the users' recent-activity buckets
+    """Every item of a table (a test may scan; the functions never do); the users' recent-activity entries
     (kind ``recent``, fraud/storage.py) only with ``recent=True``."""
     paginator = aws.dynamodb.get_paginator("scan")
     items = [

@@ -426,7 +426,7 @@ def test_a_replayed_stream_failure_is_scored_and_alerted_once(detect_fraud, aws,
     assert [alert["alert_id"] for alert in queued_alerts(aws)] == ["txn-txn-big"]
 
 
-def test_each_transaction_goes_to_its_users_recent_activity_bucket_once(aws, process_transaction, lambda_context):
+def test_each_transaction_is_one_entry_of_its_users_recent_activity(aws, process_transaction, lambda_context):
     first, second = usual_spending(2)
     post(aws, process_transaction, lambda_context, first, second, second)  # the exact retry adds nothing
     store = TransactionStore(aws.dynamodb, aws.table_name)
@@ -435,22 +435,41 @@ def test_each_transaction_goes_to_its_users_recent_activity_bucket_once(aws, pro
     recent = store.recent_transactions("user-1", received_at=received)
     assert [entry["transaction_id"] for entry in recent] == ["usual-0", "usual-1"]
     assert all(entry["received_at"] > 0 for entry in recent)
-    [bucket] = aws.dynamodb.query(
+    items = aws.dynamodb.query(
         TableName=aws.table_name,
         KeyConditionExpression="transaction_id = :pk",
         ExpressionAttributeValues={":pk": {"S": "recent#user-1"}},
     )["Items"]
-    assert bucket["kind"] == {"S": "recent"} and "user_id" not in bucket and "time_bucket" not in bucket
-    assert int(bucket["expires_at"]["N"]) <= int(recent[0]["received_at"]) // 1000 + 3600, "gone within the hour"
+    assert len(items) == 2, "an item per transaction"
+    for item in items:
+        assert item["kind"] == {"S": "recent"} and "user_id" not in item and "time_bucket" not in item
+        assert int(item["expires_at"]["N"]) <= received // 1000 + 3600, "gone within the hour"
     assert store.recent_transactions("user-2", received_at=received) == []
     assert store.recent_transactions("user-1", received_at=received + 3_600_000) == [], "an hour later: none"
+
+
+def test_recent_activity_reads_the_five_minutes_either_side_of_a_receipt_and_every_page(aws):
+    """Entries of one millisecond each get a key; the window's ends count; pages (1 MB each) are followed."""
+    store = TransactionStore(aws.dynamodb, aws.table_name)
+    at = 1_800_000_000_000
+    window = 5 * 60_000
+    times = {"early": at - window - 1, "first": at - window, "same-a": at, "same-b": at, "last": at + window}
+    times |= {"late": at + window + 1}
+    note = "x" * 100_000  # a wide entry, so that a 1 MB page holds about ten of them
+    times |= {f"wide-{n}": at + n for n in range(25)}
+    for txn_id, received in times.items():
+        body = make_transaction(transaction_id=txn_id, amount=1, merchant_category=note)
+        store.put_transaction(body, body_hash=txn_id, received_at=received)
+
+    got = sorted(entry["transaction_id"] for entry in store.recent_transactions("user-1", received_at=at))
+    assert got == sorted(set(times) - {"early", "late"})
 
 
 def test_a_lagging_user_index_does_not_change_the_score_whichever_sandbox_scores(
     detect_fraud, aws, history, lambda_context, monkeypatch, caplog
 ):
     """The user index is eventually consistent: scored right after its writes, in a fresh sandbox, a transaction
-    finds the user's earlier transactions in their recent-activity bucket, and scores as with a caught-up index."""
+    finds the user's earlier transactions in their recent-activity entries, and scores as with a caught-up index."""
 
     def scored_line() -> dict[str, Any]:
         [record] = [r for r in caplog.records if r.getMessage() == "Transaction scored"]

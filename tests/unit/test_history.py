@@ -213,7 +213,7 @@ def test_an_item_added_behind_now_enters_only_the_windows_that_reach_back_to_it(
 
 
 def test_history_fields_are_exactly_what_an_item_reads():
-    """The recent-activity buckets keep HISTORY_FIELDS of each transaction: an item built from them alone is the
+    """The recent-activity entries keep HISTORY_FIELDS of each transaction: an item built from them alone is the
     item built from the whole transaction, and Item reads no other field."""
     from fraud.history import HISTORY_FIELDS, Item
 

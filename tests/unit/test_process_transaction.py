@@ -53,11 +53,12 @@ def test_new_transaction_is_accepted_and_stored_with_its_claim(process_transacti
     # The minute it was received (not its 2025 timestamp), shard from the id: what the pattern
     # analysis index is keyed on.
     assert stored["time_bucket"] == f"{minute_key(body['received_at'])}#{shard_of('txn-0001', 4)}"
-    # and its history fields in the user's recent-activity bucket for the minute it was received in
-    [bucket] = [item for item in table_items(aws, recent=True) if item["kind"] == "recent"]
-    assert bucket["transaction_id"] == "recent#user-1"
-    assert bucket["timestamp"] == body["received_at"] - body["received_at"] % 60_000
-    [entry] = bucket["entries"]
+    # and its history fields as an entry of the user's recent activity, keyed by when it was received
+    [recent] = [item for item in table_items(aws, recent=True) if item["kind"] == "recent"]
+    assert recent["transaction_id"] == "recent#user-1"
+    assert recent["timestamp"] == body["received_at"] * 10**6 + shard_of("txn-0001", 10**6)
+    assert recent["expires_at"] == body["received_at"] // 1000 + 3600
+    entry = recent["entry"]
     assert entry["transaction_id"] == "txn-0001" and entry["received_at"] == body["received_at"]
     assert entry["amount"] == Decimal("42.5") and "body_hash" not in entry and "card_id" not in entry
 
@@ -89,8 +90,8 @@ def test_exact_retry_gets_the_first_answer_and_is_stored_once(process_transactio
     assert first[0] == second[0] == 201
     assert second[1] == first[1]
     assert len(table_items(aws)) == 2
-    [bucket] = [item for item in table_items(aws, recent=True) if item["kind"] == "recent"]
-    assert len(bucket["entries"]) == 1, "the retry added nothing to the user's recent activity"
+    recent = [item for item in table_items(aws, recent=True) if item["kind"] == "recent"]
+    assert len(recent) == 1, "the retry added nothing to the user's recent activity"
 
 
 def test_same_id_with_a_different_body_is_a_conflict(process_transaction, aws, lambda_context):

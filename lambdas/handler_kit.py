@@ -441,7 +441,12 @@ class Once:
     Powertools idempotency in the state table (record ``<key_prefix>#<md5 of the key>``). Calling it
     returns ``(result, ran_now)``: the result of the first run, and whether this call ran it. A run
     that raises leaves no record, so the next call runs again; an attempt that dies mid-run leaves an
-    in-progress record that expires with the invocation (``entry_point`` registers its context).
+    in-progress record that expires with the invocation (``entry_point`` registers its context). A run
+    whose record cannot be completed afterwards (the state table's write fails) has its in-progress
+    record deleted before the error propagates: otherwise every retry until the invocation's deadline
+    would fail as already in progress, and a stream record would reach its dead-letter queue unscored.
+    The next call runs it again (what it does must bear that: the alerts have run-once records of
+    their own).
     """
 
     def __init__(
@@ -481,8 +486,18 @@ class Once:
         )
 
     def __call__(self, data: Any, **extra: Any) -> tuple[Any, bool]:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
+
         self._ran = False
-        result = self._run(data=data, **extra)
+        try:
+            result = self._run(data=data, **extra)
+        except IdempotencyPersistenceLayerError as error:
+            if self._ran:  # it ran, but its record is still in progress: let the next attempt run it
+                try:
+                    self.persistence.delete_record(data=data, exception=error)
+                except Exception as failure:  # the table is failing: the record expires with the invocation
+                    logger.warning("In-progress record left", extra={"error": type(failure).__name__})
+            raise
         return result, self._ran
 
 

@@ -176,6 +176,33 @@ def test_a_once_function_runs_once_per_key_and_again_after_a_failure(kit, aws, l
     assert runs == ["a", "a"]
 
 
+def test_a_run_whose_record_cannot_be_completed_runs_again_on_the_next_attempt(kit, aws, lambda_context):
+    """The state table refuses the completion write once: the error propagates, and the in-progress record is
+    gone, so the retry (before the invocation's deadline) runs rather than fail as already in progress."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
+    from botocore.exceptions import ClientError
+
+    runs: list[str] = []
+
+    def work(data: dict[str, Any]) -> str:
+        runs.append(data["id"])
+        return "done"
+
+    once = kit.Once(work, key="id", key_prefix="test#work", table_name=aws.state_table_name, expires_after_seconds=60)
+    once.config.register_lambda_context(lambda_context)
+    refused = ClientError({"Error": {"Code": "InternalServerError", "Message": "refused"}}, "UpdateItem")
+    with (
+        mock.patch.object(once.persistence.client, "update_item", side_effect=refused),
+        pytest.raises(IdempotencyPersistenceLayerError),
+    ):
+        once({"id": "a"})
+    assert aws.dynamodb.scan(TableName=aws.state_table_name)["Items"] == [], "no record left in progress"
+
+    assert once({"id": "a"}) == ("done", True)
+    assert once({"id": "a"}) == ("done", False)
+    assert runs == ["a", "a"]
+
+
 def settings_variables() -> set[str]:
     names = set()
     for module_name in HANDLERS:

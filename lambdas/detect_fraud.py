@@ -9,9 +9,13 @@ Two delivery shapes, one code path per record:
   in ``batchItemFailures`` and the others go through.
 
 Only an INSERT of a ``kind = "transaction"`` item is scored; anything else is logged and counted as
-skipped. Each transaction is scored once (``Once`` on its id): a redelivery, a retry or a replay of a
-transaction already scored returns its decision without scoring, counting or alerting again. The
-alert itself is sent once per ``alert_id``.
+skipped. Each transaction is scored, logged and counted once: its decision is recorded in the state
+table (``StateStore.record_scored``, one conditional PutItem) after the scoring and its alert, and a
+redelivery, a retry or a replay of a transaction already recorded returns that decision without logging,
+counting or alerting again (a suspicious one reads the record before its alert, so a repeat scored
+differently since, under new rules, alerts nothing). The alert itself is sent once per ``alert_id``
+(its own run-once record), before the decision is recorded: an attempt that fails in between is
+scored again by the retry, which finds the alert sent.
 
 What scores: the rules document (``RULES_PARAMETER_NAME``) and, when the model pointer
 (``MODEL_PARAMETER_NAME``) names one, the live model from the model bucket, checked against its sha256;
@@ -43,7 +47,7 @@ from fraud.lists import EMPTY, Lists, ListSlot, ListStore
 from fraud.model import Model
 from fraud.model_store import ArtifactUnavailable, ModelSlot, ModelUnavailable, Pointer, parse_pointer
 from fraud.scoring import score
-from fraud.storage import TransactionStore, deserialize_item
+from fraud.storage import StateStore, TransactionStore, deserialize_item
 
 EVENT_SOURCE = "fraud.transactions"
 # How long a sent alert id and a scored transaction id are remembered. Longer than every redelivery
@@ -91,7 +95,7 @@ class Resources:
     live_model: ModelSlot
     shadow_model: ModelSlot
     alerts: kit.IdempotentSender
-    score_once: kit.Once
+    state: StateStore
     lists: ListSlot | None = None
     engines: dict[tuple[int, int], tuple[EngineConfig, Model | None, Engine]] = field(default_factory=dict)
     reported: dict[str, str | None] = field(default_factory=dict)  # the last model problem logged, per slot
@@ -208,13 +212,7 @@ def resources() -> Resources:
             expires_after_seconds=ALERT_DEDUP_SECONDS,
             metric="Alerts",
         ),
-        score_once=kit.Once(
-            score_transaction,
-            key="transaction_id",
-            key_prefix="detect-fraud#scored",
-            table_name=settings.state_table_name,
-            expires_after_seconds=SCORED_DEDUP_SECONDS,
-        ),
+        state=StateStore(kit.client("dynamodb"), settings.state_table_name),
     )
     if settings.lists_table_name:
         store = ListStore(kit.client("dynamodb"), settings.lists_table_name)
@@ -275,13 +273,7 @@ def score_stream_record(record: dict[str, Any], *, scorers: Scorers, res: Resour
         kit.count("Skipped")
         return "skipped"
     report_stream_lag(record)
-    decision, scored_now = res.score_once(image, scorers=scorers, res=res)
-    if not scored_now:
-        kit.logger.info(
-            "Transaction already scored", extra={"transaction_id": image.get("transaction_id"), "decision": decision}
-        )
-        kit.count("AlreadyScored")
-    return str(decision)
+    return score_transaction(image, scorers=scorers, res=res)
 
 
 def report_stream_lag(record: dict[str, Any]) -> None:
@@ -295,15 +287,29 @@ def report_stream_lag(record: dict[str, Any]) -> None:
 
 
 def score_transaction(image: dict[str, Any], *, scorers: Scorers, res: Resources) -> str:
-    """The scoring itself (``fraud.scoring.score``), its log line and the alert. Runs once per transaction id."""
+    """The scoring itself (``fraud.scoring.score``), the alert, the decision's record, then its log line and
+    counts; the recorded decision instead when the transaction was scored before."""
     now_ms = int(time.time() * 1000)
+    now_s = now_ms // 1000
     scored = score(
         image, store=res.store, engine=scorers.live, shadow=scorers.shadow, lists=scorers.lists, now_ms=now_ms
     )
     transaction, assessment = scored.transaction, scored.assessment
+    transaction_id = str(transaction["transaction_id"])
+    if assessment.suspicious:
+        earlier = res.state.scored_decision(transaction_id, now=now_s)
+        if earlier is not None:
+            return _already_scored(transaction_id, earlier)
+        alert = transaction_alert(transaction, assessment, environment=res.settings.environment, now_ms=now_ms)
+        res.alerts.send(alert)
+    earlier = res.state.record_scored(
+        transaction_id, assessment.decision, now=now_s, expiration=now_s + SCORED_DEDUP_SECONDS
+    )
+    if earlier is not None:
+        return _already_scored(transaction_id, earlier)
     kit.count("Scored")
     line: dict[str, Any] = {
-        "transaction_id": transaction["transaction_id"],
+        "transaction_id": transaction_id,
         "score": assessment.score,
         "decision": assessment.decision,
         "model_version": assessment.model_version or NO_MODEL,
@@ -320,13 +326,15 @@ def score_transaction(image: dict[str, Any], *, scorers: Scorers, res: Resources
         if scored.shadow.decision != assessment.decision:
             kit.count("ShadowDisagreements")
     kit.logger.info("Transaction scored", extra=line)
-    if not assessment.suspicious:
-        return assessment.decision
-
-    kit.count("Suspicious")
-    alert = transaction_alert(transaction, assessment, environment=res.settings.environment, now_ms=now_ms)
-    res.alerts.send(alert)
+    if assessment.suspicious:
+        kit.count("Suspicious")
     return assessment.decision
+
+
+def _already_scored(transaction_id: str, decision: str) -> str:
+    kit.logger.info("Transaction already scored", extra={"transaction_id": transaction_id, "decision": decision})
+    kit.count("AlreadyScored")
+    return decision
 
 
 def _brief(assessment: Assessment) -> dict[str, Any]:

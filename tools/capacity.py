@@ -137,7 +137,7 @@ MEASURED = {
 ESTIMATED = {
     # Durations on Lambda (arm64), warm, from the calls each makes in-region (DynamoDB 3-10 ms a call):
     "process_s": 0.025,  # validation, one TransactWriteItems
-    "detect_record_s": 0.035,  # Once (put + update), two Queries, scoring (0.05 ms CPU here), SQS when suspicious
+    "detect_record_s": 0.030,  # two Queries, scoring (0.05 ms CPU here), the decision's put, SQS when suspicious
     "detect_invoke_s": 0.005,  # a detect-fraud invocation's own overhead (the batch's records share it)
     "notify_alert_s": 0.040,  # idempotency (put + update), SNS Publish
     "pipe_batch_s": 0.050,  # a Pipe batch: GetRecords share, filter, one PutEvents of up to 10 entries
@@ -229,7 +229,8 @@ def usage_per_txn(profile: Mapping[str, Any], routing: str) -> list[tuple[str, s
         ("detect-fraud: requests", "lambda_request", 1.0 if pipe else 1 / batch),
         ("detect-fraud: GB-s", "lambda_gb_s", gb("detect-fraud") * detect_s),
         ("detect-fraud: history Query + per-user activity Query", "ddb_rru", m["history_rru_mean"] + 1),
-        ("detect-fraud: scored-once record (put, update)", "ddb_wru", 2),
+        ("detect-fraud: decision record (one conditional put)", "ddb_wru", 1),
+        ("detect-fraud: decision read before an alert", "ddb_rru", a),
         ("alerts: SQS send, receive, delete", "sqs_request", 3 * a),
         ("alerts: idempotency records (detect-fraud, notify-team)", "ddb_wru", 4 * a),
         ("notify-team: requests", "lambda_request", a),

@@ -36,6 +36,7 @@ CONFLICT_RETRIES = 4  # another request holds the same id in a transaction: wait
 WINDOW_READERS = 8  # time-bucket queries in flight at once (botocore keeps 10 connections per client)
 WINDOW_PAGES_AHEAD = 2  # pages a bucket's reader may hold before the analysis reaches that bucket
 SHARD_COUNTS_ID = "time-bucket-shards"  # state item: the shard counts the analysis ran with lately
+SCORED_PREFIX = "detect-fraud#scored#"  # state items: a scored transaction's decision, by transaction id
 
 # Attributes process-transaction adds to a transaction item; they are not part of the transaction.
 STORAGE_ATTRIBUTES = ("kind", "body_hash", "received_at", "time_bucket", "expires_at")
@@ -390,10 +391,12 @@ def _cancellation_reasons(error: ClientError) -> list[str]:
 
 
 class StateStore:
-    """Pattern-analysis state in ``fraud-state-<suffix>`` (hash ``id``, TTL ``expiration``, epoch s).
+    """Pattern-analysis state and the decisions of scored transactions in ``fraud-state-<suffix>`` (hash
+    ``id``, TTL ``expiration``, epoch s).
 
     The same table holds the Powertools idempotency records; the ids used here have their own
-    prefixes (``merchant-counts#``, ``finding#``, ``time-bucket-shards``) and cannot collide with them.
+    prefixes (``merchant-counts#``, ``finding#``, ``time-bucket-shards``, ``SCORED_PREFIX``) and cannot
+    collide with them.
     Ids of findings and merchant keys are built by ``fraud.alerts`` and ``fraud.analysis`` (keyed
     hashes): this module hashes nothing.
     """
@@ -514,6 +517,42 @@ class StateStore:
             raise
         return True
 
+    def scored_decision(self, transaction_id: str, *, now: int) -> str | None:
+        """The decision recorded for ``transaction_id`` (a strongly consistent read), or None: not scored yet,
+        or its record expired (``now``, epoch s; DynamoDB's TTL removes an expired item within days)."""
+        item = self.client.get_item(
+            TableName=self.table_name, Key=serialize_item({"id": SCORED_PREFIX + transaction_id}), ConsistentRead=True
+        ).get("Item")
+        return _live_decision(item, now)
+
+    def record_scored(self, transaction_id: str, decision: str, *, now: int, expiration: int) -> str | None:
+        """Record ``decision`` as ``transaction_id``'s until ``expiration`` (epoch s) with one conditional PutItem,
+        unless a live decision is recorded already: then nothing is written and that decision is returned."""
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=serialize_item(
+                    {
+                        "id": SCORED_PREFIX + transaction_id,
+                        "kind": "scored",
+                        "decision": decision,
+                        "expiration": expiration,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(id) OR expiration < :now",
+                ExpressionAttributeValues=serialize_item({":now": now}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            # The item in the way comes back with the refusal (ReturnValuesOnConditionCheckFailure); read it where
+            # an endpoint leaves it out. Gone by then (expired and removed): counted as this decision, already made.
+            if "Item" in error.response:
+                return _live_decision(error.response["Item"], now) or decision
+            return self.scored_decision(transaction_id, now=now) or decision
+        return None
+
     def release_finding(self, claim_id: str, *, alert_id: str) -> None:
         """Drop this alert's claim on a finding (its send failed): the next run may alert on it."""
         try:
@@ -526,6 +565,12 @@ class StateStore:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
+
+
+def _live_decision(item: Mapping[str, Any] | None, now: int) -> str | None:
+    if item is None or int(item["expiration"]["N"]) < now:
+        return None
+    return str(item["decision"]["S"])
 
 
 def merchant_counts_id(window_end_ms: int, key_id: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -10,7 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from fraud.storage import TransactionStore
+from fraud.storage import StateStore, TransactionStore, deserialize_item
 from tests.unit.handler_support import (
     BASE_TS,
     MINUTE_MS,
@@ -115,6 +116,79 @@ def test_transaction_delivered_three_times_is_scored_counted_and_alerted_once(
     assert caplog.messages.count("Transaction scored") == 1
 
 
+def state_table_calls(client: Any, table_name: str) -> list[str]:
+    """The names of the calls ``client`` makes on ``table_name`` from now on (botocore's own event hook)."""
+    calls: list[str] = []
+
+    def note(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if params.get("TableName") == table_name:
+            calls.append(model.name)
+
+    client.meta.events.register("provide-client-params.dynamodb", note)
+    return calls
+
+
+def test_a_scored_transaction_costs_one_state_table_write_holding_its_decision(
+    detect_fraud, aws, history, lambda_context
+):
+    res = detect_fraud.resources()
+    calls = state_table_calls(res.state.client, aws.state_table_name)
+
+    assert detect_fraud.handler(eventbridge_event(record_of(aws, "txn-ordinary")), lambda_context) == {
+        "result": "allow"
+    }
+
+    assert calls == ["PutItem"]
+    item = deserialize_item(
+        aws.dynamodb.get_item(TableName=aws.state_table_name, Key={"id": {"S": "detect-fraud#scored#txn-ordinary"}})[
+            "Item"
+        ]
+    )
+    assert item["decision"] == "allow"
+    assert 0 < int(item["expiration"]) - time.time() <= 3 * 24 * 3600, "remembered for three days"
+
+
+def test_a_repeat_scored_differently_under_new_rules_keeps_its_first_decision_and_alerts_nothing(
+    detect_fraud, aws, history, lambda_context, capsys
+):
+    record = record_of(aws, "txn-ordinary")
+    assert detect_fraud.handler(eventbridge_event(record), lambda_context) == {"result": "allow"}
+    put_rules(aws, '{"bands": {"review": 1, "alert": 2}}')  # it would alert now
+    detect_fraud.resources.cache_clear()  # another sandbox, which reads the new rules
+
+    assert detect_fraud.handler(eventbridge_event(record), lambda_context) == {"result": "allow"}
+    assert queued_alerts(aws) == []
+    assert emf_metrics(capsys.readouterr().out) == {"Scored": 1, "AlreadyScored": 1}
+
+
+def test_a_failure_between_the_alert_and_its_record_is_scored_again_and_alerted_once(
+    detect_fraud, aws, history, lambda_context, monkeypatch, capsys, caplog
+):
+    event = eventbridge_event(record_of(aws, "txn-big"))
+    calls = throttle(monkeypatch, detect_fraud.resources().state, "record_scored")
+
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        detect_fraud.handler(event, lambda_context)
+    assert len(calls) == 1 and len(queued_alerts(aws)) == 1, "the alert went before the record failed"
+
+    monkeypatch.undo()
+    assert detect_fraud.handler(event, lambda_context) == {"result": "alert"}
+    assert detect_fraud.handler(event, lambda_context) == {"result": "alert"}
+    assert queued_alerts(aws) == [], "no second alert"
+    assert caplog.messages.count("Transaction scored") == 1
+    assert emf_metrics(capsys.readouterr().out) == {"Alerts": 1, "Scored": 1, "Suspicious": 1, "AlreadyScored": 1}
+
+
+def test_an_expired_decision_record_is_replaced_and_a_live_one_is_returned(aws):
+    state = StateStore(aws.dynamodb, aws.state_table_name)
+    assert state.record_scored("t-1", "allow", now=1_000, expiration=2_000) is None
+    assert state.scored_decision("t-1", now=1_500) == "allow"
+    assert state.record_scored("t-1", "alert", now=1_500, expiration=2_500) == "allow", "live: kept and returned"
+    assert state.scored_decision("t-1", now=2_001) is None, "expired: as if never scored"
+    assert state.record_scored("t-1", "alert", now=2_001, expiration=3_000) is None
+    assert state.scored_decision("t-1", now=2_001) == "alert"
+
+
 def test_a_failed_scoring_is_scored_again_by_the_retry(detect_fraud, aws, history, lambda_context, monkeypatch):
     event = eventbridge_event(record_of(aws, "txn-big"))
     throttle(monkeypatch, detect_fraud.resources().store.client, "query")
@@ -162,8 +236,8 @@ def test_stream_batch_reports_only_the_failing_record(detect_fraud, aws, history
 def throttle(monkeypatch: pytest.MonkeyPatch, client: Any, method: str) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
 
-    def throttled(**kwargs: Any) -> None:
-        calls.append(kwargs)
+    def throttled(*args: Any, **kwargs: Any) -> None:
+        calls.append({"args": args, **kwargs})
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, method)
 
     monkeypatch.setattr(client, method, throttled)

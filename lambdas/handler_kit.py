@@ -445,8 +445,9 @@ class Once:
     whose record cannot be completed afterwards (the state table's write fails) has its in-progress
     record deleted before the error propagates: otherwise every retry until the invocation's deadline
     would fail as already in progress, and a stream record would reach its dead-letter queue unscored.
-    The next call runs it again (what it does must bear that: the alerts have run-once records of
-    their own).
+    The next call runs it again, so what it runs must bear a repeat: an alert queued twice this way
+    is published once (notify-team's record per alert id), a publish repeated is the at-least-once
+    of docs/configuration.md.
     """
 
     def __init__(

@@ -547,7 +547,8 @@ class StateStore:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
             # The item in the way comes back with the refusal (ReturnValuesOnConditionCheckFailure); read it where
-            # an endpoint leaves it out. Gone by then (expired and removed): counted as this decision, already made.
+            # an endpoint leaves it out. A live record is never removed by TTL, so gone by then means deleted by
+            # hand since: taken as this decision, already recorded.
             if "Item" in error.response:
                 return _live_decision(error.response["Item"], now) or decision
             return self.scored_decision(transaction_id, now=now) or decision

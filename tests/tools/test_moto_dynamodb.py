@@ -215,7 +215,9 @@ def test_a_query_answers_copies_of_the_items_made_without_deepcopy(dynamodb: Any
     assert copied.attrs["seen"].value[1].value is not stored.attrs["seen"].value[1].value, "a map is a dict of its own"
 
 
-def test_an_answer_s_items_become_the_same_plain_data_as_moto_makes_them(aws: LocalAWS) -> None:
+def test_an_answer_s_items_become_the_same_plain_data_as_moto_makes_them(
+    aws: LocalAWS, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from datetime import UTC, datetime
 
     from moto.dynamodb import responses
@@ -237,6 +239,15 @@ def test_an_answer_s_items_become_the_same_plain_data_as_moto_makes_them(aws: Lo
     answer = {"Items": [stored.attrs], "Count": 1, "At": datetime(2026, 1, 1, tzinfo=UTC), "Ratio": 0.5, "Key": None}
     assert responses.dynamo_to_dict is moto_dynamodb._dynamo_to_dict
     assert moto_dynamodb._dynamo_to_dict(answer) == dynamo_to_dict(answer)
+
+    # An item's attributes (moto's LimitedSizeDict) without binary values take the path by type, not moto's.
+    plain = Item(DynamoType({"S": "t2"}), DynamoType({"N": "2"}), {k: attributes[k] for k in ("s", "n", "strings")})
+    to_moto: list[Any] = []
+    monkeypatch.setitem(
+        moto_dynamodb._original, "dynamo_to_dict", lambda obj: to_moto.append(obj) or dynamo_to_dict(obj)
+    )
+    assert moto_dynamodb._dynamo_to_dict({"Items": [plain.attrs]}) == dynamo_to_dict({"Items": [plain.attrs]})
+    assert to_moto == []
 
 
 # -- 3. stream iterators expire ------------------------------------------------------------------------

@@ -42,7 +42,9 @@ went"). Each patch keeps moto's behaviour and answers; only the cost changes.
    attribute values, new lists and maps, the scalars shared as ``__deepcopy__`` shares them), made by one
    function without ``deepcopy``'s dispatch and memo. And an answer's items turned into plain data
    (``dynamo_to_dict``, a tenth of the server's time) by type, not by a chain of ``isinstance`` and ``hasattr``
-   checks per value; the same dictionaries and lists.
+   checks per value; the same dictionaries and lists. An item's attributes are moto's ``LimitedSizeDict`` (a
+   ``dict`` with no ``to_json``): taken as a ``dict`` (they used to go to moto's path, which then walked
+   the whole item its way: two thirds of a Query's time in the server for a user with twenty transactions).
 9. Updates copied without ``copy.deepcopy``. An ``UpdateItem`` copies the item it changes through ``copy.deepcopy``
    twice (moto's response keeps it for ``ReturnValues``, moto's ``update_item`` for the stream's old image), a
    transaction's undo log (patch 1) a third time, and ``list_append`` copies the list it appends to: for a list
@@ -355,7 +357,7 @@ def _dynamo_to_dict(obj: Any) -> Any:
             return {type_name: value}
         if type_name in ("SS", "NS") and type(value) is list:
             return {type_name: list(value)}
-    elif kind is dict:
+    elif kind is dict or kind is LimitedSizeDict:  # an item's attributes (a dict with no to_json): as a dict
         return {k: _dynamo_to_dict(v) for k, v in obj.items()}
     elif kind is list:
         return [_dynamo_to_dict(v) for v in obj]

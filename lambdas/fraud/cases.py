@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from fraud.card_numbers import scrub
 from fraud.labels import Label, put_request
-from fraud.storage import deserialize_item, serialize_item
+from fraud.storage import cancellation_reasons, deserialize_item, serialize_item
 
 STATUSES = ("open", "in_review", "fraud", "legitimate", "duplicate")
 QUEUE = ("open", "in_review")  # what the team still has to decide
@@ -303,7 +303,7 @@ class CaseStore:
         try:
             self.client.transact_write_items(TransactItems=[put, event_put(self.table_name, case.case_id, opened)])
         except ClientError as error:
-            if "ConditionalCheckFailed" in _cancellations(error):
+            if "ConditionalCheckFailed" in cancellation_reasons(error):
                 return False
             raise
         return True
@@ -443,7 +443,7 @@ class CaseStore:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            reasons = _cancellations(error)
+            reasons = cancellation_reasons(error)
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 raise CaseConflict("the case changed since it was read: reload it") from None
             raise
@@ -504,10 +504,6 @@ class CaseStore:
                 event_put(self.table_name, case_id, event),
             ]
         )
-
-
-def _cancellations(error: ClientError) -> list[str]:
-    return [str(r.get("Code")) for r in error.response.get("CancellationReasons", [])]
 
 
 # --- what analysts may see unmasked: an admin's decision, on the trail ------------------------------

@@ -27,7 +27,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fraud.card_numbers import scrub
-from fraud.storage import deserialize_item, serialize_item
+from fraud.storage import condition_failed, deserialize_item, serialize_item
 
 LABELS = ("fraud", "legitimate")
 SOURCES = ("chargeback", "dispute", "analyst")  # from the strongest to the weakest
@@ -261,7 +261,7 @@ class LabelStore:
         try:
             self.client.put_item(**put_request(self.table_name, label))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 return False
             raise
         return True

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from fraud.alerts import MASKED_FIELDS, mask
 from fraud.card_numbers import scrub
-from fraud.storage import deserialize_item, serialize_item
+from fraud.storage import cancellation_reasons, deserialize_item, serialize_item
 
 if TYPE_CHECKING:
     from fraud.engine import Assessment
@@ -328,8 +328,7 @@ class ListStore:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if "ConditionalCheckFailed" in reasons:
+            if "ConditionalCheckFailed" in cancellation_reasons(error):
                 raise ListError(conflict) from None
             raise
 

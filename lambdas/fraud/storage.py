@@ -234,7 +234,7 @@ class TransactionStore:
             try:
                 self.client.transact_write_items(TransactItems=request)
             except ClientError as error:
-                reasons = _cancellation_reasons(error)
+                reasons = cancellation_reasons(error)
                 if "ConditionalCheckFailed" not in reasons and "TransactionConflict" not in reasons:
                     raise
                 existing = self._get_claim(transaction_id)
@@ -379,12 +379,17 @@ def _order_key(item: Mapping[str, Any]) -> tuple[int, int, str]:
     return (int(item["timestamp"]), int(item.get("received_at") or 0), str(item["transaction_id"]))
 
 
-def _cancellation_reasons(error: ClientError) -> list[str]:
+def cancellation_reasons(error: ClientError) -> list[str]:
     """The per-item codes of a cancelled ``TransactWriteItems`` (``["ConditionalCheckFailed", "None"]``);
     empty for any other error."""
     if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
         return []
     return [str(reason.get("Code")) for reason in error.response.get("CancellationReasons") or []]
+
+
+def condition_failed(error: ClientError) -> bool:
+    """True when a single-item write was refused by its ``ConditionExpression``."""
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 # --- state table ------------------------------------------------------------------------------
@@ -512,7 +517,7 @@ class StateStore:
                 ExpressionAttributeValues=serialize_item({":now": now, ":alert_id": alert_id}),
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -544,7 +549,7 @@ class StateStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
             # The item in the way comes back with the refusal (ReturnValuesOnConditionCheckFailure); read it where
             # an endpoint leaves it out. A live record is never removed by TTL, so gone by then means deleted by
@@ -564,7 +569,7 @@ class StateStore:
                 ExpressionAttributeValues=serialize_item({":alert_id": alert_id}),
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
 
 

@@ -1065,3 +1065,52 @@ def test_a_condition_is_parsed_once_and_decides_as_moto_s_parse_does(dynamodb: A
     assert patched[6:9] == [failed, "ok", "ok"], "the value :at decides (5 < 4, 5 < 6), not the first parse's"
     assert parses.count(absent) <= 1 and parses.count(newer) == 2, parses  # absent: maybe kept from a test before
     assert parses.count("id <>") == 2, "a parse error every time"
+
+
+# -- 17. an item measured once per query -------------------------------------------------------------------
+
+
+def test_a_query_measures_each_item_once_and_still_stops_a_page_at_1_mb(dynamodb: Any) -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    make_table(dynamodb, "query-sizes")
+    for ts in range(30):  # 30 items of ~100 KB under one key, 25 of them in the queried range
+        dynamodb.put_item(TableName="query-sizes", Item=item("k", ts, "u", blob={"S": "x" * 100_000}))
+    real = moto_dynamodb._original["Item.size"]
+
+    def pages(patched: bool) -> tuple[list[list[int]], list[list[int]]]:
+        """Each page's items and, per page, the items measured while it was made."""
+        measured: list[list[int]] = []
+
+        def counting(self: Any) -> int:
+            measured[-1].append(int(self.range_key.value))
+            return int(real(self))
+
+        found: list[list[int]] = []
+        start: dict[str, Any] | None = None
+        with (
+            mock.patch.dict(moto_dynamodb._original, {"Item.size": counting})
+            if patched
+            else mock.patch.object(Item, "size", counting)  # moto's own measuring, no patch 17
+        ):
+            while True:
+                measured.append([])
+                page = dynamodb.query(
+                    TableName="query-sizes",
+                    KeyConditionExpression="id = :k AND ts BETWEEN :a AND :b",
+                    ExpressionAttributeValues={":k": {"S": "k"}, ":a": {"N": "5"}, ":b": {"N": "29"}},
+                    **({"ExclusiveStartKey": start} if start else {}),
+                )
+                found.append([int(i["ts"]["N"]) for i in page["Items"]])
+                start = page.get("LastEvaluatedKey")
+                if start is None:
+                    return found, measured
+
+    found, measured = pages(patched=True)
+    moto_found, moto_measured = pages(patched=False)
+
+    assert found == moto_found, "the same pages as moto's own measuring"
+    assert [len(page) for page in found] == [9, 9, 7], "1 MB pages over the 25 items in range"
+    for page, moto_page in zip(measured, moto_measured, strict=True):
+        assert len(page) == len(set(page)), f"each item measured once per query call: {page}"
+        assert len(moto_page) > len(page), "moto measures each match twice"

@@ -77,6 +77,10 @@ went"). Each patch keeps moto's behaviour and answers; only the cost changes.
    the request and to decide; here the parse is kept per expression, attribute names and values (the operators
    only read the item they are given; the names and values found, which the request check reads, are noted
    again). A parse that fails is not kept, nor one with binary values.
+17. An item measured once per query. moto's ``Table.query`` measures every candidate item of the partition to keep
+   an answer under 1 MB, then measures each match again as it adds it (``Item.size``: every attribute and nested
+   value): here an item's size is kept for the length of one query call, under patch 7's lock (no write can
+   change the item meanwhile): the same sizes, the same pages.
 
 And two behaviours moto lacks. **A stream shard per table partition** (13, ``set_partitioned_streams``, on in
 the local cloud): moto gives every stream one shard; DynamoDB gives a stream one open shard per partition of
@@ -292,6 +296,7 @@ def _query(
 ) -> tuple[list[Item], int, dict[str, Any] | None]:
     candidates = _query_candidates(self, hash_key, index_name, hash_key_conditions)
     token = _candidates.set((self, candidates)) if candidates is not None else None
+    sizes = _sizes.set({})
     try:
         return _original["Table.query"](
             self,
@@ -310,6 +315,7 @@ def _query(
             **filter_kwargs,
         )
     finally:
+        _sizes.reset(sizes)
         if token is not None:
             _candidates.reset(token)
 
@@ -1109,6 +1115,22 @@ def _parse_condition(self: ConditionExpressionParser) -> Any:
     return operators
 
 
+# -- 17. one size per item and query ------------------------------------------------------------------
+
+_sizes: ContextVar[dict[int, int] | None] = ContextVar("moto_query_sizes", default=None)
+
+
+def _item_size(self: Item) -> int:
+    """moto's ``Item.size``; within a query call (patch 17), once per item."""
+    sizes = _sizes.get()
+    if sizes is None:
+        return int(_original["Item.size"](self))
+    size = sizes.get(id(self))  # the query's candidates stay referenced (and so their ids theirs) until it returns
+    if size is None:
+        size = sizes[id(self)] = int(_original["Item.size"](self))
+    return size
+
+
 # -- install ------------------------------------------------------------------------------------------
 
 
@@ -1136,6 +1158,7 @@ def install() -> None:
         "Item.__init__": (Item, "__init__", _item_init),
         "DynamoType.to_regular_json": (DynamoType, "to_regular_json", _to_regular_json),
         "DynamoType.size": (DynamoType, "size", _size),
+        "Item.size": (Item, "size", _item_size),
         "UpdateExpressionParser.make": (UpdateExpressionParser, "make", classmethod(_make_update_expression)),
         "DepthFirstTraverser.nodes_to_be_processed": (
             DepthFirstTraverser,

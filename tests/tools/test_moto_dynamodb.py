@@ -1114,3 +1114,142 @@ def test_a_query_measures_each_item_once_and_still_stops_a_page_at_1_mb(dynamodb
     for page, moto_page in zip(measured, moto_measured, strict=True):
         assert len(page) == len(set(page)), f"each item measured once per query call: {page}"
         assert len(moto_page) > len(page), "moto measures each match twice"
+
+
+# -- 18. item requests read as JSON -------------------------------------------------------------------------
+
+
+def _parsed(action: str, body: dict[str, Any] | bytes, *, walk: bool) -> Any:
+    """What the handler's parameters are for ``body`` sent as ``action``: read as JSON (patch 18) or by moto's walk."""
+    from types import SimpleNamespace
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    handler = DynamoHandler()
+    handler.querystring, handler.uri_match = {}, {}
+    handler.headers = {"X-Amz-Target": f"DynamoDB_20120810.{action}"}
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = SimpleNamespace(
+        method="POST",
+        values={},
+        headers=handler.headers,
+        data=data,
+        path="/",
+        content_type="application/x-amz-json-1.0",
+    )
+    parse = moto_dynamodb._original["DynamoHandler.parse_parameters"] if walk else DynamoHandler.parse_parameters
+    parse(handler, request)
+    return handler.params
+
+
+ITEM = {
+    "id": {"S": "t-1"},
+    "ts": {"N": "1765158000000"},
+    "amount": {"N": "12.50"},
+    "flags": {"SS": ["a", "b"]},
+    "scores": {"NS": ["1", "2.5"]},
+    "ok": {"BOOL": True},
+    "nothing": {"NULL": True},
+    "where": {"M": {"lat": {"N": "52.5"}, "tags": {"L": [{"S": "x"}, {"N": "1"}]}}},
+}
+REQUESTS = [
+    ("GetItem", {"TableName": "t", "Key": {"id": {"S": "t-1"}, "ts": {"N": "1"}}, "ConsistentRead": True}),
+    (
+        "PutItem",
+        {
+            "TableName": "t",
+            "Item": ITEM,
+            "ConditionExpression": "attribute_not_exists(id) OR #e < :now",
+            "ExpressionAttributeNames": {"#e": "expires"},
+            "ExpressionAttributeValues": {":now": {"N": "5"}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        },
+    ),
+    (
+        "Query",
+        {
+            "TableName": "t",
+            "IndexName": "by-user",
+            "KeyConditionExpression": "#u = :u AND ts BETWEEN :a AND :b",
+            "ExpressionAttributeNames": {"#u": "user"},
+            "ExpressionAttributeValues": {":u": {"S": "u1"}, ":a": {"N": "0"}, ":b": {"N": "9"}},
+            "ScanIndexForward": False,
+            "Limit": 25,
+            "ExclusiveStartKey": {"id": {"S": "t-1"}, "ts": {"N": "1"}, "user": {"S": "u1"}},
+            "ReturnConsumedCapacity": "TOTAL",
+        },
+    ),
+    (
+        "UpdateItem",
+        {
+            "TableName": "t",
+            "Key": {"id": {"S": "t-1"}, "ts": {"N": "1"}},
+            "UpdateExpression": "SET #s = :s ADD n :one REMOVE gone",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":s": {"S": "done"}, ":one": {"N": "1"}},
+            "ReturnValues": "ALL_NEW",
+        },
+    ),
+    (
+        "TransactWriteItems",
+        {
+            "TransactItems": [
+                {"Put": {"TableName": "t", "Item": ITEM, "ConditionExpression": "attribute_not_exists(id)"}},
+                {
+                    "Update": {
+                        "TableName": "t",
+                        "Key": {"id": {"S": "c"}, "ts": {"N": "0"}},
+                        "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": "t",
+                        "Key": {"id": {"S": "d"}, "ts": {"N": "0"}},
+                        "ConditionExpression": "attribute_exists(id)",
+                    }
+                },
+                {"Delete": {"TableName": "t", "Key": {"id": {"S": "e"}, "ts": {"N": "0"}}}},
+            ],
+            "ClientRequestToken": "token-1",
+        },
+    ),
+    ("BatchGetItem", {"RequestItems": {"t": {"Keys": [{"id": {"S": "a"}, "ts": {"N": "1"}}], "ConsistentRead": True}}}),
+    (
+        "Scan",
+        {
+            "TableName": "t",
+            "Segment": 0,
+            "TotalSegments": 2,
+            "FilterExpression": "ok = :t",
+            "ExpressionAttributeValues": {":t": {"BOOL": True}},
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("action", "body"), REQUESTS, ids=[action for action, _ in REQUESTS])
+def test_an_item_request_is_read_as_json_into_what_moto_s_walk_makes_of_it(action: str, body: dict[str, Any]) -> None:
+    walked = _parsed(action, body, walk=True)
+    walk = moto_dynamodb._original["DynamoHandler.parse_parameters"]
+    with mock.patch.dict(moto_dynamodb._original, {"DynamoHandler.parse_parameters": mock.Mock(side_effect=walk)}):
+        read = _parsed(action, body, walk=False)
+        assert not moto_dynamodb._original["DynamoHandler.parse_parameters"].called, "read as JSON, no walk"
+    assert read == walked
+    assert walked == body, "the walk gave back the JSON itself: the case patch 18 reads as JSON"
+
+
+def test_a_request_the_walk_converts_goes_the_walk_s_way() -> None:
+    binary = {"TableName": "t", "Item": {"id": {"S": "k"}, "ts": {"N": "1"}, "blob": {"B": "aGVsbG8="}}}
+    with_null = {"TableName": "t", "Key": {"id": {"S": "k"}, "ts": {"N": "1"}}, "ProjectionExpression": None}
+    for action, body in (("PutItem", binary), ("GetItem", with_null)):
+        walked = _parsed(action, body, walk=True)
+        assert _parsed(action, body, walk=False) == walked
+    assert _parsed("PutItem", binary, walk=False)["Item"]["blob"]["B"] == b"hello", "base64 decoded, as moto does"
+    assert "ProjectionExpression" not in _parsed("GetItem", with_null, walk=False), "a null member dropped"
+    table = {"TableName": "t", "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}
+    assert _parsed("DescribeTable", table, walk=False) == _parsed(
+        "DescribeTable", table, walk=True
+    )  # not an item action
+    assert _parsed("GetItem", b"not json", walk=False) == _parsed("GetItem", b"not json", walk=True)

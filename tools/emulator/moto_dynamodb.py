@@ -81,6 +81,13 @@ went"). Each patch keeps moto's behaviour and answers; only the cost changes.
    an answer under 1 MB, then measures each match again as it adds it (``Item.size``: every attribute and nested
    value): here an item's size is kept for the length of one query call, under patch 7's lock (no write can
    change the item meanwhile): the same sizes, the same pages.
+18. Item requests read as JSON. moto reads every request by walking the operation's input shape over the JSON
+   (a fifth of a ``TransactWriteItems``' time in the server). For the item actions (``GetItem``, ``PutItem``,
+   ``UpdateItem``, ``DeleteItem``, ``Query``, ``Scan``, the batch and transaction actions) the walk gives back the
+   JSON itself unless a value needs converting: a binary attribute value (base64 text to bytes) or a ``null``
+   (the walk drops the member). A request body without either (``"B"``/``"BS"`` keys, ``null``) is taken as
+   ``json.loads`` reads it; any other goes the walk's way. (The walk also drops members the operation does not
+   have: the SDKs send none.)
 
 And two behaviours moto lacks. **A stream shard per table partition** (13, ``set_partitioned_streams``, on in
 the local cloud): moto gives every stream one shard; DynamoDB gives a stream one open shard per partition of
@@ -109,6 +116,7 @@ import inspect
 import json
 import math
 import random
+import re
 import threading
 import time
 import weakref
@@ -817,7 +825,7 @@ def _method_names_from_class(clazz: type) -> list[str]:
 
 # -- 7. one DynamoDB call at a time, for its work only ---------------------------------------------------
 
-_NOT_ACTIONS = {"__init__", "get_endpoint_name", "call_action", "setup_class", "dispatch"}
+_NOT_ACTIONS = {"__init__", "get_endpoint_name", "call_action", "setup_class", "dispatch", "parse_parameters"}
 
 
 def _locked(action: Any) -> Any:
@@ -1131,6 +1139,39 @@ def _item_size(self: Item) -> int:
     return size
 
 
+# -- 18. item requests read as JSON ------------------------------------------------------------------------
+
+_ITEM_ACTIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+_CONVERTED = re.compile(rb'"BS?"\s*:|\bnull\b')  # a binary value, or a null member: the walk's way
+
+
+def _parse_parameters(self: Any, request: Any) -> None:
+    """moto's request parsing (patch 18): ``json.loads`` where the shape walk would give the same."""
+    body = request.data
+    if self._get_action() in _ITEM_ACTIONS and body and not _CONVERTED.search(body):
+        try:
+            params = json.loads(body)
+        except ValueError:
+            params = None
+        if type(params) is dict:
+            self.params = params
+            return
+    _original["DynamoHandler.parse_parameters"](self, request)
+
+
 # -- install ------------------------------------------------------------------------------------------
 
 
@@ -1139,6 +1180,8 @@ def install() -> None:
     global _installed
     if _installed:
         return
+    from moto.dynamodb.responses import DynamoHandler
+
     targets = {
         "Table.all_items": (Table, "all_items", _all_items),
         "Table.query": (Table, "query", _query),
@@ -1159,6 +1202,7 @@ def install() -> None:
         "DynamoType.to_regular_json": (DynamoType, "to_regular_json", _to_regular_json),
         "DynamoType.size": (DynamoType, "size", _size),
         "Item.size": (Item, "size", _item_size),
+        "DynamoHandler.parse_parameters": (DynamoHandler, "parse_parameters", _parse_parameters),
         "UpdateExpressionParser.make": (UpdateExpressionParser, "make", classmethod(_make_update_expression)),
         "DepthFirstTraverser.nodes_to_be_processed": (
             DepthFirstTraverser,

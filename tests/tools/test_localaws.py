@@ -282,3 +282,36 @@ def test_logs_json_requests_reach_moto_s_handler_without_flask_and_sqs_still_thr
     assert [e["message"] for e in events] == ["m"]
     assert not [t for t in through_flask if t.startswith("Logs_")], through_flask
     assert "AmazonSQS.ReceiveMessage" in through_flask, "SQS stays on Flask's path (see gateway.DIRECT_TARGETS)"
+
+
+def test_while_a_local_cloud_runs_what_survives_a_full_collection_is_frozen_and_let_go_now_and_then(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from tools.emulator import local_cloud
+
+    long_lived = local_cloud.LongLived()
+    clock = [1000.0]
+    monkeypatch.setattr(local_cloud.time, "monotonic", lambda: clock[0])
+    gc.unfreeze()
+    long_lived.acquire()
+    long_lived.acquire()  # a second local cloud in the process: still one callback
+    try:
+        assert gc.callbacks.count(long_lived) == 1
+        kept = [[n] for n in range(1000)]
+        gc.collect()
+        assert gc.get_freeze_count() >= len(kept), "the survivors of a full collection are frozen"
+        gc.collect(1)
+        assert gc.get_freeze_count() >= len(kept), "a younger collection changes nothing"
+        clock[0] += long_lived.THAW_S
+        gc.collect()
+        assert gc.get_freeze_count() == 0, "every THAW_S the frozen objects are let go"
+        gc.collect()
+        assert gc.get_freeze_count() >= len(kept), "and frozen again after the full collection that follows"
+        long_lived.release()
+        assert long_lived in gc.callbacks, "the other local cloud still runs"
+    finally:
+        long_lived.release()
+        gc.unfreeze()
+    assert long_lived not in gc.callbacks

@@ -87,6 +87,45 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
+class LongLived:
+    """While a local cloud runs, what survives a full collection is frozen after it (``gc.freeze``), so
+    the next full collection walks only what arrived since: the items, stream records and log lines a
+    running pipeline keeps adding stay out of the collections that follow, as ``freeze_heap`` keeps what
+    was there at start. Every ``THAW_S`` the frozen objects are let go once (``gc.unfreeze``), so that the
+    full collection after it also frees the reference cycles among them that died meanwhile (frozen objects
+    are still freed when nothing refers to them): one walk of the whole heap every ``THAW_S``. One callback
+    for the process, whatever the number of local clouds (``acquire`` and ``release``)."""
+
+    THAW_S = 600.0
+
+    def __init__(self) -> None:
+        self.users = 0
+        self.thawed = time.monotonic()
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase != "stop" or info.get("generation") != 2:
+            return
+        if time.monotonic() - self.thawed >= self.THAW_S:
+            gc.unfreeze()  # the next full collection walks everything once
+            self.thawed = time.monotonic()
+        else:
+            gc.freeze()
+
+    def acquire(self) -> None:
+        if self.users == 0:
+            self.thawed = time.monotonic()
+            gc.callbacks.append(self)
+        self.users += 1
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.users == 0 and self in gc.callbacks:
+            gc.callbacks.remove(self)
+
+
+LONG_LIVED = LongLived()
+
+
 class LocalCloud:
     """The running pipeline.
 
@@ -126,6 +165,7 @@ class LocalCloud:
         self.ctx: Context | None = None
         self.integrations: list[Integration] = []
         self._started: list[Integration] = []
+        self._long_lived = False  # holds LONG_LIVED while started
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -170,8 +210,13 @@ class LocalCloud:
             integration.start()
             self._started.append(integration)
         freeze_heap()
+        LONG_LIVED.acquire()
+        self._long_lived = True
 
     def close(self) -> None:
+        if self._long_lived:
+            LONG_LIVED.release()
+            self._long_lived = False
         for integration in reversed(self._started):
             try:
                 integration.stop()

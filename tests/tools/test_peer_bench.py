@@ -103,3 +103,33 @@ def test_a_frozen_session_is_let_go_when_the_block_fails(session: int) -> None:
         raise RuntimeError("the measurement failed")
 
     assert "T" not in set(_states(session).values())
+
+
+def test_the_alert_watcher_notes_each_transaction_alert_from_a_process_of_its_own() -> None:
+    import boto3
+
+    from tools.emulator.bench import AlertWatcher
+    from tools.emulator.localaws import LocalAWS
+
+    with LocalAWS() as aws:
+        sqs = boto3.client(
+            "sqs", endpoint_url=aws.endpoint, region_name=aws.region, aws_access_key_id="t", aws_secret_access_key="t"
+        )
+        url = sqs.create_queue(QueueName="alerts-subscription")["QueueUrl"]
+
+        def publish(alert: dict[str, object]) -> None:  # as SNS delivers to an SQS subscription
+            envelope = {"Type": "Notification", "Message": json.dumps(alert)}
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(envelope))
+
+        publish({"kind": "transaction", "transaction": {"transaction_id": "t-early"}})  # waiting before the start
+        watcher = AlertWatcher(aws.endpoint, aws.region, url)
+        watcher.start()
+        publish({"kind": "transaction", "transaction": {"transaction_id": "t1"}})
+        publish({"kind": "pattern", "pattern": "burst"})
+        publish({"kind": "transaction", "transaction": {"transaction_id": "t1"}})  # a second alert: the first counts
+        watcher.stop()
+        left = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", [])
+
+    assert set(watcher.arrived) == {"t-early", "t1"}
+    assert watcher.command[1:3] == ["-m", "tools.emulator.alert_watch"], "read in a process of its own"
+    assert left == [], "what it read it deleted"

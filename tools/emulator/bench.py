@@ -155,42 +155,60 @@ def table_transactions(cloud: LocalCloud, table_name: str) -> int:
 # -- one measurement -----------------------------------------------------------------------------------
 
 
-class AlertWatcher(threading.Thread):
-    """Reads the topic's SQS subscription (long polls) and notes when each alert arrived."""
+class AlertWatcher:
+    """Notes when each alert arrives on the topic's SQS subscription. The reading runs in a process of its
+    own (``tools.emulator.alert_watch``): its work is not the cloud's, and the local cloud's CPU is read
+    from this process. ``start`` returns once the watcher is reading."""
 
-    def __init__(self, cloud: LocalCloud) -> None:
-        super().__init__(name="alert-watcher", daemon=True)
-        self.sqs = cloud.client("sqs")
-        self.url = cloud.outputs["alert_subscription_queue_url"]
+    def __init__(self, endpoint: str, region: str, queue_url: str) -> None:
+        self.command = [sys.executable, "-m", "tools.emulator.alert_watch", endpoint, region, queue_url]
         self.arrived: dict[str, float] = {}  # transaction id -> first alert time
-        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self._errors = tempfile.TemporaryFile("w+b")  # noqa: SIM115 (the watcher's stderr: closed in stop)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
 
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            self.drain(wait_s=1)
+    @classmethod
+    def of(cls, cloud: LocalCloud) -> AlertWatcher:
+        return cls(cloud.endpoint, cloud.region, cloud.outputs["alert_subscription_queue_url"])
 
-    def drain(self, wait_s: int = 0) -> None:
-        messages = self.sqs.receive_message(
-            QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s, AttributeNames=["SentTimestamp"]
-        ).get("Messages", [])
-        now = time.time()
-        for message in messages:
-            envelope = json.loads(message["Body"])
-            alert = json.loads(envelope["Message"]) if "Message" in envelope else envelope
-            published = int(message["Attributes"]["SentTimestamp"]) / 1000
-            TIMINGS.add("sns subscription (published to read)", now - published)
-            if alert.get("kind") == "transaction":
-                self.arrived.setdefault(alert["transaction"]["transaction_id"], now)
-        if messages:
-            self.sqs.delete_message_batch(
-                QueueUrl=self.url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, cwd=ROOT
+        )
+        self._reader = threading.Thread(target=self._read, name="alert-watcher", daemon=True)
+        self._reader.start()
+        if not self._ready.wait(timeout=60):
+            self.stop()
+            raise ToolError("the alert watcher did not start within 60 s")
+
+    def _read(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            seen = json.loads(line)
+            if seen.get("ready"):
+                self._ready.set()
+                continue
+            TIMINGS.add("sns subscription (published to read)", seen["arrived"] - seen["published"])
+            if seen["transaction_id"] is not None:
+                self.arrived.setdefault(seen["transaction_id"], seen["arrived"])
 
     def stop(self) -> None:
-        self._stopping.set()
-        self.join(timeout=5)
-        self.drain()
+        """Let the watcher read what is left, then wait for it; a watcher that failed fails the run."""
+        assert self._process is not None and self._process.stdin is not None
+        self._process.stdin.close()
+        try:
+            code = self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            code = self._process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        self._errors.seek(0)
+        errors = self._errors.read().decode(errors="replace")
+        self._errors.close()
+        if code != 0:
+            raise ToolError(f"the alert watcher failed ({code}): {errors[-500:]}")
 
 
 def post_all(
@@ -258,7 +276,7 @@ def measure(
     )
     bodies = [simulate.api_body(t) for t in traffic]
     freeze_heap()  # what earlier runs left (moto's items and stream records) out of full collections
-    watcher = AlertWatcher(cloud)
+    watcher = AlertWatcher.of(cloud)
     watcher.start()
     scored_before = cloud.ledger[(detect, "ok")]
     TIMINGS.clear()

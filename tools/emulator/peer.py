@@ -18,11 +18,12 @@ Each run reports, measured the same way on both:
 - CPU per transaction: the server's process and its function workers (``/proc``), over the transactions scored.
 
 and the local cloud's figures over MiniStack's of the same round (ratios), then their medians over the rounds. The
-local cloud's CPU includes this benchmark's alert watcher (it runs in its process; MiniStack's does not); the CPU is
-read once the last transaction is scored, before the local cloud's log is read for the times (its own lines only).
-While the local cloud is measured, MiniStack's processes are stopped (SIGSTOP, ``frozen``), so its pollers take no
-CPU from the run; the local cloud runs in this process and cannot be stopped while MiniStack is measured, so each
-cloud's idle cost (deployed, warm, no traffic: CPU milliseconds a second) is measured once and reported.
+alert watcher runs in a process of its own for both (``tools.emulator.alert_watch``): each cloud's CPU includes
+serving its calls, not making them. The CPU is read once the last transaction is scored, before the local cloud's
+log is read for the times (its own lines only). While the local cloud is measured, MiniStack's processes are
+stopped (SIGSTOP, ``frozen``), so its pollers take no CPU from the run; the local cloud runs in this process and
+cannot be stopped while MiniStack is measured, so each cloud's idle cost (deployed, warm, no traffic: CPU
+milliseconds a second) is measured once and reported.
 Where MiniStack cannot be installed or started, the section is skipped with the reason.
 """
 
@@ -289,6 +290,8 @@ class Target:
     """What a measurement needs of a cloud: where to POST, its clients, its CPU, its detect-fraud log lines."""
 
     name: str
+    endpoint: str  # the cloud's AWS endpoint (the alert watcher reads its queue there)
+    region: str
     api_url: str
     api_key: str
     outputs: dict[str, Any]
@@ -320,6 +323,7 @@ class Target:
 class LocalTarget(Target):
     def __init__(self, cloud: Any) -> None:
         self.cloud, self.name = cloud, "local cloud"
+        self.endpoint, self.region = cloud.endpoint, cloud.region
         self.api_url, self.api_key, self.outputs = cloud.api_url, cloud.api_key, cloud.outputs
         self.detect = cloud.topology.function("detect-fraud").name
 
@@ -350,6 +354,7 @@ class LocalTarget(Target):
 class PeerTarget(Target):
     def __init__(self, endpoint: str, leader: int, outputs: dict[str, Any]) -> None:
         self.name, self.endpoint, self.leader, self.outputs = PEER.name, endpoint, leader, outputs
+        self.region = REGION
         self.api_url = f"{endpoint}/_aws/execute-api/{outputs['api_id']}/{outputs['api_stage_name']}/transactions"
         self.api_key = outputs["api_key_value"]
         self.detect = f"detect-fraud-{outputs['suffix']}"
@@ -374,7 +379,7 @@ class PeerTarget(Target):
 def measure(target: Target, bodies: list[dict[str, Any]], concurrency: int, rate: float) -> dict[str, Any]:
     """Post ``bodies`` to ``target``, wait until each accepted one is scored; the run's figures."""
     wanted = {body["transaction_id"] for body in bodies}
-    watcher = bench.AlertWatcher(target)  # type: ignore[arg-type]  # a client() and outputs are all it needs
+    watcher = bench.AlertWatcher(target.endpoint, target.region, target.outputs["alert_subscription_queue_url"])
     watcher.start()
     target.start()
     since_ms = int(time.time() * 1000) - 1000

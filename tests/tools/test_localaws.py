@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import boto3
 import botocore.exceptions
@@ -315,3 +316,29 @@ def test_while_a_local_cloud_runs_what_survives_a_full_collection_is_frozen_and_
         long_lived.release()
         gc.unfreeze()
     assert long_lived not in gc.callbacks
+
+
+def test_the_sandboxes_run_on_the_interpreter_they_are_given(tmp_path: Path) -> None:
+    import io
+    import sys
+    import zipfile
+
+    from tools.emulator.runtime import LambdaRuntime
+    from tools.emulator.topology import FunctionSpec, Topology
+
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        source = "import os\n\n\ndef handler(event, context):\n    return os.environ.get('WRAPPED')\n"
+        archive.writestr("probe.py", source)
+    wrapper = tmp_path / "python"  # an interpreter that says it ran
+    wrapper.write_text(f'#!/bin/sh\nWRAPPED=yes exec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    arn = "arn:aws:lambda:eu-west-1:123456789012:function:probe"
+    spec = FunctionSpec("probe", arn, "probe.handler", "python3.12", 10, 128, {}, code.getvalue())
+    topology = Topology("eu-west-1", "123456789012", {}, {"probe": spec})
+    for python, expected in ((str(wrapper), "yes"), (None, None)):
+        runtime = LambdaRuntime(topology, {}, tmp_path / "logs", max_sandboxes=1, python=python)
+        try:
+            assert runtime.invoke("probe", {}).result == expected
+        finally:
+            runtime.close()

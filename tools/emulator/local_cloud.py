@@ -132,7 +132,9 @@ class LocalCloud:
     ``aws`` is the running ``LocalAWS``; ``time_scale`` divides AWS's waiting times (SQS visibility
     timeout, retry back-off); ``schedule_time_scale`` divides schedule rates (None: schedules run
     only when triggered); ``index_lag_s``: how far behind the table each global secondary index is, at
-    most (a new entry shows after a random time up to it; 0: at once); ``max_sandboxes``: per function.
+    most (a new entry shows after a random time up to it; 0: at once); ``max_sandboxes``: per function;
+    ``sandbox_python``: the interpreter the sandboxes run (its site-packages stand in for the Lambda runtime and
+    layer; by default this process's).
     """
 
     def __init__(
@@ -146,6 +148,7 @@ class LocalCloud:
         api_port: int = 0,
         max_sandboxes: int = 4,
         index_lag_s: float = 0.0,
+        sandbox_python: str | None = None,
     ) -> None:
         self.aws = aws
         self.endpoint = aws.endpoint
@@ -158,6 +161,7 @@ class LocalCloud:
         self.api_port = api_port
         self.max_sandboxes = max_sandboxes
         self.index_lag_s = index_lag_s
+        self.sandbox_python = sandbox_python
         self.session = EndpointSession(self.endpoint, self.region)
         self.topology: Topology | None = None
         self.runtime: LambdaRuntime | None = None
@@ -192,7 +196,9 @@ class LocalCloud:
             "AWS_SECRET_ACCESS_KEY": TEST_CREDENTIAL,
             "AWS_SESSION_TOKEN": TEST_CREDENTIAL,
         }
-        self.runtime = LambdaRuntime(topology, aws_env, self.log_dir, max_sandboxes=self.max_sandboxes)
+        self.runtime = LambdaRuntime(
+            topology, aws_env, self.log_dir, max_sandboxes=self.max_sandboxes, python=self.sandbox_python
+        )
         self.network = Network(self.session, topology.functions)
         self.gateway.attach_runtime(self.runtime.caller, self.runtime.crash, self.network.blocked)
         self.runtime.warm()

@@ -2,14 +2,15 @@
 
 The peer is MiniStack (PyPI ``ministack``, the release pinned in ``PEER``), installed into a virtualenv of its own
 under ``build/peer/`` (never the project's), with the Lambda functions' own requirements beside it (the project's
-``lambda`` extra: boto3 and the pinned Powertools), which stand in for Lambda's runtime and the Powertools layer
-there as the project's virtualenv does for the local cloud's sandboxes. MiniStack runs the functions in local worker
-processes (``LAMBDA_EXECUTOR=local``: no Docker).
+``lambda`` extra: boto3 and the pinned Powertools), which stand in for Lambda's runtime and the Powertools layer.
+MiniStack runs the functions in local worker processes (``LAMBDA_EXECUTOR=local``: no Docker); the local cloud's
+sandboxes run on that virtualenv's interpreter too, so the functions run the same libraries on both (MiniStack pins
+its own botocore, which may not be the project's release).
 
 Both clouds get the same deployment: the same Terraform (``--stream-consumer`` direct by default, the local
-profile), the same zips, a table of the smallest of ``--table-sizes`` of history for the traffic's cardholders, and the
-same traffic from ``tools.emulator.loadgen`` (``--posts`` transactions, ``--concurrency`` clients): as fast as the
-API answers (saturated), then ``--rate`` per second (paced). The clouds take turns, ``--peer-rounds`` times each.
+profile), the same zips, a table of the smallest of ``--table-sizes`` of history for the traffic's cardholders, and
+the same traffic from ``tools.emulator.loadgen`` (``--posts`` transactions, ``--concurrency`` clients): as fast as
+the API answers (saturated), then ``--rate`` per second (paced). The clouds take turns, ``--peer-rounds`` times each.
 Each run reports, measured the same way on both:
 
 - end to end, transactions per second: from the first POST to the last "Transaction scored" line of
@@ -200,12 +201,17 @@ def _session(leader: int) -> Iterator[tuple[int, list[str]]]:
 
 
 def session_cpu_seconds(leader: int) -> dict[str, float]:
-    """CPU time of the live processes of the session ``leader`` started: the leader's (``server``) and the
-    others' (``functions``: MiniStack's workers)."""
+    """CPU time of the processes of the session ``leader`` started: the leader's (``server``) and the others'
+    (``functions``: MiniStack's workers, the live ones and those that exited and the leader reaped, whose time the
+    leader's ``stat`` keeps: a worker reaped during a run takes its CPU out of the live sum, not out of the total)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = {"server": 0.0, "functions": 0.0}
     for pid, fields in _session(leader):
-        total["server" if pid == leader else "functions"] += (int(fields[11]) + int(fields[12])) / ticks
+        if pid == leader:
+            total["server"] += (int(fields[11]) + int(fields[12])) / ticks
+            total["functions"] += (int(fields[13]) + int(fields[14])) / ticks  # reaped children
+        else:
+            total["functions"] += (int(fields[11]) + int(fields[12])) / ticks
     return total
 
 
@@ -497,6 +503,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 time_scale=args.time_scale,
                 schedule_time_scale=None,
                 max_sandboxes=args.sandboxes,
+                # The functions on the same interpreter and libraries on both clouds: MiniStack's virtualenv (its
+                # botocore is pinned by MiniStack, so the project's own may be another release).
+                sandbox_python=str(python),
             )
         )
         assert cloud.runtime is not None

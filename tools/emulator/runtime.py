@@ -72,7 +72,9 @@ class RuntimeClosed(RuntimeError):
 class _Sandbox:
     """One worker process for one function."""
 
-    def __init__(self, spec: FunctionSpec, code_dir: Path, env: dict[str, str], log: Path, app_id: str) -> None:
+    def __init__(
+        self, spec: FunctionSpec, code_dir: Path, env: dict[str, str], log: Path, app_id: str, python: str
+    ) -> None:
         self.spec = spec
         self.app_id = app_id
         # botocore adds `app/<id>` to the user agent: the moto gateway knows which sandbox called.
@@ -81,7 +83,7 @@ class _Sandbox:
         resp_r, resp_w = os.pipe()
         with open(log, "ab") as log_file:
             self.process = subprocess.Popen(
-                [sys.executable, str(WORKER), str(code_dir), spec.handler, str(req_r), str(resp_w)],
+                [python, str(WORKER), str(code_dir), spec.handler, str(req_r), str(resp_w)],
                 env=env,
                 cwd=code_dir,
                 pass_fds=(req_r, resp_w),
@@ -161,8 +163,10 @@ class _Function:
         log: Path,
         max_sandboxes: int,
         new_app_id: Any,
+        python: str,
     ) -> None:
         self.spec = spec
+        self.python = python
         self.new_app_id = new_app_id
         self.code_dir = code_dir
         self.env = env
@@ -194,7 +198,7 @@ class _Function:
             self.count += 1
             env, generation = self.env, self.generation
         try:
-            sandbox = _Sandbox(self.spec, self.code_dir, env, self.log, self.new_app_id(self))
+            sandbox = _Sandbox(self.spec, self.code_dir, env, self.log, self.new_app_id(self), self.python)
         except BaseException:
             self.release(None)
             raise
@@ -257,8 +261,10 @@ class LambdaRuntime:
         aws_env: dict[str, str],
         log_dir: Path,
         max_sandboxes: int = 4,
+        python: str | None = None,
     ) -> None:
-        """``aws_env``: endpoint and test credentials for every sandbox."""
+        """``aws_env``: endpoint and test credentials for every sandbox; ``python``: the interpreter the sandboxes
+        run (by default this process's)."""
         self.topology = topology
         self.log_dir = log_dir
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -278,6 +284,7 @@ class LambdaRuntime:
                 log_dir / f"{name}.log",
                 max_sandboxes,
                 self._new_app_id,
+                python or sys.executable,
             )
 
     def _new_app_id(self, function: _Function) -> str:

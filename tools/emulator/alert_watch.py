@@ -16,6 +16,7 @@ import json
 import sys
 import threading
 import time
+from typing import Any
 
 import boto3
 
@@ -47,8 +48,8 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def drain(sqs: object, url: str, wait_s: int) -> None:
-    messages = sqs.receive_message(  # type: ignore[attr-defined]
+def drain(sqs: Any, url: str, wait_s: int) -> None:
+    messages = sqs.receive_message(
         QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s, AttributeNames=["SentTimestamp"]
     ).get("Messages", [])
     now = time.time()
@@ -59,7 +60,7 @@ def drain(sqs: object, url: str, wait_s: int) -> None:
         published = int(message["Attributes"]["SentTimestamp"]) / 1000
         print(json.dumps({"transaction_id": transaction_id, "arrived": now, "published": published}), flush=True)
     if messages:
-        sqs.delete_message_batch(  # type: ignore[attr-defined]
+        sqs.delete_message_batch(
             QueueUrl=url,
             Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
         )

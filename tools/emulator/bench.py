@@ -164,15 +164,18 @@ class AlertWatcher:
         self.command = [sys.executable, "-m", "tools.emulator.alert_watch", endpoint, region, queue_url]
         self.arrived: dict[str, float] = {}  # transaction id -> first alert time
         self._ready = threading.Event()
-        self._errors = tempfile.TemporaryFile("w+b")  # noqa: SIM115 (the watcher's stderr: closed in stop)
+        self._errors: Any = None  # the watcher's stderr, a temporary file from start to stop
         self._process: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
 
     @classmethod
-    def of(cls, cloud: LocalCloud) -> AlertWatcher:
+    def of(cls, cloud: Any) -> AlertWatcher:
+        """The watcher of a deployment's alerts: ``cloud`` has its ``endpoint``, ``region`` and Terraform
+        ``outputs`` (a ``LocalCloud``, or a target of the peer benchmark)."""
         return cls(cloud.endpoint, cloud.region, cloud.outputs["alert_subscription_queue_url"])
 
     def start(self) -> None:
+        self._errors = tempfile.TemporaryFile("w+b")  # noqa: SIM115 (closed in stop)
         self._process = subprocess.Popen(
             self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, cwd=ROOT
         )

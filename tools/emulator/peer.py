@@ -385,7 +385,7 @@ class PeerTarget(Target):
 def measure(target: Target, bodies: list[dict[str, Any]], concurrency: int, rate: float) -> dict[str, Any]:
     """Post ``bodies`` to ``target``, wait until each accepted one is scored; the run's figures."""
     wanted = {body["transaction_id"] for body in bodies}
-    watcher = bench.AlertWatcher(target.endpoint, target.region, target.outputs["alert_subscription_queue_url"])
+    watcher = bench.AlertWatcher.of(target)
     watcher.start()
     target.start()
     since_ms = int(time.time() * 1000) - 1000
